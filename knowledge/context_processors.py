@@ -1,0 +1,15 @@
+from django.http import HttpRequest
+
+from knowledge import roles as role_rules
+
+
+def roles(request: HttpRequest) -> dict:
+    """Expose the user's role flags to every template (menus show what the role may do)."""
+    user = request.user
+    return {
+        "kb_role": role_rules.role_name(user),
+        "kb_is_agent": role_rules.is_agent(user),
+        "kb_is_editor": role_rules.is_editor(user),
+        "kb_can_review": role_rules.can_review(user),
+        "kb_is_admin": role_rules.is_admin(user),
+    }

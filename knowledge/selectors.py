@@ -1,0 +1,53 @@
+"""Reads of the knowledge base that filter by audience or check permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from knowledge import roles
+from knowledge.models import Article, ArticleStatus, AuditLog, Revision, Visibility
+
+
+def article_list_for_audience(*, audience: str) -> QuerySet[Article]:
+    """Published articles a given audience ('public' or 'internal') may read."""
+    qs = Article.objects.filter(
+        status=ArticleStatus.PUBLISHED, published_revision__isnull=False
+    ).select_related("published_revision", "category")
+    if audience != "internal":
+        qs = qs.filter(visibility=Visibility.PUBLIC)
+    return qs
+
+
+def article_visible_to(*, user: Any, article: Article) -> bool:
+    if roles.is_editor(user):
+        return True
+    if not article.is_live:
+        return False
+    return article.visibility == Visibility.PUBLIC or roles.is_agent(user)
+
+
+def article_list_for_editor(*, status: str | None = None, query: str = "") -> QuerySet[Article]:
+    qs = Article.objects.select_related("category", "latest_revision", "owner").prefetch_related(
+        "tags"
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if query:
+        qs = qs.filter(title__icontains=query)
+    return qs.order_by("-updated_at")
+
+
+def revisions_in_review() -> QuerySet[Revision]:
+    return (
+        Revision.objects.filter(state="in_review")
+        .select_related("article", "author")
+        .order_by("created_at")
+    )
+
+
+def audit_for_article(*, article: Article) -> QuerySet[AuditLog]:
+    return AuditLog.objects.filter(target_type="article", target_id=str(article.pk)).select_related(
+        "actor"
+    )

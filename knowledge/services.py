@@ -1,0 +1,429 @@
+"""Every write to the knowledge base: create, edit, review, publish, archive, restore.
+
+Each service runs in one transaction, writes an audit entry, and announces published or
+withdrawn articles through `knowledge.signals` after commit, so indexing (in `retrieval`)
+never sees uncommitted rows and knowledge never imports the apps that index it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from knowledge import roles
+from knowledge.models import (
+    Article,
+    ArticleStatus,
+    AuditLog,
+    Category,
+    Revision,
+    RevisionState,
+    Tag,
+    Visibility,
+)
+from knowledge.signals import article_published, article_withdrawn, knowledge_bulk_changed
+
+_bulk_state = threading.local()
+
+
+@contextmanager
+def bulk_changes() -> Iterator[None]:
+    """Hold back per-article announcements; send one `knowledge_bulk_changed` at the end.
+
+    Imports wrap their work in this, so 10,000 imported articles cause one index catch-up
+    (after commit) rather than 10,000 single-article index tasks.
+    """
+    depth = getattr(_bulk_state, "depth", 0)
+    _bulk_state.depth = depth + 1
+    try:
+        yield
+    finally:
+        _bulk_state.depth = depth
+    if depth == 0:
+        transaction.on_commit(lambda: knowledge_bulk_changed.send(sender=Article))
+
+
+def _announce(signal: Any, article_id: int) -> None:
+    if getattr(_bulk_state, "depth", 0):
+        return
+    transaction.on_commit(lambda: signal.send(sender=Article, article_id=article_id))
+
+
+class EditConflict(Exception):
+    """Someone saved a newer revision since the author started editing.
+
+    Carries the author's text so the UI can show it back and nothing typed is lost.
+    """
+
+    def __init__(self, *, article: Article, latest: Revision | None, title: str, body: str):
+        self.article = article
+        self.latest = latest
+        self.title = title
+        self.body = body
+        who = latest.author.get_username() if latest and latest.author else "someone else"
+        number = latest.number if latest else 0
+        super().__init__(
+            f"Revision {number} was saved by {who} while you were editing. "
+            "Your text has been kept below: review their changes, then save again."
+        )
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    target: Any,
+    detail: dict | None = None,
+) -> AuditLog:
+    actor_obj = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditLog.objects.create(
+        actor=actor_obj,
+        action=action,
+        target_type=type(target).__name__.lower(),
+        target_id=str(target.pk),
+        target_repr=str(target)[:300],
+        detail=detail or {},
+    )
+
+
+def _require_editor(user: Any) -> None:
+    if user is not None and not roles.is_editor(user):
+        raise PermissionDenied("Only editors and admins can change articles.")
+
+
+def _require_reviewer(user: Any) -> None:
+    if user is not None and not roles.can_review(user):
+        raise PermissionDenied("Only reviewers and admins can approve and publish articles.")
+
+
+def _validate_body(body: str) -> None:
+    if not isinstance(body, str):
+        raise ValidationError("The article body must be text.")
+    if len(body) > settings.KB_MAX_ARTICLE_BODY_CHARS:
+        raise ValidationError(
+            f"The article body is {len(body):,} characters; the limit is "
+            f"{settings.KB_MAX_ARTICLE_BODY_CHARS:,}."
+        )
+
+
+def _validate_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("An article needs a title.")
+    if len(title) > 300:
+        raise ValidationError("Titles are limited to 300 characters.")
+    return title
+
+
+def unique_article_slug(title: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(title)[:280] or "article"
+    slug = base
+    n = 2
+    qs = Article.objects.all()
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    while qs.filter(slug=slug).exists():
+        slug = f"{base}-{n}"
+        n += 1
+    return slug
+
+
+def category_get_or_create(*, name: str) -> Category:
+    name = name.strip()[:200]
+    slug = slugify(name)[:200] or "general"
+    category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name})
+    return category
+
+
+def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for name in names:
+        name = str(name).strip()[:100]
+        if not name:
+            continue
+        slug = slugify(name)[:100] or name.lower()
+        tag, _ = Tag.objects.get_or_create(slug=slug, defaults={"name": name})
+        tags.append(tag)
+    return tags
+
+
+def _next_revision_number(article: Article) -> int:
+    last = article.revisions.order_by("-number").values_list("number", flat=True).first()
+    return (last or 0) + 1
+
+
+@transaction.atomic
+def article_create(
+    *,
+    title: str,
+    body: str,
+    author: Any,
+    category: Category | None = None,
+    tags: Iterable[Tag] = (),
+    visibility: str = Visibility.PUBLIC,
+    locale: str = "en",
+    summary: str = "Created",
+    external_id: str | None = None,
+    slug: str | None = None,
+) -> Article:
+    """Create an article with its first (draft) revision."""
+    _require_editor(author)
+    title = _validate_title(title)
+    _validate_body(body)
+    if visibility not in Visibility.values:
+        raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
+    article = Article.objects.create(
+        title=title,
+        slug=slug or unique_article_slug(title),
+        category=category,
+        visibility=visibility,
+        locale=locale,
+        owner=author if getattr(author, "is_authenticated", False) else None,
+        external_id=external_id,
+    )
+    article.tags.set(list(tags))
+    revision = Revision.objects.create(
+        article=article,
+        number=1,
+        title=title,
+        body=body,
+        summary=summary[:300],
+        author=author if getattr(author, "is_authenticated", False) else None,
+    )
+    article.latest_revision = revision
+    article.save(update_fields=["latest_revision", "updated_at"])
+    audit_record(actor=author, action=AuditLog.Action.CREATE, target=article)
+    return article
+
+
+@transaction.atomic
+def revision_save(
+    *,
+    article: Article,
+    title: str,
+    body: str,
+    author: Any,
+    base_revision_id: int | None,
+    summary: str = "",
+) -> Revision:
+    """Save a new draft revision on top of `base_revision_id`.
+
+    Raises EditConflict when another revision was saved since the author loaded the
+    article (optimistic concurrency): the caller shows the author's text back.
+    """
+    _require_editor(author)
+    title = _validate_title(title)
+    _validate_body(body)
+    locked = Article.objects.select_for_update().get(pk=article.pk)
+    if locked.latest_revision_id != base_revision_id:
+        latest = (
+            Revision.objects.select_related("author").filter(pk=locked.latest_revision_id).first()
+        )
+        raise EditConflict(article=locked, latest=latest, title=title, body=body)
+    revision = Revision.objects.create(
+        article=locked,
+        number=_next_revision_number(locked),
+        title=title,
+        body=body,
+        summary=summary[:300],
+        author=author if getattr(author, "is_authenticated", False) else None,
+        base_revision_id=base_revision_id,
+    )
+    locked.latest_revision = revision
+    locked.save(update_fields=["latest_revision", "updated_at"])
+    audit_record(
+        actor=author,
+        action=AuditLog.Action.EDIT,
+        target=locked,
+        detail={"revision": revision.number, "summary": summary[:300]},
+    )
+    article.latest_revision = revision
+    return revision
+
+
+@transaction.atomic
+def revision_submit(*, revision: Revision, submitted_by: Any) -> Revision:
+    """Send a draft revision to review."""
+    _require_editor(submitted_by)
+    if revision.state not in (RevisionState.DRAFT, RevisionState.REJECTED):
+        raise ValidationError(f"Revision {revision.number} is {revision.state}, not a draft.")
+    revision.state = RevisionState.IN_REVIEW
+    revision.save(update_fields=["state"])
+    article = revision.article
+    if article.status == ArticleStatus.DRAFT:
+        article.status = ArticleStatus.IN_REVIEW
+        article.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=submitted_by,
+        action=AuditLog.Action.SUBMIT,
+        target=article,
+        detail={"revision": revision.number},
+    )
+    return revision
+
+
+@transaction.atomic
+def revision_reject(*, revision: Revision, reviewed_by: Any, note: str) -> Revision:
+    """Send a revision back to its author with a note."""
+    _require_reviewer(reviewed_by)
+    if revision.state != RevisionState.IN_REVIEW:
+        raise ValidationError(f"Revision {revision.number} is not in review.")
+    revision.state = RevisionState.REJECTED
+    revision.review_note = note[:5000]
+    revision.reviewed_by = reviewed_by
+    revision.save(update_fields=["state", "review_note", "reviewed_by"])
+    article = revision.article
+    if article.status == ArticleStatus.IN_REVIEW and not article.published_revision_id:
+        article.status = ArticleStatus.DRAFT
+        article.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=reviewed_by,
+        action=AuditLog.Action.REJECT,
+        target=article,
+        detail={"revision": revision.number, "note": note[:500]},
+    )
+    return revision
+
+
+@transaction.atomic
+def revision_publish(*, revision: Revision, published_by: Any) -> Article:
+    """Approve and publish a revision: it becomes what customers and search see."""
+    _require_reviewer(published_by)
+    article = Article.objects.select_for_update().get(pk=revision.article_id)
+    if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
+        return article
+    revision.state = RevisionState.PUBLISHED
+    revision.reviewed_by = (
+        published_by if getattr(published_by, "is_authenticated", False) else None
+    )
+    revision.save(update_fields=["state", "reviewed_by"])
+    article.published_revision = revision
+    article.title = revision.title
+    article.status = ArticleStatus.PUBLISHED
+    article.published_at = timezone.now()
+    article.save(
+        update_fields=["published_revision", "title", "status", "published_at", "updated_at"]
+    )
+    audit_record(
+        actor=published_by,
+        action=AuditLog.Action.PUBLISH,
+        target=article,
+        detail={"revision": revision.number},
+    )
+    _announce(article_published, article.pk)
+    return article
+
+
+@transaction.atomic
+def article_archive(*, article: Article, archived_by: Any) -> Article:
+    """Take an article out of the portal and search; its history stays."""
+    _require_reviewer(archived_by)
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    article.status = ArticleStatus.ARCHIVED
+    article.save(update_fields=["status", "updated_at"])
+    audit_record(actor=archived_by, action=AuditLog.Action.ARCHIVE, target=article)
+    _announce(article_withdrawn, article.pk)
+    return article
+
+
+@transaction.atomic
+def article_unarchive(*, article: Article, restored_by: Any) -> Article:
+    """Bring an archived article back with the revision it had published."""
+    _require_reviewer(restored_by)
+    article = Article.objects.select_for_update().get(pk=article.pk)
+    if article.status != ArticleStatus.ARCHIVED:
+        raise ValidationError("Only archived articles can be brought back.")
+    article.status = (
+        ArticleStatus.PUBLISHED if article.published_revision_id else ArticleStatus.DRAFT
+    )
+    article.save(update_fields=["status", "updated_at"])
+    audit_record(actor=restored_by, action=AuditLog.Action.RESTORE, target=article)
+    if article.published_revision_id:
+        _announce(article_published, article.pk)
+    return article
+
+
+@transaction.atomic
+def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
+    """Restore an old revision by copying it into a new draft revision (history is kept)."""
+    _require_editor(restored_by)
+    article = Article.objects.select_for_update().get(pk=revision.article_id)
+    new = Revision.objects.create(
+        article=article,
+        number=_next_revision_number(article),
+        title=revision.title,
+        body=revision.body,
+        summary=f"Restored revision {revision.number}",
+        author=restored_by if getattr(restored_by, "is_authenticated", False) else None,
+        base_revision_id=article.latest_revision_id,
+        restored_from=revision,
+    )
+    article.latest_revision = new
+    article.save(update_fields=["latest_revision", "updated_at"])
+    audit_record(
+        actor=restored_by,
+        action=AuditLog.Action.RESTORE,
+        target=article,
+        detail={"from_revision": revision.number, "new_revision": new.number},
+    )
+    return new
+
+
+@transaction.atomic
+def article_update_metadata(
+    *,
+    article: Article,
+    updated_by: Any,
+    category: Category | object | None = ...,
+    tags: Iterable[Tag] | None = None,
+    visibility: str | None = None,
+    locale: str | None = None,
+) -> Article:
+    """Change category, tags, visibility or locale; re-announces a live article for indexing."""
+    _require_editor(updated_by)
+    changed: dict[str, Any] = {}
+    if category is not ...:
+        article.category = category  # type: ignore[assignment]
+        changed["category"] = getattr(category, "name", None)
+    if visibility is not None:
+        if visibility not in Visibility.values:
+            raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
+        changed["visibility"] = visibility
+        article.visibility = visibility
+    if locale is not None:
+        article.locale = locale[:16]
+        changed["locale"] = locale
+    article.save()
+    if tags is not None:
+        tag_list = list(tags)
+        article.tags.set(tag_list)
+        changed["tags"] = [t.name for t in tag_list]
+    audit_record(actor=updated_by, action=AuditLog.Action.UPDATE, target=article, detail=changed)
+    if article.is_live:
+        _announce(article_published, article.pk)
+    return article
+
+
+def article_create_published(
+    *,
+    title: str,
+    body: str,
+    author: Any,
+    **kwargs: Any,
+) -> Article:
+    """Create and publish in one step (imports, demo data, tests); still audited."""
+    with transaction.atomic():
+        article = article_create(title=title, body=body, author=author, **kwargs)
+        revision = article.latest_revision
+        assert revision is not None
+        revision_publish(revision=revision, published_by=author)
+        article.refresh_from_db()
+    return article

@@ -1,0 +1,48 @@
+"""Plain data passed out of retrieval: no ORM objects, so callers can log and serialise them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+PUBLIC = "public"
+INTERNAL = "internal"
+AUDIENCES = (PUBLIC, INTERNAL)
+
+
+@dataclass
+class ChunkHit:
+    chunk_id: int
+    text: str
+    heading_path: str
+    score: float
+    snippet_html: str = ""
+
+
+@dataclass
+class SearchHit:
+    """One article in a result list, with its best-matching chunks (best first)."""
+
+    article_id: int
+    title: str
+    slug: str
+    visibility: str
+    score: float
+    chunks: list[ChunkHit] = field(default_factory=list)
+    snippet_html: str = ""
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    audience: str
+    hits: list[SearchHit]
+    # 0..1: how sure retrieval is that the top hit answers the query (used for abstention).
+    confidence: float = 0.0
+    mode: str = "hybrid"
+    took_ms: float = 0.0
+    index_version: str = ""

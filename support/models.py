@@ -1,0 +1,203 @@
+"""Conversations, logged answers (interactions), feedback, agent flags and search logs.
+
+These are the raw material of the insights pipeline: every answer is stored with what was
+retrieved, what was cited and how it was received, so it can be audited and replayed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from knowledge.models import Article
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", "Customer portal"
+    WIDGET = "widget", "Embedded widget"
+    AGENT = "agent", "Agent assist"
+    API = "api", "API"
+
+
+class Interaction(models.Model):
+    """One question answered (or abstained on), with everything needed to audit it."""
+
+    question = models.TextField()
+    audience = models.CharField(max_length=16, default="public")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    session_key = models.CharField(max_length=64, blank=True)
+    conversation = models.ForeignKey(
+        "Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+    )
+    answer_text = models.TextField(blank=True)
+    abstained = models.BooleanField(default=False, db_index=True)
+    escalated = models.BooleanField(default=False, db_index=True)
+    backend = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_version = models.CharField(max_length=32, blank=True)
+    confidence = models.FloatField(default=0.0)
+    grounding_score = models.FloatField(default=0.0)
+    latency_ms = models.FloatField(default=0.0)
+    first_token_ms = models.FloatField(default=0.0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    fallback_reason = models.CharField(max_length=300, blank=True)
+    hits = models.JSONField(default=list, blank=True)
+    citations = models.JSONField(default=list, blank=True)
+    cited_articles = models.ManyToManyField(Article, blank=True, related_name="cited_in")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+
+class Conversation(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Waiting on customer"
+        RESOLVED = "resolved", "Resolved"
+
+    subject = models.CharField(max_length=300)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="support_conversations",
+    )
+    customer_name = models.CharField(max_length=200, blank=True)
+    customer_email = models.EmailField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    # The portal answer the customer escalated from, if any.
+    source_interaction = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        CUSTOMER = "customer", "Customer"
+        AGENT = "agent", "Agent"
+        SYSTEM = "system", "System"
+
+    class SuggestionUsage(models.TextChoices):
+        NONE = "", "No suggestion"
+        USED = "used", "Used as-is"
+        EDITED = "edited", "Edited"
+        DISCARDED = "discarded", "Discarded"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    body = models.TextField()
+    # The suggested reply the agent started from, and what they did with it.
+    suggestion = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suggestion_usage = models.CharField(
+        max_length=16, choices=SuggestionUsage.choices, default="", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.body[:60]}"
+
+
+class Feedback(models.Model):
+    """A customer's "Was this helpful?" or an agent's verdict on a suggested reply."""
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="feedback")
+    helpful = models.BooleanField(null=True)
+    comment = models.TextField(blank=True)
+    suggestion_usage = models.CharField(
+        max_length=16, choices=Message.SuggestionUsage.choices, default="", blank=True
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"feedback on {self.interaction_id}: helpful={self.helpful}"
+
+
+class ArticleFlag(models.Model):
+    """An agent saying an article is wrong or outdated: evidence for the insights pipeline."""
+
+    class Reason(models.TextChoices):
+        WRONG = "wrong", "Wrong"
+        OUTDATED = "outdated", "Outdated"
+        UNCLEAR = "unclear", "Unclear"
+        MISSING = "missing", "Missing information"
+        OTHER = "other", "Other"
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="flags")
+    flagged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    comment = models.TextField(blank=True)
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.SET_NULL)
+    resolved = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} flag on article {self.article_id}"
+
+
+class SearchLog(models.Model):
+    """One search (portal, widget, agent sidebar, API): feeds "top searches with no result"."""
+
+    query = models.CharField(max_length=500)
+    audience = models.CharField(max_length=16, default="public")
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+    results_count = models.PositiveIntegerField(default=0)
+    top_article = models.ForeignKey(
+        Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.query
