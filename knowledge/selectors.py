@@ -51,3 +51,24 @@ def audit_for_article(*, article: Article) -> QuerySet[AuditLog]:
     return AuditLog.objects.filter(target_type="article", target_id=str(article.pk)).select_related(
         "actor"
     )
+
+
+def articles_for_export(*, include_internal: bool = False) -> list[dict[str, Any]]:
+    """Published articles as JSONL-ready dicts (the format `import_kb` reads back)."""
+    qs = article_list_for_audience(audience="internal" if include_internal else "public")
+    rows = []
+    for article in qs.prefetch_related("tags").order_by("pk"):
+        revision = article.published_revision
+        rows.append(
+            {
+                "id": article.external_id or f"kb-{article.pk}",
+                "title": revision.title,
+                "text": revision.body,
+                "category": article.category.name if article.category else "",
+                "tags": [t.name for t in article.tags.all()],
+                "visibility": article.visibility,
+                "slug": article.slug,
+                "locale": article.locale,
+            }
+        )
+    return rows

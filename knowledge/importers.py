@@ -1,0 +1,438 @@
+"""Parse knowledge-base exports into plain records (no database access).
+
+Three formats: a folder of Markdown files with YAML front matter, a JSONL corpus
+({id, title, text, ...} per line) and an HTML help-center export (a folder of .html files,
+or one file with an <article>/<section> per article). A malformed record becomes a Problem
+naming its file and line and is skipped; the others are still returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FORMATS = ("markdown", "jsonl", "html")
+_VISIBILITIES = ("public", "internal")
+_MARKDOWN_SUFFIXES = (".md", ".markdown")
+_HTML_SUFFIXES = (".html", ".htm")
+# A JSON line is read whole before it is checked: refuse absurd lines before parsing them.
+_MAX_LINE_FACTOR = 4
+
+
+@dataclass
+class ImportRecord:
+    external_id: str
+    title: str
+    body: str
+    source: str  # "file:line", shown in reports
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    visibility: str = ""  # empty: the importer's default
+    locale: str = ""
+    slug: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str  # "file:line"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class ParseResult:
+    records: list[ImportRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class ImportFormatError(ValueError):
+    """The path cannot be read as the requested format at all."""
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format from a file suffix or a folder's contents."""
+    path = Path(path)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return "jsonl"
+        if suffix in _MARKDOWN_SUFFIXES:
+            return "markdown"
+        if suffix in _HTML_SUFFIXES:
+            return "html"
+        raise ImportFormatError(f"Cannot tell the format of {path.name}: pass --format.")
+    if path.is_dir():
+        suffixes = {p.suffix.lower() for p in path.rglob("*") if p.is_file()}
+        if suffixes & set(_MARKDOWN_SUFFIXES):
+            return "markdown"
+        if suffixes & set(_HTML_SUFFIXES):
+            return "html"
+        if suffixes & {".jsonl", ".ndjson"}:
+            return "jsonl"
+        raise ImportFormatError(f"{path} holds no .md, .html or .jsonl files.")
+    raise ImportFormatError(f"{path} does not exist.")
+
+
+def parse_path(path: Path | str, *, fmt: str = "auto", max_body_chars: int) -> ParseResult:
+    """Parse a file or folder in the given (or detected) format."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportFormatError(f"{path} does not exist.")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise ImportFormatError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+    parser = {"markdown": parse_markdown, "jsonl": parse_jsonl, "html": parse_html}[fmt]
+    result = parser(path)
+    return _check_records(result, max_body_chars=max_body_chars)
+
+
+def _check_records(result: ParseResult, *, max_body_chars: int) -> ParseResult:
+    """Refuse records any importer would refuse (no title, oversized, bad fields, repeats)."""
+    checked = ParseResult(problems=list(result.problems))
+    seen: dict[str, str] = {}
+    for rec in result.records:
+        rec.title = " ".join((rec.title or "").split())
+        rec.body = (rec.body or "").strip("\n")
+        reason = ""
+        if not rec.title:
+            reason = "empty title"
+        elif len(rec.title) > 300:
+            reason = f"title is {len(rec.title)} characters; the limit is 300"
+        elif not rec.body.strip():
+            reason = "empty text"
+        elif len(rec.body) > max_body_chars:
+            reason = f"text is {len(rec.body):,} characters; the limit is {max_body_chars:,}"
+        elif rec.visibility and rec.visibility not in _VISIBILITIES:
+            reason = f"visibility {rec.visibility!r} is not public or internal"
+        elif rec.external_id in seen:
+            reason = f"id {rec.external_id!r} repeats the record at {seen[rec.external_id]}"
+        elif len(rec.external_id) > 300:
+            reason = "id is longer than 300 characters"
+        if reason:
+            checked.problems.append(Problem(rec.source, reason))
+            continue
+        seen[rec.external_id] = rec.source
+        checked.records.append(rec)
+    return checked
+
+
+def _tags(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(t).strip() for t in value if str(t).strip()]
+    raise ValueError("tags must be a list or a comma-separated string")
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"{name} must be text")
+
+
+# --- JSONL ---------------------------------------------------------------------------------
+
+
+def parse_jsonl(path: Path) -> ParseResult:
+    """One JSON object per line: id, title, text (+ category, tags, visibility, slug, locale)."""
+    files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
+    result = ParseResult()
+    for file in files:
+        with file.open(encoding="utf-8", errors="replace") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                source = f"{file.name}:{line_no}"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    result.problems.append(Problem(source, f"invalid JSON ({exc.msg})"))
+                    continue
+                if not isinstance(obj, dict):
+                    result.problems.append(Problem(source, "line is not a JSON object"))
+                    continue
+                try:
+                    rec = _record_from_mapping(obj, source=source, default_id="")
+                except ValueError as exc:
+                    result.problems.append(Problem(source, str(exc)))
+                    continue
+                if not rec.external_id:
+                    result.problems.append(Problem(source, "missing id"))
+                    continue
+                result.records.append(rec)
+    return result
+
+
+def _record_from_mapping(obj: dict, *, source: str, default_id: str, body: str | None = None):
+    return ImportRecord(
+        external_id=_text(obj.get("id"), "id").strip() or default_id,
+        title=_text(obj.get("title"), "title"),
+        body=body if body is not None else _text(obj.get("text", obj.get("body")), "text"),
+        source=source,
+        category=_text(obj.get("category"), "category").strip(),
+        tags=_tags(obj.get("tags")),
+        visibility=_text(obj.get("visibility"), "visibility").strip().lower(),
+        locale=_text(obj.get("locale"), "locale").strip()[:16],
+        slug=_text(obj.get("slug"), "slug").strip(),
+    )
+
+
+# --- Markdown with front matter ------------------------------------------------------------
+
+_H1 = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def split_front_matter(text: str) -> tuple[dict, str, int]:
+    """Return (front matter, body, line number where the body starts); raise ValueError."""
+    text = text.lstrip("\ufeff")
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return {}, text, 1
+    for i in range(1, len(lines)):
+        if lines[i].strip() in ("---", "..."):
+            raw = "".join(lines[1:i])
+            try:
+                data = yaml.safe_load(raw) if raw.strip() else {}
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                line = (mark.line + 2) if mark is not None else 1
+                problem = getattr(exc, "problem", None) or "invalid YAML"
+                msg = f"line {line}: front matter is not valid YAML ({problem})"
+                raise ValueError(msg) from exc
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise ValueError("line 2: front matter must be a mapping of key: value")
+            return data, "".join(lines[i + 1 :]), i + 2
+    raise ValueError("line 1: front matter starts with --- but is never closed")
+
+
+def parse_markdown(path: Path) -> ParseResult:
+    files = (
+        sorted(p for p in path.rglob("*") if p.suffix.lower() in _MARKDOWN_SUFFIXES)
+        if path.is_dir()
+        else [path]
+    )
+    root = path if path.is_dir() else path.parent
+    result = ParseResult()
+    for file in files:
+        rel = file.relative_to(root).as_posix()
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            result.problems.append(Problem(f"{rel}:1", f"cannot read file ({exc})"))
+            continue
+        try:
+            meta, body, body_line = split_front_matter(text)
+        except ValueError as exc:
+            line, _, reason = str(exc).partition(": ")
+            result.problems.append(Problem(f"{rel}:{line.removeprefix('line ')}", reason))
+            continue
+        title = meta.get("title")
+        if not title:
+            # No title in front matter: the first "# Heading" is the title, not body text.
+            match = _H1.search(body)
+            if match:
+                title = match.group(1)
+                body = body[: match.start()] + body[match.end() :]
+        try:
+            rec = _record_from_mapping(
+                {**meta, "title": title},
+                source=f"{rel}:{body_line}",
+                default_id=rel,
+                body=body.strip("\n"),
+            )
+        except ValueError as exc:
+            result.problems.append(Problem(f"{rel}:2", str(exc)))
+            continue
+        result.records.append(rec)
+    return result
+
+
+# --- HTML help-center export ---------------------------------------------------------------
+
+_DROP_TAGS = ("script", "style", "nav", "footer", "header", "noscript", "iframe", "form")
+
+
+def parse_html(path: Path) -> ParseResult:
+    from bs4 import BeautifulSoup
+
+    files = (
+        sorted(p for p in path.rglob("*") if p.suffix.lower() in _HTML_SUFFIXES)
+        if path.is_dir()
+        else [path]
+    )
+    root = path if path.is_dir() else path.parent
+    result = ParseResult()
+    for file in files:
+        rel = file.relative_to(root).as_posix()
+        try:
+            soup = BeautifulSoup(file.read_text(encoding="utf-8", errors="replace"), "html.parser")
+        except OSError as exc:
+            result.problems.append(Problem(f"{rel}:1", f"cannot read file ({exc})"))
+            continue
+        for tag in soup.find_all(_DROP_TAGS):
+            tag.decompose()
+        sections = soup.find_all("article") or soup.find_all("section", attrs={"id": True})
+        if len(sections) > 1 or (sections and path.is_file()):
+            for n, section in enumerate(sections, start=1):
+                heading = section.find(["h1", "h2", "h3"])
+                title = heading.get_text(" ", strip=True) if heading else ""
+                if heading:
+                    heading.decompose()
+                ext = section.get("data-id") or section.get("id") or f"{rel}#{n}"
+                result.records.append(
+                    _html_record(section, title, ext, rel, section.sourceline or 1)
+                )
+            continue
+        container = sections[0] if sections else (soup.find("main") or soup.body or soup)
+        heading = container.find("h1") or soup.find("h1")
+        if heading:
+            title = heading.get_text(" ", strip=True)
+            heading.decompose()
+        else:
+            title = soup.title.get_text(" ", strip=True) if soup.title else ""
+        meta_id = soup.find("meta", attrs={"name": "article-id"})
+        ext = (meta_id.get("content") if meta_id else None) or rel
+        result.records.append(_html_record(container, title, ext, rel, 1))
+    return result
+
+
+def _html_record(node: Any, title: str, ext: str, rel: str, line: int) -> ImportRecord:
+    soup_root = node
+    category = tags = ""
+    if hasattr(soup_root, "get"):
+        category = soup_root.get("data-category", "") or ""
+        tags = soup_root.get("data-tags", "") or ""
+    return ImportRecord(
+        external_id=str(ext),
+        title=title,
+        body=html_to_markdown(node),
+        source=f"{rel}:{line}",
+        category=category,
+        tags=_tags(tags),
+    )
+
+
+def html_to_markdown(node: Any) -> str:
+    """Markdown-ish text from an HTML element: headings, lists, paragraphs, code, links."""
+    blocks = list(_blocks(node))
+    text = "\n\n".join(b for b in blocks if b.strip())
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _inline(node: Any) -> str:
+    from bs4 import NavigableString, Tag
+
+    if isinstance(node, NavigableString):
+        return re.sub(r"\s+", " ", str(node))
+    if not isinstance(node, Tag):
+        return ""
+    inner = "".join(_inline(c) for c in node.children)
+    name = node.name
+    if name in ("strong", "b") and inner.strip():
+        return f"**{inner.strip()}**"
+    if name in ("em", "i") and inner.strip():
+        return f"*{inner.strip()}*"
+    if name == "code":
+        return f"`{node.get_text()}`"
+    if name == "br":
+        return "\n"
+    if name == "a" and node.get("href") and inner.strip():
+        return f"[{inner.strip()}]({node['href']})"
+    if name == "img":
+        return f"![{node.get('alt', '')}]({node.get('src', '')})" if node.get("src") else ""
+    return inner
+
+
+_BLOCK_TAGS = {
+    "p", "div", "section", "article", "main", "body", "ul", "ol", "pre", "blockquote",
+    "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "dl", "figure", "aside",
+}  # fmt: skip
+
+
+def _blocks(node: Any) -> Iterator[str]:
+    from bs4 import NavigableString, Tag
+
+    inline_buf: list[str] = []
+
+    def flush() -> Iterator[str]:
+        text = "".join(inline_buf).strip()
+        inline_buf.clear()
+        if text:
+            yield text
+
+    for child in node.children if isinstance(node, Tag) else []:
+        if isinstance(child, NavigableString) or (
+            isinstance(child, Tag) and child.name not in _BLOCK_TAGS
+        ):
+            inline_buf.append(_inline(child))
+            continue
+        yield from flush()
+        name = child.name
+        if name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            yield "#" * int(name[1]) + " " + child.get_text(" ", strip=True)
+        elif name == "p":
+            yield "".join(_inline(c) for c in child.children).strip()
+        elif name in ("ul", "ol"):
+            yield "\n".join(_list_items(child, ordered=name == "ol"))
+        elif name == "pre":
+            yield "```\n" + child.get_text().strip("\n") + "\n```"
+        elif name == "blockquote":
+            inner = html_to_markdown(child)
+            yield "\n".join("> " + line for line in inner.splitlines())
+        elif name == "table":
+            yield _table(child)
+        elif name == "hr":
+            yield "---"
+        else:
+            yield from _blocks(child)
+    yield from flush()
+
+
+def _list_items(list_node: Any, *, ordered: bool, depth: int = 0) -> Iterable[str]:
+    for n, li in enumerate(list_node.find_all("li", recursive=False), start=1):
+        marker = f"{n}." if ordered else "-"
+        nested = li.find_all(["ul", "ol"], recursive=False)
+        for sub in nested:
+            sub.extract()
+        text = "".join(_inline(c) for c in li.children).strip()
+        yield "    " * depth + f"{marker} {text}"
+        for sub in nested:
+            yield from _list_items(sub, ordered=sub.name == "ol", depth=depth + 1)
+
+
+def _table(table: Any) -> str:
+    rows = []
+    for tr in table.find_all("tr"):
+        cells = [c.get_text(" ", strip=True).replace("|", "\\|") for c in tr.find_all(["th", "td"])]
+        if cells:
+            rows.append("| " + " | ".join(cells) + " |")
+    if not rows:
+        return ""
+    width = rows[0].count(" | ") + 1
+    return "\n".join([rows[0], "|" + " --- |" * width, *rows[1:]])
+
+
+# --- Export --------------------------------------------------------------------------------
+
+
+def export_line(record: dict[str, Any]) -> str:
+    """One JSONL line in the format parse_jsonl reads back."""
+    return json.dumps(record, ensure_ascii=False)
