@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from knowledge import roles
 from knowledge.models import Article, ArticleStatus, AuditLog, Revision, Visibility
@@ -28,12 +28,22 @@ def article_visible_to(*, user: Any, article: Article) -> bool:
     return article.visibility == Visibility.PUBLIC or roles.is_agent(user)
 
 
-def article_list_for_editor(*, status: str | None = None, query: str = "") -> QuerySet[Article]:
+def article_list_for_editor(
+    *,
+    status: str | None = None,
+    query: str = "",
+    visibility: str | None = None,
+    category: Any = None,
+) -> QuerySet[Article]:
     qs = Article.objects.select_related("category", "latest_revision", "owner").prefetch_related(
         "tags"
     )
     if status:
         qs = qs.filter(status=status)
+    if visibility:
+        qs = qs.filter(visibility=visibility)
+    if category is not None:
+        qs = qs.filter(category=category)
     if query:
         qs = qs.filter(title__icontains=query)
     return qs.order_by("-updated_at")
@@ -72,3 +82,22 @@ def articles_for_export(*, include_internal: bool = False) -> list[dict[str, Any
             }
         )
     return rows
+
+
+def article_status_counts() -> dict[str, int]:
+    """Number of articles per status, every status present (zero when none)."""
+    counts = dict(Article.objects.values_list("status").annotate(n=Count("id")))
+    return {value: counts.get(value, 0) for value in ArticleStatus.values}
+
+
+def audit_entries(
+    *, article_id: int | None = None, actor: str = "", action: str = ""
+) -> QuerySet[AuditLog]:
+    qs = AuditLog.objects.select_related("actor")
+    if article_id:
+        qs = qs.filter(target_type="article", target_id=str(article_id))
+    if actor:
+        qs = qs.filter(actor__username__iexact=actor)
+    if action:
+        qs = qs.filter(action=action)
+    return qs

@@ -589,3 +589,61 @@ def _import_one(
         revision_publish(revision=latest, published_by=actor)
         return "updated"
     return "updated" if meta_changed else "unchanged"
+
+
+# --- Editor UI --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def article_edit(
+    *,
+    article: Article,
+    author: Any,
+    base_revision_id: int | None,
+    title: str,
+    body: str,
+    summary: str = "",
+    category: Category | None = None,
+    tags: Iterable[Tag] = (),
+    visibility: str = Visibility.PUBLIC,
+    locale: str = "en",
+) -> Revision | None:
+    """Save the editor form: a new revision when the text changed, plus metadata changes.
+
+    Returns the new revision, or None when only metadata changed. Raises EditConflict (from
+    revision_save) when someone saved since `base_revision_id`; nothing is written then.
+    """
+    _require_editor(author)
+    latest = article.latest_revision
+    text_same = (
+        latest is not None
+        and latest.pk == base_revision_id
+        and latest.title == (title or "").strip()
+        and latest.body == body
+    )
+    revision = None
+    if not text_same:
+        revision = revision_save(
+            article=article,
+            title=title,
+            body=body,
+            author=author,
+            base_revision_id=base_revision_id,
+            summary=summary,
+        )
+    tag_list = list(tags)
+    if (
+        article.category_id != (category.pk if category else None)
+        or article.visibility != visibility
+        or article.locale != locale
+        or {t.pk for t in article.tags.all()} != {t.pk for t in tag_list}
+    ):
+        article_update_metadata(
+            article=article,
+            updated_by=author,
+            category=category,
+            tags=tag_list,
+            visibility=visibility,
+            locale=locale,
+        )
+    return revision

@@ -1,0 +1,497 @@
+"""Knowledge editor pages under /editor/: list, edit with live preview, review, history, audit.
+
+Views parse input, load through an access helper, call one service and render. Anonymous
+users are sent to the login page; signed-in users without the role get a 403 page that says
+which role the page needs.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from knowledge import roles, selectors, services
+from knowledge.diffing import diff_lines, diff_stats
+from knowledge.forms import ArticleFilterForm, ArticleForm, AuditFilterForm, RejectForm
+from knowledge.models import Article, ArticleStatus, Revision, RevisionState
+from knowledge.rendering import render_markdown
+
+logger = logging.getLogger(__name__)
+
+EDITOR_ROLES = "an editor, reviewer or admin"
+
+
+def _forbidden(request: HttpRequest, explanation: str) -> HttpResponse:
+    return render(request, "knowledge/403.html", {"explanation": explanation}, status=403)
+
+
+def role_required(
+    check: Callable[[Any], bool] = roles.is_editor,
+    explanation: str = f"The knowledge editor is for {EDITOR_ROLES}.",
+) -> Callable:
+    """Login required; then the role check, with a 403 page that explains what is missing."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not check(request.user):
+                return _forbidden(request, explanation)
+            try:
+                return view(request, *args, **kwargs)
+            except PermissionDenied as exc:
+                return _forbidden(request, str(exc) or explanation)
+
+        return wrapped
+
+    return decorator
+
+
+reviewer_required = role_required(
+    roles.can_review,
+    "Only reviewers and admins can review, publish or archive articles. "
+    "Ask a reviewer, or an admin to give you the reviewer role.",
+)
+
+
+def _get_article(pk: int) -> Article:
+    return get_object_or_404(
+        Article.objects.select_related(
+            "category", "latest_revision__author", "published_revision__author", "owner"
+        ),
+        pk=pk,
+    )
+
+
+def _post_data(request: HttpRequest) -> Any:
+    """request.POST, or None when the request is larger than the upload limit."""
+    try:
+        return request.POST
+    except RequestDataTooBig:
+        return None
+
+
+def _too_big_message() -> str:
+    return (
+        f"The submitted text is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes "
+        "and was not saved. Split it into several articles."
+    )
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+# --- list ------------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required()
+def article_list(request: HttpRequest) -> HttpResponse:
+    form = ArticleFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "status": data["status"] or None,
+            "query": data["q"].strip(),
+            "visibility": data["visibility"] or None,
+            "category": data["category"],
+        }
+    page = Paginator(selectors.article_list_for_editor(**filters), 50).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "knowledge/article_list.html",
+        {
+            "form": form,
+            "page": page,
+            "counts": selectors.article_status_counts(),
+            "statuses": ArticleStatus.choices,
+            "querystring": query.urlencode(),
+            "in_review": selectors.revisions_in_review().count(),
+        },
+    )
+
+
+# --- create / edit ---------------------------------------------------------------------------
+
+
+def _category_and_tags(form: ArticleForm) -> tuple[Any, list]:
+    data = form.cleaned_data
+    category = data["category"]
+    if data["new_category"]:
+        category = services.category_get_or_create(name=data["new_category"])
+    return category, services.tags_get_or_create(names=data["tags"])
+
+
+@require_http_methods(["GET", "POST"])
+@role_required()
+def article_create(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        data = _post_data(request)
+        if data is None:
+            messages.error(request, _too_big_message())
+            form = ArticleForm()
+            return render(request, "knowledge/article_form.html", {"form": form}, status=413)
+        form = ArticleForm(data)
+        if form.is_valid():
+            category, tags = _category_and_tags(form)
+            cd = form.cleaned_data
+            try:
+                article = services.article_create(
+                    title=cd["title"],
+                    body=cd["body"],
+                    author=request.user,
+                    category=category,
+                    tags=tags,
+                    visibility=cd["visibility"],
+                    locale=cd["locale"],
+                    summary=cd["summary"] or "Created",
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                if "save_submit" in data:
+                    services.revision_submit(
+                        revision=article.latest_revision, submitted_by=request.user
+                    )
+                    messages.success(request, "Article created and sent to review.")
+                else:
+                    messages.success(request, "Article created as a draft.")
+                return redirect("knowledge:article_detail", pk=article.pk)
+    else:
+        form = ArticleForm(initial={"visibility": "public", "locale": "en"})
+    return render(request, "knowledge/article_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required()
+def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    article = _get_article(pk)
+    latest = article.latest_revision
+    ctx: dict[str, Any] = {"article": article}
+    if request.method == "POST":
+        data = _post_data(request)
+        if data is None:
+            messages.error(request, _too_big_message())
+            return redirect("knowledge:article_edit", pk=article.pk)
+        form = ArticleForm(data)
+        if form.is_valid():
+            cd = form.cleaned_data
+            category, tags = _category_and_tags(form)
+            try:
+                revision = services.article_edit(
+                    article=article,
+                    author=request.user,
+                    base_revision_id=cd["base_revision_id"],
+                    title=cd["title"],
+                    body=cd["body"],
+                    summary=cd["summary"],
+                    category=category,
+                    tags=tags,
+                    visibility=cd["visibility"],
+                    locale=cd["locale"],
+                )
+            except services.EditConflict as conflict:
+                return _render_conflict(request, article, form, conflict)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                if "save_submit" in data:
+                    current = revision or article.latest_revision
+                    if current.state in (RevisionState.DRAFT, RevisionState.REJECTED):
+                        services.revision_submit(revision=current, submitted_by=request.user)
+                    messages.success(request, "Saved and sent to review.")
+                elif revision:
+                    messages.success(request, f"Saved as revision {revision.number} (draft).")
+                else:
+                    messages.success(request, "Saved the article's settings.")
+                return redirect("knowledge:article_detail", pk=article.pk)
+    else:
+        form = ArticleForm(
+            initial={
+                "title": latest.title if latest else article.title,
+                "body": latest.body if latest else "",
+                "category": article.category_id,
+                "tags": ", ".join(t.name for t in article.tags.all()),
+                "visibility": article.visibility,
+                "locale": article.locale,
+                "base_revision_id": article.latest_revision_id,
+            }
+        )
+    ctx["form"] = form
+    return render(request, "knowledge/article_form.html", ctx)
+
+
+def _render_conflict(
+    request: HttpRequest, article: Article, form: ArticleForm, conflict: services.EditConflict
+) -> HttpResponse:
+    # Keep everything the user typed; move the base to the latest revision so a second save,
+    # after they have merged, goes through deliberately.
+    data = form.data.copy()
+    data["base_revision_id"] = str(conflict.latest.pk) if conflict.latest else ""
+    kept = ArticleForm(data)
+    kept.is_valid()
+    latest_body = conflict.latest.body if conflict.latest else ""
+    rows = diff_lines(latest_body, conflict.body)
+    return render(
+        request,
+        "knowledge/article_form.html",
+        {
+            "article": article,
+            "form": kept,
+            "conflict": conflict,
+            "conflict_diff": rows,
+            "conflict_stats": diff_stats(rows),
+        },
+        status=409,
+    )
+
+
+@require_POST
+@role_required()
+def preview(request: HttpRequest) -> HttpResponse:
+    data = _post_data(request)
+    if data is None:
+        return HttpResponse(f'<p class="error">{_too_big_message()}</p>', status=413)
+    body = data.get("body", "")
+    limit = settings.KB_MAX_ARTICLE_BODY_CHARS
+    if len(body) > limit:
+        return HttpResponse(
+            f'<p class="error">The body is {len(body):,} characters; the limit is {limit:,}.</p>'
+        )
+    return render(request, "knowledge/_preview.html", {"html": render_markdown(body)})
+
+
+# --- detail and workflow ---------------------------------------------------------------------
+
+
+@require_GET
+@role_required()
+def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    article = _get_article(pk)
+    latest, published = article.latest_revision, article.published_revision
+    shown = latest or published
+    pending_diff = None
+    if latest and published and latest.pk != published.pk:
+        pending_diff = diff_lines(published.body, latest.body)
+    return render(
+        request,
+        "knowledge/article_detail.html",
+        {
+            "article": article,
+            "latest": latest,
+            "published": published,
+            "shown_html": render_markdown(shown.body) if shown else "",
+            "pending_diff": pending_diff,
+            "reject_form": RejectForm(),
+            "can_submit": bool(
+                latest and latest.state in (RevisionState.DRAFT, RevisionState.REJECTED)
+            )
+            and article.status != ArticleStatus.ARCHIVED,
+            "can_publish": bool(latest and latest.state != RevisionState.PUBLISHED)
+            and article.status != ArticleStatus.ARCHIVED,
+            "can_reject": bool(latest and latest.state == RevisionState.IN_REVIEW),
+            "audit": selectors.audit_for_article(article=article)[:10],
+            "tags": list(article.tags.all()),
+        },
+    )
+
+
+ACTIONS = {
+    "submit": "Sent to review.",
+    "publish": "Published: customers and search now see this revision.",
+    "reject": "Sent back to the author with your note.",
+    "archive": "Archived: removed from the portal and search.",
+    "unarchive": "Brought back.",
+}
+REVIEWER_ACTIONS = {"publish", "reject", "archive", "unarchive"}
+
+
+@require_POST
+@role_required()
+def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    article = _get_article(pk)
+    if action not in ACTIONS:
+        return render(
+            request,
+            "knowledge/404.html",
+            {"explanation": f"There is no action {action!r}."},
+            status=404,
+        )
+    if action in REVIEWER_ACTIONS and not roles.can_review(request.user):
+        return _forbidden(
+            request,
+            "Only reviewers and admins can publish, request changes, archive or unarchive. "
+            "Submit the article for review instead.",
+        )
+    revision = None
+    if action in ("submit", "publish", "reject"):
+        rev_id = request.POST.get("revision") or article.latest_revision_id
+        try:
+            rev_pk = int(rev_id)
+        except (TypeError, ValueError):
+            return _forbidden(request, "The revision to act on is missing or invalid.")
+        revision = get_object_or_404(Revision.objects.select_related("article"), pk=rev_pk)
+        if revision.article_id != article.pk:
+            return _forbidden(request, "That revision belongs to another article.")
+    target = _safe_next(request, reverse("knowledge:article_detail", args=[article.pk]))
+    try:
+        if action == "submit":
+            services.revision_submit(revision=revision, submitted_by=request.user)
+        elif action == "publish":
+            services.revision_publish(revision=revision, published_by=request.user)
+        elif action == "reject":
+            form = RejectForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, "Say what needs to change: the note is required.")
+                return HttpResponseRedirect(target)
+            services.revision_reject(
+                revision=revision, reviewed_by=request.user, note=form.cleaned_data["note"]
+            )
+        elif action == "archive":
+            services.article_archive(article=article, archived_by=request.user)
+        else:
+            services.article_unarchive(article=article, restored_by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return HttpResponseRedirect(target)
+    messages.success(request, ACTIONS[action])
+    return HttpResponseRedirect(target)
+
+
+@require_GET
+@reviewer_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    items = []
+    for revision in selectors.revisions_in_review().select_related(
+        "article__published_revision", "article__category"
+    )[:100]:
+        published = revision.article.published_revision
+        base = published.body if published and published.pk != revision.pk else ""
+        rows = diff_lines(base, revision.body)
+        items.append(
+            {"revision": revision, "published": published, "diff": rows, "stats": diff_stats(rows)}
+        )
+    return render(
+        request, "knowledge/review_queue.html", {"items": items, "reject_form": RejectForm()}
+    )
+
+
+# --- history and restore ---------------------------------------------------------------------
+
+
+def _revision_number(raw: str | None) -> int | None:
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@require_GET
+@role_required()
+def article_history(request: HttpRequest, pk: int) -> HttpResponse:
+    article = _get_article(pk)
+    revisions = list(article.revisions.select_related("author", "reviewed_by").order_by("-number"))
+    by_number = {r.number: r for r in revisions}
+    b_num = _revision_number(request.GET.get("b")) or (revisions[0].number if revisions else None)
+    a_num = _revision_number(request.GET.get("a"))
+    if a_num is None and b_num is not None:
+        older = [r.number for r in revisions if r.number < b_num]
+        a_num = older[0] if older else b_num
+    for num in (a_num, b_num):
+        if num is not None and num not in by_number:
+            return render(
+                request,
+                "knowledge/404.html",
+                {"explanation": f"Article {article.pk} has no revision {num}."},
+                status=404,
+            )
+    rev_a, rev_b = by_number.get(a_num), by_number.get(b_num)
+    rows = diff_lines(rev_a.body, rev_b.body) if rev_a and rev_b else []
+    title_changed = bool(rev_a and rev_b and rev_a.title != rev_b.title)
+    return render(
+        request,
+        "knowledge/history.html",
+        {
+            "article": article,
+            "revisions": revisions,
+            "rev_a": rev_a,
+            "rev_b": rev_b,
+            "diff": rows,
+            "stats": diff_stats(rows),
+            "title_changed": title_changed,
+        },
+    )
+
+
+@require_GET
+@role_required()
+def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    article = _get_article(pk)
+    revision = get_object_or_404(article.revisions.select_related("author"), number=number)
+    return render(
+        request,
+        "knowledge/revision_detail.html",
+        {"article": article, "revision": revision, "html": render_markdown(revision.body)},
+    )
+
+
+@require_POST
+@role_required()
+def revision_restore(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    article = _get_article(pk)
+    revision = get_object_or_404(article.revisions, number=number)
+    new = services.revision_restore(revision=revision, restored_by=request.user)
+    messages.success(
+        request,
+        f"Revision {revision.number} restored as new draft revision {new.number}. "
+        "Submit it for review to publish it.",
+    )
+    return redirect("knowledge:article_history", pk=article.pk)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@require_GET
+@role_required()
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        cd = form.cleaned_data
+        filters = {
+            "article_id": cd["article"],
+            "actor": cd["actor"].strip(),
+            "action": cd["action"],
+        }
+    page = Paginator(selectors.audit_entries(**filters), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "knowledge/audit_log.html",
+        {"form": form, "page": page, "querystring": query.urlencode()},
+    )
