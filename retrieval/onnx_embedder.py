@@ -212,6 +212,18 @@ def _temp_path(folder: Path, name: str, suffix: str = ".tmp.onnx") -> Path:
     return Path(tmp)
 
 
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime.quantization logs one INFO line per tensor on the root logger: hide those."""
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(max(previous, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(previous)
+
+
 def _export_complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in (FP32_FILE, INT8_FILE, MANIFEST_FILE))
 
@@ -298,9 +310,10 @@ def export_model(
         int8_tmp = _temp_path(folder, "int8")
         try:
             input_names = _torch_export(model_dir, fp32_tmp)
-            quantize_dynamic(
-                str(fp32_tmp), str(int8_tmp), weight_type=QuantType.QInt8, per_channel=True
-            )
+            with _quiet_root_logger():
+                quantize_dynamic(
+                    str(fp32_tmp), str(int8_tmp), weight_type=QuantType.QInt8, per_channel=True
+                )
             os.replace(fp32_tmp, folder / FP32_FILE)
             os.replace(int8_tmp, folder / INT8_FILE)
         finally:
