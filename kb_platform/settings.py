@@ -240,6 +240,15 @@ CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40, minimum=0)
 INDEX_ANN_THRESHOLD = env_int("INDEX_ANN_THRESHOLD", 50_000, minimum=1)
 INDEX_USE_GPU = env_bool("INDEX_USE_GPU", True)
 SEARCH_TOP_K = env_int("SEARCH_TOP_K", 10, minimum=1)
+# ANN index above INDEX_ANN_THRESHOLD vectors: "hnsw" (graph) or "ivf" (inverted lists).
+INDEX_ANN_KIND = env_choice("INDEX_ANN_KIND", "hnsw", ("hnsw", "ivf"))
+INDEX_HNSW_M = env_int("INDEX_HNSW_M", 32, minimum=4)
+INDEX_HNSW_EF_SEARCH = env_int("INDEX_HNSW_EF_SEARCH", 128, minimum=8)
+INDEX_IVF_NPROBE = env_int("INDEX_IVF_NPROBE", 32, minimum=1)
+INDEX_KEEP_VERSIONS = env_int("INDEX_KEEP_VERSIONS", 3, minimum=2)
+# Hybrid fusion: weight of the dense score (1 - weight goes to the lexical score).
+SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 0.5)
+SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 1000, minimum=16)
 
 # --- Generation ---------------------------------------------------------------------------
 LLM_BASE_URL = env_str("LLM_BASE_URL", "")  # e.g. http://vllm:8000/v1 ; empty: extractive
@@ -255,10 +264,32 @@ LLM_CIRCUIT_FAILURES = env_int("LLM_CIRCUIT_FAILURES", 3, minimum=1)
 LLM_CIRCUIT_RESET_SECONDS = env_float("LLM_CIRCUIT_RESET_SECONDS", 30.0)
 ANSWER_MIN_CONFIDENCE_PUBLIC = env_float("ANSWER_MIN_CONFIDENCE_PUBLIC", 0.0)
 ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.0)
+# JSON output: OpenAI "response_format" json_schema (vLLM >= 0.6) or vLLM's older "guided_json".
+LLM_JSON_MODE = env_choice("LLM_JSON_MODE", "response_format", ("response_format", "guided_json"))
+LLM_RETRY_BACKOFF_SECONDS = env_float("LLM_RETRY_BACKOFF_SECONDS", 0.25)
+ANSWER_SEARCH_TOP_K = env_int("ANSWER_SEARCH_TOP_K", 8, minimum=1)
+ANSWER_MAX_SOURCES = env_int("ANSWER_MAX_SOURCES", 8, minimum=1)
+ANSWER_MAX_SENTENCES = env_int("ANSWER_MAX_SENTENCES", 4, minimum=1)
+ANSWER_HISTORY_TURNS = env_int("ANSWER_HISTORY_TURNS", 6, minimum=0)
+ANSWER_MIN_SUPPORT = env_float("ANSWER_MIN_SUPPORT", 0.5)  # content-word recall for "supported"
+ANSWER_EXTRACTIVE_EMBEDDINGS = env_bool("ANSWER_EXTRACTIVE_EMBEDDINGS", True)
+ANSWER_STREAM_DELAY_MS = env_int("ANSWER_STREAM_DELAY_MS", 0, minimum=0)  # demo typing effect
 
 # --- Support / portal ---------------------------------------------------------------------
 RATE_LIMIT_ASK_PER_MINUTE = env_int("RATE_LIMIT_ASK_PER_MINUTE", 20, minimum=1)
 RATE_LIMIT_SEARCH_PER_MINUTE = env_int("RATE_LIMIT_SEARCH_PER_MINUTE", 120, minimum=1)
+
+# --- Insights (log mining) ----------------------------------------------------------------
+INSIGHTS_WINDOW_DAYS = env_int("INSIGHTS_WINDOW_DAYS", 90, minimum=1)
+INSIGHTS_CLUSTER_THRESHOLD = env_float("INSIGHTS_CLUSTER_THRESHOLD", 0.6)  # cosine, avg linkage
+INSIGHTS_MIN_CLUSTER_SIZE = env_int("INSIGHTS_MIN_CLUSTER_SIZE", 2, minimum=1)  # distinct askers
+INSIGHTS_MAX_QUESTIONS = env_int("INSIGHTS_MAX_QUESTIONS", 3000, minimum=10)
+INSIGHTS_RECENCY_HALF_LIFE_DAYS = env_float("INSIGHTS_RECENCY_HALF_LIFE_DAYS", 14.0)
+INSIGHTS_REOPEN_GROWTH_FACTOR = env_float("INSIGHTS_REOPEN_GROWTH_FACTOR", 2.0)
+INSIGHTS_MIN_NEGATIVE_ANSWERS = env_int("INSIGHTS_MIN_NEGATIVE_ANSWERS", 2, minimum=1)
+INSIGHTS_MERGE_THRESHOLD = env_float("INSIGHTS_MERGE_THRESHOLD", 0.92)
+INSIGHTS_MERGE_MIN_LEXICAL = env_float("INSIGHTS_MERGE_MIN_LEXICAL", 0.5)
+INSIGHTS_DRAFT_MIN_SUPPORT = env_float("INSIGHTS_DRAFT_MIN_SUPPORT", 0.6)
 
 CACHES = {
     "default": (

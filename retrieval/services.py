@@ -1,8 +1,73 @@
-"""Public entry points of retrieval. (Interface fixed here; implemented by the retrieval work.)"""
+"""Public entry points of retrieval: search, and keeping chunks and indexes in step with the KB.
+
+Chunks and their embeddings live in the database (source of truth); the FAISS and BM25
+indexes are a versioned artifact under INDEX_DIR derived from them (see `retrieval.index`).
+Every writer holds the index lock around build + publish, so concurrent indexing in several
+workers never corrupts or loses an update.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from knowledge.models import Article, ArticleStatus, Visibility
+from retrieval import engine
+from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
+from retrieval.embedding import Embedder, get_embedder
+from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot, get_store
+from retrieval.models import Chunk
 from retrieval.types import SearchResult
+
+logger = logging.getLogger(__name__)
+
+EMBED_BATCH_ARTICLES = 64
+
+
+def index_params() -> IndexParams:
+    """Index parameters from settings."""
+    return IndexParams(
+        ann_threshold=settings.INDEX_ANN_THRESHOLD,
+        ann_kind=settings.INDEX_ANN_KIND,
+        hnsw_m=settings.INDEX_HNSW_M,
+        hnsw_ef_search=settings.INDEX_HNSW_EF_SEARCH,
+        ivf_nprobe=settings.INDEX_IVF_NPROBE,
+        use_gpu=settings.INDEX_USE_GPU,
+        keep_versions=settings.INDEX_KEEP_VERSIONS,
+    )
+
+
+def fusion_params() -> engine.FusionParams:
+    return engine.FusionParams(dense_weight=settings.SEARCH_DENSE_WEIGHT)
+
+
+def _store() -> IndexStore:
+    return get_store(settings.INDEX_DIR, index_params())
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+def _live_articles(audience: str) -> Callable[[set[int]], dict[int, dict]]:
+    """A check, at query time, that articles are still published and visible to `audience`."""
+
+    def check(article_ids: set[int]) -> dict[int, dict]:
+        qs = Article.objects.filter(
+            pk__in=article_ids,
+            status=ArticleStatus.PUBLISHED,
+            published_revision__isnull=False,
+        )
+        if audience != "internal":
+            qs = qs.filter(visibility=Visibility.PUBLIC)
+        return {row["pk"]: row for row in qs.values("pk", "title", "slug", "visibility")}
+
+    return check
 
 
 def search(
@@ -16,4 +81,380 @@ def search(
 
     mode: 'hybrid' (default), 'dense', 'lexical' or 'hybrid+rerank'.
     """
-    raise NotImplementedError("retrieval.search is being implemented")
+    store = _store()
+    snapshot = store.current()
+    # No index yet (fresh install, small KB): build it now rather than fail.
+    if (
+        snapshot is None
+        and (query or "").strip()
+        and Article.objects.filter(status=ArticleStatus.PUBLISHED).exists()
+    ):
+        index_rebuild()
+        snapshot = store.current()
+    embedder: Embedder | None = None
+    if mode != "lexical" and snapshot is not None:
+        embedder = get_embedder()
+        if embedder.model_id != snapshot.model_id:
+            # The embedding model changed since the index was built: vectors must never be
+            # mixed, so this query runs lexically while the index is rebuilt.
+            logger.warning(
+                "index model %s != configured %s: rebuilding", snapshot.model_id, embedder.model_id
+            )
+            _enqueue_rebuild()
+            snapshot = store.current()
+    reranker = engine.get_reranker(settings.RERANKER_MODEL) if mode == "hybrid+rerank" else None
+    return engine.search_snapshot(
+        snapshot,
+        query,
+        audience=audience,
+        top_k=top_k,
+        mode=mode,
+        embedder=embedder,
+        fusion=fusion_params(),
+        max_query_chars=settings.SEARCH_MAX_QUERY_CHARS,
+        reranker=reranker,
+        allowed=_live_articles(audience),
+    )
+
+
+def _enqueue_rebuild() -> None:
+    from retrieval.tasks import rebuild_index
+
+    try:
+        rebuild_index.delay()
+    except Exception:  # broker down: the next search tries again
+        logger.exception("could not enqueue rebuild_index")
+
+
+# -- chunks and embeddings ----------------------------------------------------------------
+
+
+@dataclass
+class _Planned:
+    article: Article
+    specs: list[dict] = field(default_factory=list)  # one per chunk, embedding filled later
+
+
+def _plan_article(article: Article) -> _Planned:
+    """Chunk the article's published revision (title included in what gets embedded)."""
+    plan = _Planned(article)
+    revision = article.published_revision
+    if revision is None:
+        return plan
+    title = revision.title or article.title
+    for chunk in chunk_markdown(
+        revision.body,
+        target_tokens=settings.CHUNK_TARGET_TOKENS,
+        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+    ):
+        text = chunk_embedding_text(title=title, heading_path=chunk.heading_path, text=chunk.text)
+        plan.specs.append(
+            {
+                "position": chunk.position,
+                "text": chunk.text,
+                "heading_path": chunk.heading_path[:500],
+                "tokens": chunk.tokens,
+                "embed_text": text,
+                "hash": content_hash(text),
+                "embedding": None,
+            }
+        )
+    if not plan.specs and title:
+        # An empty body still makes the title findable.
+        plan.specs.append(
+            {
+                "position": 0,
+                "text": "",
+                "heading_path": "",
+                "tokens": 0,
+                "embed_text": title,
+                "hash": content_hash(title),
+                "embedding": None,
+            }
+        )
+    return plan
+
+
+def _known_embeddings(hashes: Iterable[str], model_id: str) -> dict[str, bytes]:
+    """Stored vectors for these content hashes computed by this very model."""
+    hashes = list(set(hashes))
+    found: dict[str, bytes] = {}
+    for i in range(0, len(hashes), 500):
+        rows = Chunk.objects.filter(
+            content_hash__in=hashes[i : i + 500],
+            embedding_model_id=model_id,
+            embedding__isnull=False,
+        ).values_list("content_hash", "embedding")
+        for h, emb in rows:
+            found[h] = bytes(emb)
+    return found
+
+
+def _fill_embeddings(plans: list[_Planned], embedder: Embedder, stats: dict) -> list[_Planned]:
+    """Reuse stored vectors by content hash; embed the rest in one batch.
+
+    If the batch fails, articles are embedded one by one and the ones that still fail are
+    left out (and counted), so one bad article never blocks a reindex.
+    """
+    known = _known_embeddings((s["hash"] for p in plans for s in p.specs), embedder.model_id)
+    missing: dict[str, str] = {}
+    for plan in plans:
+        for spec in plan.specs:
+            if spec["hash"] in known:
+                spec["embedding"] = known[spec["hash"]]
+                stats["reused"] += 1
+            else:
+                missing.setdefault(spec["hash"], spec["embed_text"])
+    if missing:
+        try:
+            vectors = embedder.embed(list(missing.values()))
+            known.update(
+                {h: v.astype("<f4").tobytes() for h, v in zip(missing, vectors, strict=True)}
+            )
+            stats["embedded"] += len(missing)
+        except Exception:
+            logger.exception("batch embedding failed; retrying article by article")
+            for plan in plans:
+                todo = {s["hash"]: s["embed_text"] for s in plan.specs if s["hash"] not in known}
+                if not todo:
+                    continue
+                try:
+                    vectors = embedder.embed(list(todo.values()))
+                except Exception:
+                    logger.exception("embedding article %s failed: left out", plan.article.pk)
+                    stats["failed_articles"].append(plan.article.pk)
+                    continue
+                known.update(
+                    {h: v.astype("<f4").tobytes() for h, v in zip(todo, vectors, strict=True)}
+                )
+                stats["embedded"] += len(todo)
+    ok = []
+    for plan in plans:
+        if plan.article.pk in stats["failed_articles"]:
+            continue
+        for spec in plan.specs:
+            if spec["embedding"] is None:
+                spec["embedding"] = known[spec["hash"]]
+        ok.append(plan)
+    return ok
+
+
+def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
+    """Replace the article's chunk rows unless they already match exactly."""
+    article = plan.article
+    existing = list(Chunk.objects.filter(article=article).order_by("position"))
+    same = len(existing) == len(plan.specs) and all(
+        c.position == s["position"]
+        and c.content_hash == s["hash"]
+        and c.text == s["text"]
+        and c.heading_path == s["heading_path"]
+        and c.revision_id == article.published_revision_id
+        and c.visibility == article.visibility
+        and c.embedding_model_id == model_id
+        for c, s in zip(existing, plan.specs, strict=False)
+    )
+    if same:
+        return existing
+    with transaction.atomic():
+        Chunk.objects.filter(article=article).delete()
+        return Chunk.objects.bulk_create(
+            [
+                Chunk(
+                    article=article,
+                    revision_id=article.published_revision_id,
+                    position=s["position"],
+                    text=s["text"],
+                    heading_path=s["heading_path"],
+                    visibility=article.visibility,
+                    content_hash=s["hash"],
+                    embedding=s["embedding"],
+                    embedding_model_id=model_id,
+                    token_count=s["tokens"],
+                )
+                for s in plan.specs
+            ]
+        )
+
+
+def _meta(chunk: Chunk, article: Article) -> ChunkMeta:
+    return ChunkMeta(
+        chunk_id=chunk.pk,
+        article_id=article.pk,
+        title=article.title,
+        slug=article.slug,
+        visibility=chunk.visibility,
+        heading_path=chunk.heading_path,
+        text=chunk.text,
+        position=chunk.position,
+    )
+
+
+def _lexical_text(meta: ChunkMeta) -> str:
+    return chunk_embedding_text(title=meta.title, heading_path=meta.heading_path, text=meta.text)
+
+
+def _new_stats() -> dict:
+    return {"articles": 0, "chunks": 0, "embedded": 0, "reused": 0, "failed_articles": []}
+
+
+def _live_queryset():
+    return (
+        Article.objects.filter(status=ArticleStatus.PUBLISHED, published_revision__isnull=False)
+        .select_related("published_revision")
+        .order_by("pk")
+    )
+
+
+# -- rebuild and incremental updates --------------------------------------------------------
+
+
+def index_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Re-chunk every live article, embed only new text, rebuild and publish the indexes.
+
+    `progress(done, total)` is called after each batch of articles (for a progress bar).
+    """
+    started = time.perf_counter()
+    store = _store()
+    embedder = get_embedder()
+    stats = _new_stats()
+    with store.write_lock():
+        # Chunks of articles that are no longer live leave the database first.
+        Chunk.objects.exclude(
+            article__status=ArticleStatus.PUBLISHED, article__published_revision__isnull=False
+        ).delete()
+        ids = list(_live_queryset().values_list("pk", flat=True))
+        total = len(ids)
+        metas: list[ChunkMeta] = []
+        vectors: list[bytes] = []
+        for i in range(0, total, EMBED_BATCH_ARTICLES):
+            articles = list(_live_queryset().filter(pk__in=ids[i : i + EMBED_BATCH_ARTICLES]))
+            plans = _fill_embeddings([_plan_article(a) for a in articles], embedder, stats)
+            for plan in plans:
+                for chunk in _write_chunks(plan, embedder.model_id):
+                    metas.append(_meta(chunk, plan.article))
+                    vectors.append(bytes(chunk.embedding))
+                stats["articles"] += 1
+            if progress:
+                progress(min(i + EMBED_BATCH_ARTICLES, total), total)
+        # Failed articles keep no stale rows that a later rebuild could mistake for current.
+        Chunk.objects.filter(article_id__in=stats["failed_articles"]).delete()
+        snapshot = _build(metas, vectors, embedder)
+        manifest = store.publish(snapshot)
+    stats.update(
+        chunks=len(metas),
+        version=manifest["version"],
+        index_kind=snapshot.dense_all.kind,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    logger.info("index rebuilt: %s", stats)
+    return stats
+
+
+def _build(metas: list[ChunkMeta], vectors: list[bytes], embedder: Embedder) -> Snapshot:
+    dim = embedder.dimension
+    matrix = (
+        np.frombuffer(b"".join(vectors), dtype="<f4").reshape(-1, dim)
+        if vectors
+        else np.zeros((0, dim), dtype=np.float32)
+    )
+    return build_snapshot(
+        chunks=metas,
+        vectors=matrix,
+        lexical_texts=[_lexical_text(m) for m in metas],
+        model_id=embedder.model_id,
+        dimension=dim,
+        params=index_params(),
+    )
+
+
+def _update_snapshot(
+    current: Snapshot, *, article_id: int, new: list[tuple[ChunkMeta, bytes]]
+) -> Snapshot:
+    """A copy of `current` with the article's chunks replaced by `new` (cheap, incremental)."""
+    import faiss
+
+    from retrieval.index import DenseIndex, new_version_name
+    from retrieval.lexical import LexicalIndex
+
+    old_ids = np.array(
+        [cid for cid, m in current.chunks.items() if m.article_id == article_id], dtype=np.int64
+    )
+    chunks = {cid: m for cid, m in current.chunks.items() if m.article_id != article_id}
+    dim = current.dimension
+    add_ids = np.array([m.chunk_id for m, _ in new], dtype=np.int64)
+    add_vecs = (
+        np.frombuffer(b"".join(v for _, v in new), dtype="<f4").reshape(-1, dim)
+        if new
+        else np.zeros((0, dim), dtype=np.float32)
+    )
+    public = np.array([m.visibility == "public" for m, _ in new], dtype=bool)
+    params = index_params()
+    dense = {}
+    for name, mask in (("all", np.ones(len(new), dtype=bool)), ("public", public)):
+        src: DenseIndex = getattr(current, f"dense_{name}")
+        # Searches in this process keep using `current` while the copy is edited.
+        copy = DenseIndex(faiss.clone_index(src.index), src.kind, dim, params)
+        copy.update(remove=old_ids, add_vectors=add_vecs[mask], add_ids=add_ids[mask])
+        dense[name] = copy
+    for meta, _ in new:
+        chunks[meta.chunk_id] = meta
+    ordered = list(chunks.values())
+    lexical = LexicalIndex.build(
+        [_lexical_text(m) for m in ordered],
+        [m.chunk_id for m in ordered],
+        [m.visibility == "public" for m in ordered],
+    )
+    return Snapshot(
+        version=new_version_name(),
+        model_id=current.model_id,
+        dimension=dim,
+        dense_all=dense["all"],
+        dense_public=dense["public"],
+        lexical=lexical,
+        chunks=chunks,
+    )
+
+
+def article_index(*, article_id: int) -> None:
+    """(Re)index one article after it was published or changed; unindexes it if not live."""
+    store = _store()
+    embedder = get_embedder()
+    with store.write_lock():
+        current = store.current()
+        if current is None or current.model_id != embedder.model_id:
+            needs_rebuild = True
+        else:
+            needs_rebuild = False
+            article = _live_queryset().filter(pk=article_id).first()
+            new: list[tuple[ChunkMeta, bytes]] = []
+            if article is None:
+                Chunk.objects.filter(article_id=article_id).delete()
+            else:
+                stats = _new_stats()
+                plans = _fill_embeddings([_plan_article(article)], embedder, stats)
+                if not plans:
+                    raise RuntimeError(f"embedding article {article_id} failed")
+                for chunk in _write_chunks(plans[0], embedder.model_id):
+                    new.append((_meta(chunk, article), bytes(chunk.embedding)))
+            store.publish(_update_snapshot(current, article_id=article_id, new=new))
+    if needs_rebuild:
+        # First index (or a new model): one full build, which includes this article.
+        index_rebuild()
+
+
+def article_unindex(*, article_id: int) -> None:
+    """Remove an archived or deleted article's chunks from the database and the indexes."""
+    store = _store()
+    with store.write_lock():
+        Chunk.objects.filter(article_id=article_id).delete()
+        current = store.current()
+        if current is None:
+            return
+        if any(m.article_id == article_id for m in current.chunks.values()):
+            store.publish(_update_snapshot(current, article_id=article_id, new=[]))
+
+
+def index_status() -> dict:
+    """What is published now (for admin pages and health checks)."""
+    manifest = _store().read_manifest()
+    return manifest or {"version": None, "chunks": 0}

@@ -1,0 +1,301 @@
+"""Hybrid search over one index snapshot: dense + BM25, fusion, rerank, snippets (no ORM).
+
+`services.search` calls `search_snapshot` with the published snapshot and a database check
+of which articles are still live; the evaluation calls it on a scratch snapshot.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from retrieval.chunking import chunk_embedding_text
+from retrieval.embedding import Embedder
+from retrieval.index import ChunkMeta, Snapshot
+from retrieval.lexical import tokenize
+from retrieval.types import AUDIENCES, INTERNAL, ChunkHit, SearchHit, SearchResult
+
+logger = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "lexical", "hybrid+rerank")
+CHUNKS_PER_HIT = 3
+SNIPPET_CHARS = 240
+
+# Confidence = sigmoid(B0 + B_COS * top cosine + B_AGREE * lexical agreement + B_MARGIN *
+# fused margin), fitted by logistic regression of "top-1 article is relevant" on the
+# e-manual TV DEV set with the packaged MiniLM model (see bench/bench_retrieval_quality.py).
+CONF_B0 = -4.2
+CONF_B_COS = 6.5
+CONF_B_AGREE = 1.2
+CONF_B_MARGIN = 2.0
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    dense_weight: float = 0.5  # convex combination of min-max normalised scores
+    candidates: int = 50  # chunks fetched from each retriever
+
+
+@dataclass
+class _Cand:
+    chunk_id: int
+    dense: float | None = None
+    lexical: float | None = None
+    fused: float = 0.0
+
+
+def clean_query(query: str, max_chars: int) -> str:
+    """Collapse whitespace; cut very long queries at a word boundary."""
+    query = " ".join((query or "").split())
+    if len(query) > max_chars:
+        cut = query[:max_chars]
+        query = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return query
+
+
+def _minmax(values: dict[int, float]) -> dict[int, float]:
+    if not values:
+        return {}
+    lo, hi = min(values.values()), max(values.values())
+    if hi - lo < 1e-9:
+        return dict.fromkeys(values, 1.0)
+    return {k: (v - lo) / (hi - lo) for k, v in values.items()}
+
+
+def fuse(
+    dense: dict[int, float], lexical: dict[int, float], *, dense_weight: float
+) -> dict[int, float]:
+    """Convex combination of min-max normalised dense and BM25 scores (missing = 0)."""
+    nd, nl = _minmax(dense), _minmax(lexical)
+    return {
+        cid: dense_weight * nd.get(cid, 0.0) + (1 - dense_weight) * nl.get(cid, 0.0)
+        for cid in set(nd) | set(nl)
+    }
+
+
+def rrf(rankings: list[list[int]], *, k: int = 60) -> dict[int, float]:
+    """Reciprocal rank fusion of several best-first id lists."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank + 1)
+    return scores
+
+
+def confidence_score(*, top_cosine: float | None, agree: bool, margin: float) -> float:
+    """0..1: how likely the top hit answers the query (fitted on the TV DEV set)."""
+    cos = 0.0 if top_cosine is None else top_cosine
+    z = CONF_B0 + CONF_B_COS * cos + CONF_B_AGREE * float(agree) + CONF_B_MARGIN * margin
+    return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def highlight(text: str, query: str, *, max_chars: int = SNIPPET_CHARS) -> str:
+    """Escaped window of `text` around the query terms, with the terms wrapped in <mark>."""
+    stems = set(tokenize(query))
+    words = list(_WORD_RE.finditer(text))
+    hits = [m for m in words if (tokenize(m.group(0)) or [None])[0] in stems] if stems else []
+    start = 0
+    if hits and len(text) > max_chars:
+        best, best_count = hits[0].start(), 0
+        for m in hits:
+            count = sum(1 for h in hits if m.start() <= h.start() < m.start() + max_chars)
+            if count > best_count:
+                best, best_count = m.start(), count
+        start = max(0, best - 40)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+    end = min(len(text), start + max_chars)
+    if end < len(text):
+        while end > start + max_chars // 2 and not text[end - 1].isspace():
+            end -= 1
+    out: list[str] = ["…" if start > 0 else ""]
+    pos = start
+    for m in hits:
+        if m.start() < start or m.end() > end:
+            continue
+        out.append(html.escape(text[pos : m.start()]))
+        out.append(f"<mark>{html.escape(m.group(0))}</mark>")
+        pos = m.end()
+    out.append(html.escape(text[pos:end]))
+    if end < len(text):
+        out.append("…")
+    return "".join(out).strip()
+
+
+class _Reranker:
+    """Cross-encoder scoring (query, passage) pairs; loaded on first use."""
+
+    def __init__(self, model_name: str):
+        from sentence_transformers import CrossEncoder
+
+        self.model = CrossEncoder(model_name)
+        self.model_name = model_name
+
+    def scores(self, query: str, passages: list[str]) -> list[float]:
+        return [float(s) for s in self.model.predict([(query, p) for p in passages])]
+
+
+_rerankers: dict[str, _Reranker | None] = {}
+_rerank_lock = threading.Lock()
+
+
+def get_reranker(model_name: str) -> _Reranker | None:
+    """The cross-encoder named by RERANKER_MODEL, or None when unset or not loadable."""
+    if not model_name:
+        return None
+    with _rerank_lock:
+        if model_name not in _rerankers:
+            try:
+                _rerankers[model_name] = _Reranker(model_name)
+            except Exception:
+                logger.warning("RERANKER_MODEL=%r cannot be loaded: no reranking", model_name)
+                _rerankers[model_name] = None
+        return _rerankers[model_name]
+
+
+def search_snapshot(
+    snapshot: Snapshot | None,
+    query: str,
+    *,
+    audience: str,
+    top_k: int,
+    mode: str,
+    embedder: Embedder | None,
+    fusion: FusionParams,
+    max_query_chars: int = 1000,
+    reranker: _Reranker | None = None,
+    allowed: Callable[[set[int]], dict[int, dict]] | None = None,
+) -> SearchResult:
+    """Search one snapshot. `allowed` maps article ids to the live ones (with fresh fields)."""
+    started = time.perf_counter()
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    query = clean_query(query, max_query_chars)
+    version = snapshot.version if snapshot else ""
+    result = SearchResult(query=query, audience=audience, hits=[], mode=mode, index_version=version)
+    if not query or snapshot is None or top_k <= 0:
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+    public_only = audience != INTERNAL
+    n_cand = max(fusion.candidates, top_k * 5)
+    use_dense = mode != "lexical" and embedder is not None
+    if use_dense and embedder.model_id != snapshot.model_id:
+        logger.warning(
+            "index built with %s but embedder is %s: dense search skipped",
+            snapshot.model_id,
+            embedder.model_id,
+        )
+        use_dense = False
+    dense: dict[int, float] = {}
+    if use_dense:
+        qv = embedder.embed([query])
+        index = snapshot.dense_public if public_only else snapshot.dense_all
+        scores, ids = index.search(qv, n_cand)
+        dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+    lexical: dict[int, float] = {}
+    if mode != "dense" or not use_dense:
+        lscores, lids = snapshot.lexical.search(query, k=n_cand, public_only=public_only)
+        lexical = {int(i): float(s) for s, i in zip(lscores, lids, strict=True)}
+    if mode == "dense" and use_dense:
+        fused = dict(dense)
+    elif mode == "lexical" or not dense:
+        fused = dict(lexical)
+    else:
+        fused = fuse(dense, lexical, dense_weight=fusion.dense_weight)
+
+    # Defence in depth: the per-audience indexes already exclude internal chunks, and this
+    # re-checks each chunk's recorded visibility.
+    chunks: dict[int, ChunkMeta] = snapshot.chunks
+    by_article: dict[int, list[_Cand]] = {}
+    for cid, score in fused.items():
+        meta = chunks.get(cid)
+        if meta is None or (public_only and meta.visibility != "public"):
+            continue
+        by_article.setdefault(meta.article_id, []).append(
+            _Cand(cid, dense.get(cid), lexical.get(cid), score)
+        )
+    for cands in by_article.values():
+        cands.sort(key=lambda c: c.fused, reverse=True)
+    ranked = sorted(by_article, key=lambda a: by_article[a][0].fused, reverse=True)
+
+    fresh: dict[int, dict] = {}
+    if allowed is not None and ranked:
+        fresh = allowed(set(ranked[: max(top_k * 3, 30)]))
+        ranked = [a for a in ranked if a in fresh]
+
+    reranked = False
+    if mode == "hybrid+rerank" and reranker is not None and ranked:
+        head = ranked[: max(top_k, 20)]
+        passages = [
+            chunk_embedding_text(
+                title=chunks[by_article[a][0].chunk_id].title,
+                heading_path=chunks[by_article[a][0].chunk_id].heading_path,
+                text=chunks[by_article[a][0].chunk_id].text,
+            )
+            for a in head
+        ]
+        rerank_scores = reranker.scores(query, passages)
+        order = sorted(range(len(head)), key=lambda i: rerank_scores[i], reverse=True)
+        ranked = [head[i] for i in order] + ranked[len(head) :]
+        reranked = True
+
+    hits: list[SearchHit] = []
+    for article_id in ranked[:top_k]:
+        cands = by_article[article_id]
+        best = chunks[cands[0].chunk_id]
+        info = fresh.get(article_id, {})
+        chunk_hits = [
+            ChunkHit(
+                chunk_id=c.chunk_id,
+                text=chunks[c.chunk_id].text,
+                heading_path=chunks[c.chunk_id].heading_path,
+                score=round(c.fused, 6),
+                snippet_html=highlight(chunks[c.chunk_id].text, query),
+            )
+            for c in cands[:CHUNKS_PER_HIT]
+        ]
+        dense_scores = [c.dense for c in cands if c.dense is not None]
+        lex_scores = [c.lexical for c in cands if c.lexical is not None]
+        hits.append(
+            SearchHit(
+                article_id=article_id,
+                title=info.get("title", best.title),
+                slug=info.get("slug", best.slug),
+                visibility=info.get("visibility", best.visibility),
+                score=round(cands[0].fused, 6),
+                chunks=chunk_hits,
+                snippet_html=chunk_hits[0].snippet_html,
+                dense_score=round(max(dense_scores), 6) if dense_scores else None,
+                lexical_score=round(max(lex_scores), 6) if lex_scores else None,
+            )
+        )
+    result.hits = hits
+    if hits:
+        top = hits[0]
+        lex_top = max(lexical, key=lexical.get) if lexical else None
+        agree = lex_top is not None and chunks[lex_top].article_id == top.article_id
+        if dense:
+            top_cos = top.dense_score if top.dense_score is not None else min(dense.values())
+        else:
+            top_cos = None
+        second = by_article[ranked[1]][0].fused if len(ranked) > 1 else 0.0
+        margin = max(0.0, by_article[top.article_id][0].fused - second)
+        if mode == "lexical" or top_cos is None:
+            margin = margin / (by_article[top.article_id][0].fused or 1.0)
+            top_cos = 0.55  # no dense evidence: agreement and margin decide
+        result.confidence = confidence_score(top_cosine=top_cos, agree=agree, margin=margin)
+    if mode == "hybrid+rerank" and not reranked:
+        result.mode = "hybrid"  # said plainly: no reranker configured or loadable
+    result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+    return result
