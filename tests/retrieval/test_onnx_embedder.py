@@ -19,6 +19,7 @@ from retrieval.onnx_embedder import (
     MANIFEST_FILE,
     OnnxInt8Embedder,
     export_model,
+    pool,
     read_model_spec,
     resolve_model_dir,
 )
@@ -277,3 +278,42 @@ def test_export_command_reuses_or_forces_the_export(
     call_command("export_onnx", "--model", MODEL, "--force")
     assert _file_identity(path) != before
     assert int8_embedder.model_id in capsys.readouterr().out
+
+
+def test_missing_onnxruntime_surfaces_through_get_embedder(settings, monkeypatch) -> None:
+    from retrieval.embedding import get_embedder
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    settings.EMBEDDING_BACKEND = "onnx-int8"
+    settings.EMBEDDING_BATCH_SIZE = 3  # a settings combination no other test has cached
+    with pytest.raises(ImproperlyConfigured, match="needs onnxruntime: pip install onnxruntime"):
+        get_embedder()
+
+
+def test_pooling_ignores_padding_and_normalizes() -> None:
+    spec = read_model_spec(resolve_model_dir(MODEL))
+    hidden = np.zeros((2, 3, 384), dtype=np.float32)
+    hidden[:, 0, 0] = 3.0
+    hidden[:, 1, 1] = 4.0
+    hidden[:, 2, 2] = 1000.0  # the padded position of row 0, a real token of row 1
+    mask = np.array([[1, 1, 0], [1, 1, 1]])
+    vectors = pool(hidden, mask, spec)
+    np.testing.assert_allclose(vectors[0, :3], [0.6, 0.8, 0.0], atol=1e-6)
+    assert vectors[1, 2] > 0.99
+
+
+@pytest.mark.integration
+def test_get_embedder_builds_the_onnx_backend_from_settings(
+    settings, onnx_var_dir, int8_embedder
+) -> None:
+    from retrieval.embedding import get_embedder
+
+    settings.EMBEDDING_BACKEND = "onnx-int8"
+    settings.VAR_DIR = onnx_var_dir
+    settings.EMBEDDING_BATCH_SIZE = 5  # its own entry in get_embedder's per-settings cache
+    embedder = get_embedder()
+    assert isinstance(embedder, OnnxInt8Embedder)
+    assert embedder.model_id == int8_embedder.model_id
+    assert embedder.onnx_path == int8_embedder.onnx_path
+    vectors = embedder.embed(SENTENCES[:6])
+    assert (vectors * int8_embedder.embed(SENTENCES[:6])).sum(axis=1).min() > 0.99
