@@ -1,13 +1,185 @@
-"""Public entry points of generation. (Interface fixed here; implemented by the generation work.)"""
+"""Public entry points of generation: grounded answers with citations, streamed or whole.
+
+Flow: condense a follow-up into a standalone query, retrieve (unless given the result),
+abstain on no/low-confidence hits, then answer with the LLM when one is configured and
+healthy, else extractively; check citations and grounding; record everything on the Answer.
+
+Stream contract (for the UIs): one "meta" event {"hits", "confidence", "query"}, then "token"
+events {"text": delta}, then one "done" event {"answer": Answer.to_dict()}. If the LLM fails
+after some tokens were sent, the next token event carries {"reset": true}: the client clears
+what it has shown and continues with the extractive answer from that event on. The "done"
+answer text is always the authoritative final text (with invalid citations removed).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any
 
-from generation.types import Answer, AnswerEvent, Turn
-from retrieval.types import SearchResult
+from django.conf import settings
+
+from generation import extractive
+from generation.backends import (
+    LLMError,
+    LLMNotConfigured,
+    get_llm_backend,
+    llm_configured,
+)
+from generation.citations import check_citations
+from generation.prompts import (
+    CANNOT_ANSWER,
+    PROMPT_VERSION,
+    Source,
+    build_prompt,
+    condense_question,
+    count_tokens,
+)
+from generation.types import Answer, AnswerEvent, Citation, Turn
+from retrieval.types import AUDIENCES, PUBLIC, SearchHit, SearchResult
+
+logger = logging.getLogger(__name__)
+
+EXTRACTIVE_VERSION = "extractive-mmr-v1"
+ABSTAIN_TEXT = (
+    "I couldn't find this in our help center. "
+    "Would you like me to connect you with a person from our support team?"
+)
+MAX_CHUNKS_PER_ARTICLE = 2
+NEAREST_ARTICLES = 3
 
 
+# --- helpers ---------------------------------------------------------------------------
+def _validate(question: str, audience: str) -> str:
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("the question is empty")
+    question = " ".join(question.split())
+    if len(question) > settings.KB_MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"the question is too long ({len(question)} characters; "
+            f"at most {settings.KB_MAX_QUESTION_CHARS})"
+        )
+    return question
+
+
+def min_confidence(audience: str) -> float:
+    """The retrieval confidence below which we abstain, for this audience."""
+    if audience == PUBLIC:
+        return settings.ANSWER_MIN_CONFIDENCE_PUBLIC
+    return settings.ANSWER_MIN_CONFIDENCE_INTERNAL
+
+
+def _visible_hits(result: SearchResult, audience: str) -> list[SearchHit]:
+    # Defence in depth: retrieval filters by audience, but a portal answer must never cite an
+    # internal article even if a caller passes a search result built for agents.
+    if audience == PUBLIC:
+        return [h for h in result.hits if h.visibility == PUBLIC]
+    return list(result.hits)
+
+
+def hit_to_dict(hit: SearchHit) -> dict[str, Any]:
+    """A compact, JSON-safe record of one hit (chunk texts stay in the database)."""
+    return {
+        "article_id": hit.article_id,
+        "title": hit.title,
+        "slug": hit.slug,
+        "visibility": hit.visibility,
+        "score": round(float(hit.score), 6),
+        "dense_score": None if hit.dense_score is None else round(float(hit.dense_score), 6),
+        "lexical_score": None if hit.lexical_score is None else round(float(hit.lexical_score), 6),
+        "snippet_html": hit.snippet_html,
+        "chunks": [
+            {"chunk_id": c.chunk_id, "heading_path": c.heading_path, "score": round(c.score, 6)}
+            for c in hit.chunks
+        ],
+    }
+
+
+def sources_from_hits(hits: Sequence[SearchHit], *, max_sources: int) -> list[Source]:
+    """Number the hits' best chunks [1]..[n], best article first."""
+    sources: list[Source] = []
+    for hit in hits:
+        for chunk in hit.chunks[:MAX_CHUNKS_PER_ARTICLE]:
+            if len(sources) >= max_sources:
+                return sources
+            if not chunk.text.strip():
+                continue
+            sources.append(
+                Source(
+                    number=len(sources) + 1,
+                    article_id=hit.article_id,
+                    chunk_id=chunk.chunk_id,
+                    title=hit.title,
+                    slug=hit.slug,
+                    heading_path=chunk.heading_path,
+                    text=chunk.text,
+                    score=chunk.score,
+                )
+            )
+    return sources
+
+
+@lru_cache(maxsize=1)
+def _embed_fn():
+    """The embedding model as a unit-vector function, or None when retrieval has none."""
+    try:
+        import numpy as np
+
+        from retrieval.embedding import get_embedder  # type: ignore[import-not-found]
+
+        embedder = get_embedder()
+    except Exception:
+        logger.info("extractive answerer: no embedder available; lexical scoring only")
+        return None
+
+    def embed(texts: list[str]):
+        vectors = np.asarray(embedder.embed(texts), dtype="float32")
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    return embed
+
+
+def _extractive_text(question: str, sources: Sequence[Source]) -> str:
+    embed = _embed_fn() if settings.ANSWER_EXTRACTIVE_EMBEDDINGS else None
+    return extractive.extractive_answer(
+        question, sources, max_sentences=settings.ANSWER_MAX_SENTENCES, embed=embed
+    )
+
+
+def _token_events(text: str, *, reset: bool = False) -> Iterator[AnswerEvent]:
+    delay = settings.ANSWER_STREAM_DELAY_MS / 1000
+    for i, delta in enumerate(extractive.stream_words(text)):
+        data: dict[str, Any] = {"text": delta}
+        if reset and i == 0:
+            data["reset"] = True
+        if delay:
+            time.sleep(delay)
+        yield AnswerEvent("token", data)
+
+
+def _nearest(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+    return [{"id": h.article_id, "title": h.title, "slug": h.slug} for h in hits[:NEAREST_ARTICLES]]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first_token_ms = 0.0
+
+    def ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 2)
+
+    def mark_token(self) -> None:
+        if not self.first_token_ms:
+            self.first_token_ms = self.ms()
+
+
+# --- the pipeline ----------------------------------------------------------------------
 def answer_question(
     question: str,
     *,
@@ -16,7 +188,14 @@ def answer_question(
     search_result: SearchResult | None = None,
 ) -> Answer:
     """Answer from the KB with citations, or abstain. Runs retrieval unless given its result."""
-    raise NotImplementedError("generation.answer_question is being implemented")
+    answer: Answer | None = None
+    for event in answer_question_stream(
+        question, audience=audience, history=history, search_result=search_result
+    ):
+        if event.type == "done":
+            answer = answer_from_dict(event.data["answer"])
+    assert answer is not None  # the stream always ends with "done"
+    return answer
 
 
 def answer_question_stream(
@@ -26,5 +205,193 @@ def answer_question_stream(
     history: Sequence[Turn] = (),
     search_result: SearchResult | None = None,
 ) -> Iterator[AnswerEvent]:
-    """The same answer as a stream: 'meta' (hits), then 'token' deltas, then 'done' (Answer)."""
-    raise NotImplementedError("generation.answer_question_stream is being implemented")
+    """The same answer as a stream: 'meta' (hits), then 'token' deltas, then 'done' (Answer).
+
+    Raises ValueError at once (before any event) for an empty/oversized question or a bad
+    audience; after that it never raises: LLM failures fall back to the extractive answer.
+    """
+    question = _validate(question, audience)
+    history = tuple(history or ())
+    return _stream(question, audience=audience, history=history, search_result=search_result)
+
+
+def _stream(
+    question: str,
+    *,
+    audience: str,
+    history: tuple[Turn, ...],
+    search_result: SearchResult | None,
+) -> Iterator[AnswerEvent]:
+    clock = _Clock()
+    query = condense_question(question, history) if history else question
+    fallback_reason = ""
+    if search_result is None:
+        try:
+            from retrieval import services as retrieval_services
+
+            search_result = retrieval_services.search(
+                query, audience=audience, top_k=settings.ANSWER_SEARCH_TOP_K
+            )
+        except Exception:
+            # A broken index must not break the chat: abstain honestly and log loudly.
+            logger.exception("retrieval failed for question %r", question[:200])
+            search_result = SearchResult(query=query, audience=audience, hits=[])
+            fallback_reason = "retrieval_error"
+    hits = _visible_hits(search_result, audience)
+    answer = Answer(
+        question=question,
+        text="",
+        confidence=round(float(search_result.confidence), 6),
+        hits=[hit_to_dict(h) for h in hits],
+        fallback_reason=fallback_reason,
+    )
+    yield AnswerEvent(
+        "meta", {"hits": answer.hits, "confidence": answer.confidence, "query": query}
+    )
+
+    sources = sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
+    abstain_reason = ""
+    if not sources:
+        abstain_reason = "no_hits"
+    elif search_result.confidence < min_confidence(audience):
+        abstain_reason = "low_confidence"
+
+    reset = False
+    if not abstain_reason and llm_configured():
+        outcome, reset = yield from _llm_answer(question, history, sources, answer, clock)
+        if outcome == "done":
+            yield _done(answer, clock)
+            return
+        if outcome == "abstain":
+            abstain_reason = "llm_cannot_answer"
+
+    if abstain_reason:
+        yield from _abstain(answer, hits, clock, reason=abstain_reason, reset=reset)
+        yield _done(answer, clock)
+        return
+
+    # The extractive answer: the default, and the fallback for every LLM failure.
+    text = _extractive_text(question, sources)
+    if not text:
+        yield from _abstain(answer, hits, clock, reason="no_answer_sentences", reset=reset)
+        yield _done(answer, clock)
+        return
+    report = check_citations(text, sources, min_support=settings.ANSWER_MIN_SUPPORT)
+    answer.backend = "extractive"
+    answer.model = EXTRACTIVE_VERSION
+    answer.prompt_version = EXTRACTIVE_VERSION
+    answer.text = report.text
+    answer.citations = report.citations
+    answer.grounding_score = report.grounding_score
+    answer.prompt_tokens = 0
+    answer.completion_tokens = count_tokens(report.text)
+    for event in _token_events(report.text, reset=reset):
+        clock.mark_token()
+        yield event
+    yield _done(answer, clock)
+
+
+def _llm_answer(
+    question: str,
+    history: Sequence[Turn],
+    sources: list[Source],
+    answer: Answer,
+    clock: _Clock,
+) -> Iterator[AnswerEvent]:
+    """Stream the LLM's answer into `answer`; returns (outcome, tokens_were_sent).
+
+    outcome: 'done', 'abstain' or 'fallback' (answer.fallback_reason then says why). When
+    tokens were already sent, the caller's next token event carries reset=True.
+    """
+    prompt = build_prompt(
+        question,
+        sources,
+        history=history,
+        max_context_tokens=settings.LLM_MAX_CONTEXT_TOKENS,
+        answer_tokens=settings.LLM_MAX_ANSWER_TOKENS,
+        history_turns=settings.ANSWER_HISTORY_TURNS,
+    )
+    sent_any = False
+    buffer = ""  # held back until it cannot be the NO_ANSWER sentinel
+    parts: list[str] = []
+    try:
+        backend = get_llm_backend()
+        stream = backend.stream(prompt.messages, max_tokens=settings.LLM_MAX_ANSWER_TOKENS)
+        answer.model = backend.model
+        for delta in stream:
+            parts.append(delta)
+            if not sent_any:
+                buffer += delta
+                if CANNOT_ANSWER.startswith(buffer.strip()) and len(buffer) < 64:
+                    continue
+                delta, buffer = buffer, ""
+            sent_any = True
+            clock.mark_token()
+            yield AnswerEvent("token", {"text": delta})
+    except LLMNotConfigured as exc:
+        answer.fallback_reason = exc.reason
+        return "fallback", sent_any
+    except LLMError as exc:
+        logger.warning("LLM failed (%s): %s; answering extractively", exc.reason, exc)
+        answer.fallback_reason = exc.reason
+        return "fallback", sent_any
+
+    text = "".join(parts).strip()
+    if not text:
+        answer.fallback_reason = "llm_empty_response"
+        return "fallback", sent_any
+    if text.startswith(CANNOT_ANSWER) or text.rstrip(".").endswith(CANNOT_ANSWER):
+        answer.backend = "llm"
+        answer.prompt_tokens = stream.usage.prompt_tokens or prompt.prompt_tokens
+        answer.completion_tokens = stream.usage.completion_tokens or count_tokens(text)
+        return "abstain", sent_any
+    report = check_citations(text, prompt.sources, min_support=settings.ANSWER_MIN_SUPPORT)
+    if not report.citations:
+        # An answer citing nothing is not grounded: treat it as garbage, not as an answer.
+        answer.fallback_reason = "llm_uncited_answer"
+        return "fallback", sent_any
+    answer.backend = "llm"
+    answer.model = stream.model or answer.model
+    answer.prompt_version = PROMPT_VERSION
+    answer.text = report.text
+    answer.citations = report.citations
+    answer.grounding_score = report.grounding_score
+    answer.prompt_tokens = stream.usage.prompt_tokens or prompt.prompt_tokens
+    answer.completion_tokens = stream.usage.completion_tokens or count_tokens(text)
+    return "done", sent_any
+
+
+def _abstain(
+    answer: Answer,
+    hits: Sequence[SearchHit],
+    clock: _Clock,
+    *,
+    reason: str,
+    reset: bool = False,
+) -> Iterator[AnswerEvent]:
+    answer.abstained = True
+    answer.text = ABSTAIN_TEXT
+    answer.citations = []
+    answer.grounding_score = 0.0
+    answer.nearest_articles = _nearest(hits)
+    if answer.backend != "llm":
+        answer.backend = "extractive"
+        answer.model = EXTRACTIVE_VERSION
+    answer.prompt_version = PROMPT_VERSION if answer.backend == "llm" else EXTRACTIVE_VERSION
+    answer.abstain_reason = reason
+    for event in _token_events(ABSTAIN_TEXT, reset=reset):
+        clock.mark_token()
+        yield event
+
+
+def _done(answer: Answer, clock: _Clock) -> AnswerEvent:
+    answer.latency_ms = clock.ms()
+    answer.first_token_ms = clock.first_token_ms or answer.latency_ms
+    return AnswerEvent("done", {"answer": answer.to_dict()})
+
+
+def answer_from_dict(data: dict[str, Any]) -> Answer:
+    """Rebuild an Answer from Answer.to_dict() (the 'done' event's payload)."""
+    fields = dict(data)
+    fields["citations"] = [Citation(**c) for c in data.get("citations", [])]
+    return Answer(**fields)

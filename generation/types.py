@@ -45,6 +45,8 @@ class Answer:
     fallback_reason: str = ""
     hits: list[dict[str, Any]] = field(default_factory=list)
     nearest_articles: list[dict[str, Any]] = field(default_factory=list)
+    # Why it abstained: "no_hits", "low_confidence", "llm_cannot_answer", ... or "".
+    abstain_reason: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

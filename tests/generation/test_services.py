@@ -1,0 +1,141 @@
+"""The answer pipeline with the extractive backend (no LLM configured)."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.services import ABSTAIN_TEXT, answer_question, answer_question_stream
+from generation.types import Turn
+from tests.generation.conftest import PASSWORD_TEXT, hit, result
+
+
+def test_stream_is_meta_then_tokens_then_done(kb_result):
+    events = list(
+        answer_question_stream(
+            "How do I reset my password?", audience="public", search_result=kb_result
+        )
+    )
+    assert events[0].type == "meta"
+    assert [h["article_id"] for h in events[0].data["hits"]] == [1, 2, 3]
+    assert events[-1].type == "done"
+    tokens = events[1:-1]
+    assert tokens and all(e.type == "token" for e in tokens)
+    final = events[-1].data["answer"]
+    assert "".join(e.data["text"] for e in tokens) == final["text"]
+    assert final["backend"] == "extractive" and final["fallback_reason"] == ""
+
+
+def test_answer_records_everything_support_persists(kb_result):
+    answer = answer_question(
+        "How do I reset my password?", audience="public", search_result=kb_result
+    )
+    assert not answer.abstained
+    assert "[1]" in answer.text
+    assert answer.citations and answer.citations[0].article_id == 1
+    assert answer.citations[0].supported
+    assert answer.grounding_score == 1.0
+    assert answer.question == "How do I reset my password?"
+    assert answer.hits[0]["score"] == 0.9 and answer.hits[0]["chunks"][0]["chunk_id"] == 100
+    assert answer.prompt_version and answer.model
+    assert answer.latency_ms > 0 and 0 < answer.first_token_ms <= answer.latency_ms
+    assert answer.completion_tokens > 0
+    assert answer.confidence == 0.9
+
+
+@pytest.mark.parametrize("confidence, abstains", [(0.05, True), (0.5, False)])
+def test_abstains_below_the_audience_threshold(kb_result, confidence, abstains):
+    kb_result.confidence = confidence
+    answer = answer_question(
+        "How do I reset my password?", audience="public", search_result=kb_result
+    )
+    assert answer.abstained is abstains
+    if abstains:
+        assert answer.text == ABSTAIN_TEXT
+        assert answer.abstain_reason == "low_confidence"
+        assert answer.citations == []
+        assert answer.nearest_articles[0] == {
+            "id": 1,
+            "title": "Reset your password",
+            "slug": "reset-your-password",
+        }
+
+
+def test_internal_threshold_is_separate(kb_result, settings):
+    settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.95
+    settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.1
+    q = "How do I reset my password?"
+    assert answer_question(q, audience="public", search_result=kb_result).abstained
+    assert not answer_question(q, audience="internal", search_result=kb_result).abstained
+
+
+def test_no_hits_abstains_with_honest_message():
+    answer = answer_question(
+        "What is the meaning of life?", audience="public", search_result=result("q", [])
+    )
+    assert answer.abstained and answer.abstain_reason == "no_hits"
+    assert "couldn't find this in our help center" in answer.text
+    assert answer.nearest_articles == []
+
+
+def test_portal_answer_never_uses_internal_articles():
+    secret = "Internal escalation code is 7741. Reset passwords with the admin console."
+    res = result(
+        "reset password",
+        [
+            hit(5, "Admin runbook", secret, visibility="internal", score=0.99),
+            hit(1, "Reset your password", PASSWORD_TEXT, score=0.5),
+        ],
+    )
+    public = answer_question("How do I reset my password?", audience="public", search_result=res)
+    assert "7741" not in public.text and "admin console" not in public.text
+    assert all(c.article_id != 5 for c in public.citations)
+    assert all(h["article_id"] != 5 for h in public.hits)
+    internal = answer_question(
+        "How do I reset my password?", audience="internal", search_result=res
+    )
+    assert any(h["article_id"] == 5 for h in internal.hits)
+
+
+@pytest.mark.parametrize(
+    "question, message",
+    [
+        ("   ", "empty"),
+        ("x" * 5000, "too long"),
+    ],
+)
+def test_bad_questions_get_a_clear_error(question, message, kb_result):
+    with pytest.raises(ValueError, match=message):
+        answer_question(question, audience="public", search_result=kb_result)
+
+
+def test_bad_audience_is_rejected(kb_result):
+    with pytest.raises(ValueError, match="audience"):
+        list(answer_question_stream("hi there", audience="everyone", search_result=kb_result))
+
+
+def test_retrieval_failure_abstains_instead_of_crashing(monkeypatch):
+    from retrieval import services as retrieval_services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("index missing")
+
+    # The boundary to another app, not our own code path: retrieval is down.
+    monkeypatch.setattr(retrieval_services, "search", broken)
+    answer = answer_question("How do I reset my password?", audience="public")
+    assert answer.abstained and answer.fallback_reason == "retrieval_error"
+
+
+def test_follow_up_question_is_condensed_for_retrieval(monkeypatch, kb_result):
+    from retrieval import services as retrieval_services
+
+    seen = {}
+
+    def search(query, *, audience, top_k=10, mode="hybrid"):
+        seen["query"] = query
+        return kb_result
+
+    monkeypatch.setattr(retrieval_services, "search", search)
+    history = [Turn("user", "How do I reset my password?"), Turn("assistant", "Click ... [1].")]
+    answer = answer_question("How long is it valid?", audience="public", history=history)
+    assert seen["query"] == "How do I reset my password? How long is it valid?"
+    assert "24 hours" in answer.text
