@@ -201,3 +201,14 @@ class SearchLog(models.Model):
 
     def __str__(self) -> str:
         return self.query
+
+
+class ArticleViewCount(models.Model):
+    """How often an article page was read on the portal: "popular articles" on the home page."""
+
+    article = models.OneToOneField(Article, on_delete=models.CASCADE, related_name="view_count")
+    views = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.article_id}: {self.views} views"

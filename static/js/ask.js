@@ -1,0 +1,247 @@
+/* Streamed answers for the portal and the widget frame (no framework, no CDN).
+ *
+ * A form.ask-form posts its question to data-stream-url with fetch and reads the
+ * server-sent events from the response body: "meta" (hits), "token" (text deltas),
+ * "done" (final answer, citations, interaction id), "error". Without JavaScript the same
+ * form posts normally and the server renders the whole answer.
+ */
+(function () {
+  "use strict";
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function csrfToken(form) {
+    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // Parse an SSE byte stream into {event, data} objects.
+  function readEvents(response, onEvent) {
+    var reader = response.body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function pump() {
+      return reader.read().then(function (chunk) {
+        if (chunk.done) return;
+        buffer += decoder.decode(chunk.value, { stream: true });
+        var parts = buffer.split("\n\n");
+        buffer = parts.pop();
+        parts.forEach(function (block) {
+          var event = "message", data = [];
+          block.split("\n").forEach(function (line) {
+            if (line.indexOf("event:") === 0) event = line.slice(6).trim();
+            else if (line.indexOf("data:") === 0) data.push(line.slice(5).replace(/^ /, ""));
+          });
+          if (data.length) {
+            try { onEvent(event, JSON.parse(data.join("\n"))); } catch (e) { /* skip */ }
+          }
+        });
+        return pump();
+      });
+    }
+    return pump();
+  }
+
+  function postForm(url, fields, form) {
+    var body = new FormData();
+    Object.keys(fields).forEach(function (k) { body.append(k, fields[k]); });
+    var headers = { "Accept": "application/json" };
+    var token = csrfToken(form);
+    if (token) headers["X-CSRFToken"] = token;
+    return fetch(url, { method: "POST", body: body, headers: headers, credentials: "same-origin" })
+      .then(function (r) {
+        return r.text().then(function (text) {
+          var data = {};
+          try { data = JSON.parse(text); } catch (e) { data = { message: text }; }
+          if (!r.ok) {
+            var msg = (data.error && data.error.message) || data.message || "Something went wrong.";
+            throw new Error(msg);
+          }
+          return data;
+        });
+      });
+  }
+
+  function renderAfter(area, done, form) {
+    var token = done.token || "";
+    var box = el("div", { "class": "after-answer" });
+    var fb = el("form", { "class": "feedback" });
+    var fs = el("fieldset");
+    fs.appendChild(el("legend", {}, "Was this helpful?"));
+    var yes = el("button", { type: "button", "data-helpful": "yes" }, "Yes");
+    var no = el("button", { type: "button", "data-helpful": "no" }, "No");
+    var cid = "fb-comment-" + done.interaction_id;
+    var label = el("label", { "for": cid, "class": "small" }, "Comment (optional)");
+    var comment = el("input", { type: "text", id: cid, name: "comment", maxlength: "5000" });
+    [yes, no, label, comment].forEach(function (n) { fs.appendChild(n); });
+    fb.appendChild(fs);
+    function vote(ev) {
+      var helpful = ev.currentTarget.getAttribute("data-helpful");
+      postForm(done.feedback_url, { helpful: helpful, comment: comment.value, token: token }, form)
+        .then(function () {
+          fb.replaceWith(el("p", { "class": "thanks", role: "status" }, "Thanks for your feedback."));
+        })
+        .catch(function (err) { fb.appendChild(el("p", { "class": "error", role: "alert" }, err.message)); });
+    }
+    yes.addEventListener("click", vote);
+    no.addEventListener("click", vote);
+    box.appendChild(fb);
+
+    var esc = el("div", { "class": "escalate-offer" });
+    esc.appendChild(el("p", {}, (done.answer.abstained ? "We could not find this in our help center. " : "") + "Still stuck?"));
+    var talk = el("button", { type: "button", "class": "talk" }, "Talk to a person");
+    esc.appendChild(talk);
+    talk.addEventListener("click", function () {
+      var f = el("form", { "class": "escalate-form" });
+      f.appendChild(el("p", {}, "A support agent will see your question and the answer above, and reply by email."));
+      var fields = [["name", "Your name", "text"], ["email", "Email", "email"], ["note", "Anything to add? (optional)", "textarea"]];
+      var inputs = {};
+      fields.forEach(function (spec) {
+        var id = "esc-" + spec[0] + "-" + done.interaction_id;
+        f.appendChild(el("label", { "for": id }, spec[1]));
+        var input = spec[2] === "textarea"
+          ? el("textarea", { id: id, name: spec[0], rows: "3", "class": "plain" })
+          : el("input", { id: id, name: spec[0], type: spec[2], required: "required" });
+        inputs[spec[0]] = input;
+        f.appendChild(input);
+      });
+      var send = el("button", { type: "submit", "class": "primary" }, "Send to support");
+      f.appendChild(el("p")).appendChild(send);
+      f.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        send.disabled = true;
+        postForm(done.escalate_url, {
+          name: inputs.name.value, email: inputs.email.value, note: inputs.note.value, token: token
+        }, form).then(function (data) {
+          esc.replaceChildren(el("p", { "class": "thanks", role: "status" },
+            "Thanks. Your request #" + data.conversation_id + " is with our support team; we will reply by email."));
+        }).catch(function (err) {
+          send.disabled = false;
+          var old = f.querySelector(".error");
+          if (old) old.remove();
+          f.insertBefore(el("p", { "class": "error", role: "alert" }, err.message), f.firstChild);
+        });
+      });
+      esc.replaceChildren(f);
+      inputs.name.focus();
+    });
+    box.appendChild(esc);
+    area.appendChild(box);
+  }
+
+  function renderDone(area, textNode, done, form) {
+    var answer = done.answer;
+    var article = area.querySelector("article.answer");
+    article.classList.toggle("abstained", !!answer.abstained);
+    // The final text replaces the streamed one: [k] markers become links to the sources.
+    var text = article.querySelector(".answer-text");
+    text.innerHTML = answer.html;
+    var target = form.getAttribute("data-link-target");
+    if (answer.citations.length) {
+      var sources = el("div", { "class": "sources" });
+      sources.appendChild(el("h4", {}, "Sources"));
+      var list = el("ol", { "class": "chips" });
+      answer.citations.forEach(function (c) {
+        var li = el("li", { id: "source-" + c.number });
+        var a = el("a", { "class": "chip", href: c.url });
+        if (target) a.setAttribute("target", target);
+        a.appendChild(el("span", { "class": "n" }, String(c.number)));
+        a.appendChild(document.createTextNode(" " + c.title));
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+      sources.appendChild(list);
+      article.appendChild(sources);
+    }
+    if (answer.abstained && answer.nearest_articles.length) {
+      var near = el("div", { "class": "nearest" });
+      near.appendChild(el("h4", {}, "These articles may be close"));
+      var ul = el("ul");
+      answer.nearest_articles.forEach(function (n) {
+        var a = el("a", { href: n.url }, n.title);
+        if (target) a.setAttribute("target", target);
+        ul.appendChild(el("li")).appendChild(a);
+      });
+      near.appendChild(ul);
+      article.appendChild(near);
+    }
+    renderAfter(article, done, form);
+  }
+
+  function ask(form) {
+    var area = document.getElementById(form.getAttribute("data-answer-area") || "answer-area");
+    var q = form.querySelector("[name=q]");
+    var button = form.querySelector("button[type=submit]");
+    var question = q.value.trim();
+    if (!question) { q.focus(); return; }
+    var body = new FormData(form);
+    area.replaceChildren();
+    area.setAttribute("aria-busy", "true");
+    var article = el("article", { "class": "answer streaming" });
+    var status = el("p", { "class": "muted small thinking" }, "Looking through the help center…");
+    var textBox = el("div", { "class": "answer-text" });
+    var textNode = el("p");
+    textBox.appendChild(textNode);
+    article.appendChild(status);
+    article.appendChild(textBox);
+    area.appendChild(article);
+    button.disabled = true;
+    var headers = { "Accept": "text/event-stream" };
+    var token = csrfToken(form);
+    if (token) headers["X-CSRFToken"] = token;
+    fetch(form.getAttribute("data-stream-url"), {
+      method: "POST", body: body, headers: headers, credentials: "same-origin"
+    }).then(function (response) {
+      var ctype = response.headers.get("Content-Type") || "";
+      if (!response.ok || ctype.indexOf("text/event-stream") !== 0) {
+        return response.text().then(function (text) {
+          var msg = "Sorry, the question could not be answered.";
+          try { msg = JSON.parse(text).error.message; } catch (e) { /* keep default */ }
+          throw new Error(msg);
+        });
+      }
+      return readEvents(response, function (event, data) {
+        if (event === "meta") {
+          status.textContent = data.hits.length ? "Writing an answer…" : "Checking…";
+        } else if (event === "token") {
+          textNode.textContent += data.text;
+        } else if (event === "done") {
+          status.remove();
+          article.classList.remove("streaming");
+          renderDone(area, textNode, data, form);
+        } else if (event === "error") {
+          throw new Error(data.message);
+        }
+      });
+    }).catch(function (err) {
+      status.remove();
+      article.classList.remove("streaming");
+      article.appendChild(el("p", { "class": "error", role: "alert" }, err.message));
+    }).finally(function () {
+      area.setAttribute("aria-busy", "false");
+      button.disabled = false;
+    });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!form.classList || !form.classList.contains("ask-form")) return;
+    if (!window.fetch || !window.TextDecoder || !window.ReadableStream) return; // plain POST
+    ev.preventDefault();
+    ask(form);
+  });
+
+  // Enter sends, Shift+Enter makes a new line.
+  document.addEventListener("keydown", function (ev) {
+    var t = ev.target;
+    if (ev.key === "Enter" && !ev.shiftKey && t.matches && t.matches(".ask-form textarea")) {
+      ev.preventDefault();
+      t.form.requestSubmit();
+    }
+  });
+})();

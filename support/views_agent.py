@@ -1,0 +1,302 @@
+"""Agent assist: the conversation queue, suggested replies from the KB, related articles, flags."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from generation import services as generation
+from knowledge import roles
+from knowledge.models import Article
+from knowledge.selectors import article_list_for_audience
+from retrieval import services as retrieval
+from support import selectors, services
+from support.models import ArticleFlag, Channel, Conversation, Interaction, Message
+from support.views_portal import answer_html, snippet_clean
+
+logger = logging.getLogger(__name__)
+
+AUDIENCE = "internal"  # agents may read internal articles (they never send internal links)
+
+
+def agent_required(view: Callable) -> Callable:
+    """Signed-out: to the login page. Signed in without an agent role: 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not roles.is_agent(request.user):
+            raise PermissionDenied("Agent assist is for agents, editors and admins.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "open")
+    scope = request.GET.get("scope", "")
+    qs = selectors.conversation_queue(
+        user=request.user, status="" if status == "all" else status, scope=scope
+    )
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "support/agent/queue.html",
+        {
+            "page_obj": page,
+            "status": status,
+            "scope": scope,
+            "statuses": [
+                ("open", "Open"),
+                ("pending", "Pending"),
+                ("resolved", "Resolved"),
+                ("all", "All"),
+            ],
+            "scopes": [("", "Everyone"), ("mine", "Mine"), ("unassigned", "Unassigned")],
+        },
+    )
+
+
+def _conversation(pk: int) -> Conversation:
+    return get_object_or_404(
+        Conversation.objects.select_related("assigned_to", "source_interaction"), pk=pk
+    )
+
+
+@require_GET
+@agent_required
+def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    return render(
+        request,
+        "support/agent/conversation.html",
+        {
+            "conversation": conversation,
+            "messages_list": conversation.messages.select_related("author"),
+            "statuses": Conversation.Status.choices,
+            "flag_reasons": ArticleFlag.Reason.choices,
+            "related_query": selectors.conversation_last_customer_question(
+                conversation=conversation
+            ),
+            "error": request.GET.get("error", ""),
+        },
+    )
+
+
+@require_GET
+@agent_required
+def conversation_messages(request: HttpRequest, pk: int) -> HttpResponse:
+    """Polled by htmx: the message list; signals the sidebar when something new arrived."""
+    conversation = _conversation(pk)
+    messages_list = list(conversation.messages.select_related("author"))
+    response = render(
+        request,
+        "support/agent/_messages.html",
+        {"conversation": conversation, "messages_list": messages_list},
+    )
+    if request.GET.get("count") and request.GET["count"] != str(len(messages_list)):
+        response["HX-Trigger"] = "kb-conversation-changed"
+    return response
+
+
+@require_POST
+@agent_required
+def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
+    """Draft a reply from the KB (internal audience) with the conversation as history."""
+    conversation = _conversation(pk)
+    turns = selectors.conversation_turns(conversation=conversation)
+    question = selectors.conversation_last_customer_question(conversation=conversation)
+    # History is everything before the last customer message (the question itself).
+    history = turns[:-1] if turns and turns[-1].role == "user" else turns
+    answer = generation.answer_question(question, audience=AUDIENCE, history=history)
+    interaction = services.interaction_record(
+        answer=answer,
+        channel=Channel.AGENT,
+        user=request.user,
+        session_key=request.session.session_key or "",
+        conversation=conversation,
+        audience=AUDIENCE,
+    )
+    citations = _with_links(interaction.citations)
+    return render(
+        request,
+        "support/agent/_suggestion.html",
+        {
+            "conversation": conversation,
+            "suggestion": interaction,
+            "suggestion_html": answer_html(
+                interaction.answer_text, {c["number"] for c in citations}
+            ),
+            "citations": citations,
+        },
+    )
+
+
+def _with_links(items: list[dict]) -> list[dict]:
+    """Public articles get a customer-facing link; internal ones only an agent-side link."""
+    ids = {c.get("article_id") for c in items}
+    public = set(
+        article_list_for_audience(audience="public").filter(pk__in=ids).values_list("pk", flat=True)
+    )
+    return [
+        {
+            **c,
+            "public": c.get("article_id") in public,
+            "url": f"/articles/{c.get('slug')}/",
+            "agent_url": f"/agent/articles/{c.get('article_id')}/",
+        }
+        for c in items
+    ]
+
+
+@require_GET
+@agent_required
+def conversation_related(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sidebar: articles related to the conversation (or to the agent's own search)."""
+    conversation = _conversation(pk)
+    query = (request.GET.get("q") or "").strip()[:500]
+    if not query:
+        query = selectors.conversation_last_customer_question(conversation=conversation)
+    result = retrieval.search(query, audience=AUDIENCE, top_k=6)
+    services.search_log_record(
+        query=query, audience=AUDIENCE, channel=Channel.AGENT, hits=result.hits
+    )
+    hits = _with_links(
+        [
+            {
+                "article_id": h.article_id,
+                "title": h.title,
+                "slug": h.slug,
+                "visibility": h.visibility,
+                "snippet": snippet_clean(
+                    h.snippet_html or (h.chunks[0].snippet_html if h.chunks else "")
+                ),
+            }
+            for h in result.hits
+        ]
+    )
+    return render(
+        request,
+        "support/agent/_related.html",
+        {
+            "conversation": conversation,
+            "hits": hits,
+            "query": query,
+            "flag_reasons": ArticleFlag.Reason.choices,
+        },
+    )
+
+
+@require_POST
+@agent_required
+def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    suggestion = None
+    suggestion_id = request.POST.get("suggestion_id", "")
+    if suggestion_id.isdigit():
+        suggestion = Interaction.objects.filter(
+            pk=int(suggestion_id), conversation=conversation, channel=Channel.AGENT
+        ).first()
+    try:
+        services.message_add(
+            conversation=conversation,
+            role=Message.Role.AGENT,
+            body=request.POST.get("body", ""),
+            author=request.user,
+            suggestion=suggestion,
+        )
+    except ValidationError as exc:
+        return render(
+            request,
+            "support/agent/conversation.html",
+            {
+                "conversation": conversation,
+                "messages_list": conversation.messages.select_related("author"),
+                "statuses": Conversation.Status.choices,
+                "flag_reasons": ArticleFlag.Reason.choices,
+                "related_query": selectors.conversation_last_customer_question(
+                    conversation=conversation
+                ),
+                "error": " ".join(exc.messages),
+                "draft": request.POST.get("body", ""),
+            },
+            status=400,
+        )
+    if request.POST.get("resolve"):
+        services.conversation_update(conversation=conversation, status="resolved")
+    return redirect("support:agent_conversation", pk=conversation.pk)
+
+
+@require_POST
+@agent_required
+def conversation_status(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _conversation(pk)
+    try:
+        if "status" in request.POST:
+            services.conversation_update(conversation=conversation, status=request.POST["status"])
+        if request.POST.get("assign") == "me":
+            services.conversation_update(conversation=conversation, assigned_to=request.user)
+        elif request.POST.get("assign") == "none":
+            services.conversation_update(conversation=conversation, unassign=True)
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400)
+    return redirect("support:agent_conversation", pk=conversation.pk)
+
+
+@require_POST
+@agent_required
+def flag_article(request: HttpRequest) -> HttpResponse:
+    article = get_object_or_404(Article, pk=request.POST.get("article_id") or 0)
+    conversation = None
+    if (request.POST.get("conversation_id") or "").isdigit():
+        conversation = Conversation.objects.filter(pk=request.POST["conversation_id"]).first()
+    try:
+        flag = services.article_flag(
+            article=article,
+            user=request.user,
+            reason=request.POST.get("reason", ""),
+            comment=request.POST.get("comment", ""),
+            conversation=conversation,
+        )
+    except ValidationError as exc:
+        if request.headers.get("HX-Request"):
+            return HttpResponse(
+                f'<p class="error" role="alert">{" ".join(exc.messages)}</p>', status=400
+            )
+        return HttpResponse(" ".join(exc.messages), status=400)
+    if request.headers.get("HX-Request"):
+        return render(request, "support/agent/_flagged.html", {"flag": flag})
+    if conversation is not None:
+        return redirect("support:agent_conversation", pk=conversation.pk)
+    return redirect("support:agent_queue")
+
+
+@require_GET
+@agent_required
+def agent_article(request: HttpRequest, pk: int) -> HttpResponse:
+    """Agents read any published article (internal included) without leaving the assist UI."""
+    article = get_object_or_404(article_list_for_audience(audience=AUDIENCE), pk=pk)
+    from django.utils.safestring import mark_safe
+
+    from knowledge.rendering import render_markdown
+
+    return render(
+        request,
+        "support/agent/article.html",
+        {
+            "article": article,
+            "body_html": mark_safe(render_markdown(article.published_revision.body)),
+            "flag_reasons": ArticleFlag.Reason.choices,
+        },
+    )
