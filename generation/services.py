@@ -395,3 +395,29 @@ def answer_from_dict(data: dict[str, Any]) -> Answer:
     fields = dict(data)
     fields["citations"] = [Citation(**c) for c in data.get("citations", [])]
     return Answer(**fields)
+
+
+# --- LLM utilities for other apps -------------------------------------------------------
+def llm_health() -> dict[str, Any]:
+    """Is the LLM reachable and serving LLM_MODEL? Safe at start-up and in a health endpoint."""
+    if not llm_configured():
+        return {"ok": True, "backend": "extractive", "configured": False, "error": ""}
+    try:
+        backend = get_llm_backend()
+    except LLMError as exc:
+        return {"ok": False, "backend": "vllm", "configured": True, "error": str(exc)}
+    return {**backend.health(), "configured": True}
+
+
+def complete_json(
+    messages: list[dict[str, str]], schema: dict, *, max_tokens: int | None = None
+) -> dict[str, Any]:
+    """A JSON object following schema from the LLM (guided decoding), e.g. drafted articles.
+
+    Raises LLMNotConfigured without an LLM and other LLMError subclasses when it fails:
+    callers decide their own fallback (insights keeps the evidence without a draft).
+    """
+    backend = get_llm_backend()
+    return backend.complete_json(
+        messages, schema, max_tokens=max_tokens or settings.LLM_MAX_ANSWER_TOKENS * 2
+    )

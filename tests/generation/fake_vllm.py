@@ -35,7 +35,7 @@ BEHAVIOURS = (
 
 
 def grounded_reply(messages: list[dict[str, Any]]) -> str:
-    """A plausible answer: the first two sentences of source 1, cited [1]."""
+    """A plausible answer: the first two sentences of source 1, each cited [1]."""
     user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
     match = re.search(r"<source id=(\d+)>\n(.*?)\n</source>", user, re.DOTALL)
     if not match:
@@ -45,13 +45,29 @@ def grounded_reply(messages: list[dict[str, Any]]) -> str:
         for line in match.group(2).splitlines()
         if not line.startswith(("Title:", "Section:")) and line.strip()
     ]
-    sentences = re.split(r"(?<=[.!?])\s+", " ".join(body))
-    picked = " ".join(sentences[:2]).strip()
-    if not picked:
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(body)) if s.strip()][:2]
+    if not sentences:
         return "NO_ANSWER"
-    if picked[-1] in ".!?":
-        return f"{picked[:-1]} [{match.group(1)}]{picked[-1]}"
-    return f"{picked} [{match.group(1)}]."
+    number = match.group(1)
+    cited = []
+    for sentence in sentences:
+        if sentence[-1] in ".!?":
+            cited.append(f"{sentence[:-1]} [{number}]{sentence[-1]}")
+        else:
+            cited.append(f"{sentence} [{number}].")
+    return " ".join(cited)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients that time out or hang up are part of the script, not errors.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeVLLM:
@@ -78,8 +94,7 @@ class FakeVLLM:
         self.requests: list[dict[str, Any]] = []  # every request: path, headers, body
         self.server_seconds: list[float] = []  # time spent serving each chat request
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     # --- control ------------------------------------------------------------------------
