@@ -154,18 +154,22 @@ def recency_weight(age_days: float, *, half_life_days: float) -> float:
     return math.pow(0.5, max(age_days, 0.0) / half_life_days)
 
 
-def cosine_pairs(vectors: np.ndarray, *, threshold: float) -> list[tuple[int, int, float]]:
-    """All pairs (i < j) with cosine similarity >= threshold, most similar first."""
+def cosine_pairs(
+    vectors: np.ndarray, *, threshold: float, block: int = 1024
+) -> list[tuple[int, int, float]]:
+    """All pairs (i < j) with cosine similarity >= threshold, most similar first.
+
+    Works in row blocks so 10,000 articles never need a 10,000 x 10,000 matrix at once.
+    """
     x = _unit_rows(vectors)
-    if x.shape[0] < 2:
-        return []
-    sim = x @ x.T
-    iu, ju = np.triu_indices(x.shape[0], k=1)
-    vals = sim[iu, ju]
-    keep = vals >= threshold
-    pairs = [
-        (int(i), int(j), round(float(v), 6))
-        for i, j, v in zip(iu[keep], ju[keep], vals[keep], strict=True)
-    ]
+    n = x.shape[0]
+    pairs: list[tuple[int, int, float]] = []
+    for lo in range(0, n, block):
+        sim = x[lo : lo + block] @ x.T
+        rows, cols = np.nonzero(sim >= threshold)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            i = lo + r
+            if c > i:
+                pairs.append((i, c, round(float(sim[r, c]), 6)))
     pairs.sort(key=lambda p: (-p[2], p[0], p[1]))
     return pairs

@@ -104,6 +104,10 @@ class MiningRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Logs newer than this were new to this run (the previous successful run's start).
     since = models.DateTimeField(null=True, blank=True)
+    # High-water marks: interactions and feedback with larger ids are new to the next run
+    # (ids, unlike timestamps, also catch rows committed after a run read the table).
+    max_interaction_id = models.BigIntegerField(default=0)
+    max_feedback_id = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)

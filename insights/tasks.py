@@ -1,0 +1,18 @@
+"""Background work for insights: the scheduled mining run (Celery beat: mine-logs)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="insights.tasks.mine_logs", ignore_result=True)
+def mine_logs() -> dict:
+    """Mine the support logs into suggestions; returns the run's id and counts."""
+    from insights.services import mine_logs as run_mining
+
+    run = run_mining()
+    return {"run": run.pk, "status": run.status, "counts": run.counts}
