@@ -106,6 +106,8 @@ def answer_for_portal(answer: Answer) -> dict:
     """The answer as the portal shows it; citations to anything not public are dropped."""
     data = answer.to_dict()
     cited = {c["article_id"] for c in data["citations"]}
+    for n in data.get("nearest_articles") or []:
+        n.setdefault("article_id", n.get("id"))  # generation names it "id"
     nearest = {n.get("article_id") for n in data.get("nearest_articles") or []}
     allowed = _public_article_ids({i for i in cited | nearest if i})
     if cited - allowed:
@@ -250,8 +252,12 @@ def ask(request: HttpRequest) -> HttpResponse:
         question = services.question_validate(request.POST.get("q"))
     except ValidationError as exc:
         return render(
-            request, template, {"q": request.POST.get("q", ""), "error": exc.messages[0]}, 400
+            request,
+            template,
+            {"q": request.POST.get("q", ""), "error": exc.messages[0]},
+            status=400,
         )
+    session_key = _session_key(request)  # before the limit check: the bucket uses it
     limited = ratelimit.check(request, scope="ask")
     if limited:
         return _too_many(request, limited)
@@ -260,7 +266,7 @@ def ask(request: HttpRequest) -> HttpResponse:
         answer=answer,
         channel=Channel.WIDGET if widget else Channel.PORTAL,
         user=request.user,
-        session_key=_session_key(request),
+        session_key=session_key,
         audience=AUDIENCE,
     )
     data = answer_for_portal(answer)
@@ -319,7 +325,7 @@ def answer_event_stream(
             elif event.type == "token":
                 yield sse_event("token", {"text": event.data.get("text", "")})
             elif event.type == "done":
-                answer = Answer(**_answer_kwargs(event.data["answer"]))
+                answer = generation.answer_from_dict(event.data["answer"])
                 interaction = services.interaction_record(
                     answer=answer,
                     channel=channel,
@@ -348,16 +354,6 @@ def answer_event_stream(
         )
 
 
-def _answer_kwargs(data: dict) -> dict:
-    from generation.types import Citation
-
-    kwargs = dict(data)
-    kwargs["citations"] = [
-        c if isinstance(c, Citation) else Citation(**c) for c in data.get("citations", [])
-    ]
-    return kwargs
-
-
 def sse_response(stream: Iterator[str]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
@@ -376,6 +372,7 @@ def ask_stream(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="application/json",
         )
+    session_key = _session_key(request)
     limited = ratelimit.check(request, scope="ask")
     if limited:
         return _too_many(request, limited)
@@ -386,7 +383,7 @@ def ask_stream(request: HttpRequest) -> HttpResponse:
             question=question,
             audience=AUDIENCE,
             channel=channel,
-            session_key=_session_key(request),
+            session_key=session_key,
             public_filter=True,
         )
     )
