@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -77,21 +77,6 @@ def _get_article(pk: int) -> Article:
     )
 
 
-def _post_data(request: HttpRequest) -> Any:
-    """request.POST, or None when the request is larger than the upload limit."""
-    try:
-        return request.POST
-    except RequestDataTooBig:
-        return None
-
-
-def _too_big_message() -> str:
-    return (
-        f"The submitted text is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes "
-        "and was not saved. Split it into several articles."
-    )
-
-
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -149,11 +134,7 @@ def _category_and_tags(form: ArticleForm) -> tuple[Any, list]:
 @role_required()
 def article_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        data = _post_data(request)
-        if data is None:
-            messages.error(request, _too_big_message())
-            form = ArticleForm()
-            return render(request, "knowledge/article_form.html", {"form": form}, status=413)
+        data = request.POST
         form = ArticleForm(data)
         if form.is_valid():
             category, tags = _category_and_tags(form)
@@ -182,7 +163,7 @@ def article_create(request: HttpRequest) -> HttpResponse:
                 return redirect("knowledge:article_detail", pk=article.pk)
     else:
         form = ArticleForm(initial={"visibility": "public", "locale": "en"})
-    return render(request, "knowledge/article_form.html", {"form": form})
+    return render(request, "knowledge/article_form.html", _form_context(form))
 
 
 @require_http_methods(["GET", "POST"])
@@ -192,10 +173,7 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
     latest = article.latest_revision
     ctx: dict[str, Any] = {"article": article}
     if request.method == "POST":
-        data = _post_data(request)
-        if data is None:
-            messages.error(request, _too_big_message())
-            return redirect("knowledge:article_edit", pk=article.pk)
+        data = request.POST
         form = ArticleForm(data)
         if form.is_valid():
             cd = form.cleaned_data
@@ -240,8 +218,12 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "base_revision_id": article.latest_revision_id,
             }
         )
-    ctx["form"] = form
+    ctx.update(_form_context(form))
     return render(request, "knowledge/article_form.html", ctx)
+
+
+def _form_context(form: ArticleForm) -> dict[str, Any]:
+    return {"form": form, "max_body_chars": settings.KB_MAX_ARTICLE_BODY_CHARS}
 
 
 def _render_conflict(
@@ -260,7 +242,7 @@ def _render_conflict(
         "knowledge/article_form.html",
         {
             "article": article,
-            "form": kept,
+            **_form_context(kept),
             "conflict": conflict,
             "conflict_diff": rows,
             "conflict_stats": diff_stats(rows),
@@ -272,10 +254,7 @@ def _render_conflict(
 @require_POST
 @role_required()
 def preview(request: HttpRequest) -> HttpResponse:
-    data = _post_data(request)
-    if data is None:
-        return HttpResponse(f'<p class="error">{_too_big_message()}</p>', status=413)
-    body = data.get("body", "")
+    body = request.POST.get("body", "")
     limit = settings.KB_MAX_ARTICLE_BODY_CHARS
     if len(body) > limit:
         return HttpResponse(

@@ -163,12 +163,18 @@ def test_bad_input_gets_clear_messages_and_keeps_text(client, editor, settings):
     assert Article.objects.count() == 0
 
 
-def test_request_over_upload_limit_gets_message(client, editor, settings):
+def test_request_over_upload_limit_is_refused_whole(editor, settings):
+    # Django refuses the request (in the CSRF middleware, before the view): nothing is saved.
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    client = Client(enforce_csrf_checks=True)
     client.force_login(editor)
-    response = client.post("/editor/articles/new/", _form(body="y" * 5000))
-    assert response.status_code == 413
-    assert "was not saved" in response.content.decode()
+    client.get("/editor/articles/new/")  # sets the CSRF cookie, as a browser would have it
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        "/editor/articles/new/", _form(body="y" * 5000, csrfmiddlewaretoken=token)
+    )
+    assert response.status_code == 400
+    assert Article.objects.count() == 0
 
 
 def test_edit_conflict_keeps_users_text_and_shows_diff(client, editor, reviewer, article):
