@@ -26,6 +26,12 @@ WIFI_BODY = (
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # PBKDF2 costs ~0.25 s per user; these tests create five users each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
     yield
