@@ -105,13 +105,15 @@ def article_list(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("page", None)
+    counts = selectors.article_status_counts()
     return render(
         request,
         "knowledge/article_list.html",
         {
             "form": form,
             "page": page,
-            "counts": selectors.article_status_counts(),
+            "counts": counts,
+            "total": sum(counts.values()),
             "statuses": ArticleStatus.choices,
             "querystring": query.urlencode(),
             "in_review": selectors.revisions_in_review().count(),

@@ -22,13 +22,14 @@ CHAPTERS = {
     "precautions and notes": "Specifications & notes",
     "accessibility guidance": "Accessibility",
 }
-# Strong signals in a title win over the chapter (an accessibility section inside "System").
+# Checked first: an accessibility or troubleshooting section, wherever it sits.
 PRIORITY_KEYWORDS = [
     ("Accessibility", r"accessib|voice guide|visually impaired|high contrast|caption|hearing|"
                       r"video description|black and white|invert"),
-    ("Troubleshooting", r"troubleshoot|problem|won't|isn't working|can't|trouble|diagnos"),
+    ("Troubleshooting", r"troubleshoot|problem|won't|isn't working|can't|trouble|diagnos|"
+                         r"getting support|remote management|requesting service|contact info"),
 ]  # fmt: skip
-# Without a recognised chapter (another corpus, text before the first chapter): keywords.
+# Then the subject of the section; the chapter only when no keyword matches.
 KEYWORDS = [
     ("Remote & accessories", r"remote|keyboard|mouse|controller|accessor|bixby|microphone"),
     ("Picture & sound", r"picture|sound|audio|speaker|hdr|brightness|colou?r|game mode|"
@@ -46,15 +47,12 @@ KEYWORDS = [
 def category_for_title(title: str, chapter: str | None = None) -> str:
     """The help-center category for a manual section, from its title and chapter."""
     lowered = title.lower()
-    for name, pattern in PRIORITY_KEYWORDS:
+    # A section's own subject (Bixby, Smart Hub) says more than the chapter it sits in (the
+    # manual repeats them under "Accessibility Guidance"); the chapter covers the rest.
+    for name, pattern in (*PRIORITY_KEYWORDS, *KEYWORDS):
         if re.search(pattern, lowered):
             return name
-    if chapter:
-        return chapter
-    for name, pattern in KEYWORDS:
-        if re.search(pattern, lowered):
-            return name
-    return "General"
+    return chapter or "General"
 
 
 def assign_categories(records: Iterable) -> None:
@@ -65,4 +63,5 @@ def assign_categories(records: Iterable) -> None:
         if key in CHAPTERS:
             chapter = CHAPTERS[key]
         if not record.category:
-            record.category = category_for_title(record.title, chapter)
+            is_heading = key in CHAPTERS
+            record.category = chapter if is_heading else category_for_title(record.title, chapter)
