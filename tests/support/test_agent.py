@@ -1,0 +1,188 @@
+"""Agent assist: access control, queue filters, suggested replies, usage feedback, flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import services
+from support.models import ArticleFlag, Conversation, Feedback, Interaction, Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def conversation(kb):
+    return services.conversation_create(
+        subject="Password reset link",
+        body="How do I reset my password? The email never came.",
+        name="Carla",
+        email="carla@example.com",
+    )
+
+
+def test_signed_out_users_go_to_login(client, conversation):
+    response = client.get("/agent/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    response = client.get(f"/agent/conversations/{conversation.pk}/")
+    assert response.status_code == 302
+
+
+def test_customers_get_403(client, customer, conversation):
+    client.force_login(customer)
+    assert client.get("/agent/").status_code == 403
+    assert client.post(f"/agent/conversations/{conversation.pk}/suggest/").status_code == 403
+    assert client.post("/agent/flag/", {"article_id": 1, "reason": "wrong"}).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["agent", "editor", "admin_user"])
+def test_staff_roles_see_the_queue(client, request, conversation, role):
+    client.force_login(request.getfixturevalue(role))
+    response = client.get("/agent/")
+    assert response.status_code == 200
+    assert "Password reset link" in response.content.decode()
+
+
+def test_queue_filters_status_and_assignment(client, agent, editor, conversation):
+    resolved = services.conversation_create(subject="Old resolved thing", body="hi")
+    services.conversation_update(conversation=resolved, status="resolved")
+    theirs = services.conversation_create(subject="Assigned to editor", body="hi")
+    services.conversation_update(conversation=theirs, assigned_to=editor)
+    client.force_login(agent)
+    open_html = client.get("/agent/", {"status": "open"}).content.decode()
+    assert "Password reset link" in open_html and "Old resolved thing" not in open_html
+    resolved_html = client.get("/agent/", {"status": "resolved"}).content.decode()
+    assert "Old resolved thing" in resolved_html and "Password reset link" not in resolved_html
+    unassigned = client.get("/agent/", {"status": "all", "scope": "unassigned"}).content.decode()
+    assert "Assigned to editor" not in unassigned and "Password reset link" in unassigned
+    client.post(f"/agent/conversations/{conversation.pk}/status/", {"assign": "me"})
+    mine = client.get("/agent/", {"status": "all", "scope": "mine"}).content.decode()
+    assert "Password reset link" in mine and "Assigned to editor" not in mine
+
+
+def test_conversation_page_shows_messages(client, agent, conversation):
+    client.force_login(agent)
+    html = client.get(f"/agent/conversations/{conversation.pk}/").content.decode()
+    assert "The email never came." in html
+    assert 'id="reply-body"' in html and "Suggested reply" in html
+
+
+def test_suggested_reply_uses_internal_kb_and_history(client, agent, kb):
+    conversation = services.conversation_create(
+        subject="Refund", body="Can you override my refund? Someone said zebracode."
+    )
+    client.force_login(agent)
+    response = client.post(f"/agent/conversations/{conversation.pk}/suggest/")
+    assert response.status_code == 200
+    suggestion = Interaction.objects.get(channel="agent")
+    assert suggestion.conversation == conversation and suggestion.audience == "internal"
+    assert kb.internal in suggestion.cited_articles.all()
+    html = response.content.decode()
+    assert f'name="suggestion_id" form="reply-form" value="{suggestion.pk}"' in html
+    assert "internal" in html  # the internal source is labelled
+
+
+def test_related_sidebar_includes_internal_articles_and_search(client, agent, kb, conversation):
+    client.force_login(agent)
+    html = client.get(f"/agent/conversations/{conversation.pk}/related/").content.decode()
+    assert "How to reset your password" in html
+    assert "Insert link" in html
+    html = client.get(
+        f"/agent/conversations/{conversation.pk}/related/", {"q": "zebracode override"}
+    ).content.decode()
+    assert "Refund override with zebracode" in html and "badge internal" in html
+
+
+@pytest.mark.parametrize(
+    ("sent", "usage"),
+    [
+        ("SAME", "used"),
+        ("SAME Let me know if that helps.", "edited"),
+        ("Please restart the router and call us back tomorrow.", "discarded"),
+    ],
+)
+def test_reply_records_suggestion_usage(client, agent, conversation, sent, usage):
+    suggestion = Interaction.objects.create(
+        question="reset?",
+        answer_text="Open Settings, choose Account and press Reset password [1].",
+        channel="agent",
+        audience="internal",
+        conversation=conversation,
+    )
+    client.force_login(agent)
+    body = sent.replace("SAME", suggestion.answer_text)
+    response = client.post(
+        f"/agent/conversations/{conversation.pk}/reply/",
+        {"body": body, "suggestion_id": suggestion.pk},
+    )
+    assert response.status_code == 302
+    message = Message.objects.get(role="agent")
+    assert message.body == body and message.suggestion == suggestion
+    assert message.suggestion_usage == usage
+    feedback = Feedback.objects.get(interaction=suggestion)
+    assert feedback.suggestion_usage == usage and feedback.user == agent
+    conversation.refresh_from_db()
+    assert conversation.status == "pending"
+
+
+def test_empty_reply_is_rejected_and_keeps_nothing(client, agent, conversation):
+    client.force_login(agent)
+    response = client.post(f"/agent/conversations/{conversation.pk}/reply/", {"body": "  "})
+    assert response.status_code == 400
+    assert not Message.objects.filter(role="agent").exists()
+
+
+def test_send_and_resolve_and_status_change(client, agent, conversation):
+    client.force_login(agent)
+    client.post(f"/agent/conversations/{conversation.pk}/reply/", {"body": "Done!", "resolve": "1"})
+    conversation.refresh_from_db()
+    assert conversation.status == "resolved"
+    client.post(f"/agent/conversations/{conversation.pk}/status/", {"status": "open"})
+    conversation.refresh_from_db()
+    assert conversation.status == "open"
+    bad = client.post(f"/agent/conversations/{conversation.pk}/status/", {"status": "nope"})
+    assert bad.status_code == 400
+
+
+def test_flag_article_from_sidebar(client, agent, kb, conversation):
+    client.force_login(agent)
+    response = client.post(
+        "/agent/flag/",
+        {
+            "article_id": kb.password.pk,
+            "reason": "outdated",
+            "comment": "Link is valid 1 hour now",
+            "conversation_id": conversation.pk,
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200 and "Flagged as outdated" in response.content.decode()
+    flag = ArticleFlag.objects.get()
+    assert flag.article == kb.password and flag.flagged_by == agent
+    assert flag.conversation == conversation and flag.comment == "Link is valid 1 hour now"
+    bad = client.post("/agent/flag/", {"article_id": kb.password.pk, "reason": "boring"})
+    assert bad.status_code == 400 and ArticleFlag.objects.count() == 1
+
+
+def test_agent_article_view_shows_internal(client, agent, customer, kb):
+    client.force_login(agent)
+    assert client.get(f"/agent/articles/{kb.internal.pk}/").status_code == 200
+    assert client.get(f"/agent/articles/{kb.draft.pk}/").status_code == 404
+    client.force_login(customer)
+    assert client.get(f"/agent/articles/{kb.internal.pk}/").status_code == 403
+
+
+def test_messages_poll_signals_change(client, agent, conversation):
+    client.force_login(agent)
+    same = client.get(f"/agent/conversations/{conversation.pk}/messages/", {"count": 1})
+    assert "HX-Trigger" not in same
+    services.message_add(conversation=conversation, role="customer", body="Any news?")
+    changed = client.get(f"/agent/conversations/{conversation.pk}/messages/", {"count": 1})
+    assert changed["HX-Trigger"] == "kb-conversation-changed"
+    assert "Any news?" in changed.content.decode()
+
+
+def test_customer_message_reopens_conversation(conversation):
+    services.conversation_update(conversation=conversation, status="pending")
+    services.message_add(conversation=conversation, role="customer", body="Still broken")
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.OPEN
