@@ -25,6 +25,7 @@ _GREETING_RE = re.compile(
     r"help|glad (?:i|to)|let me know|is there anything else|anything else)\b",
     re.IGNORECASE,
 )
+_LEADING_GREETING_RE = re.compile(r"^(?:hi|hello|hey)(?: there)?[,!]\s+", re.IGNORECASE)
 STOPWORDS = frozenset(
     [
         "a",
@@ -234,10 +235,15 @@ def _useful_sentences(texts: Iterable[str], *, seen: set[str] | None = None) -> 
     out = []
     for text in texts:
         for sentence in split_sentences(text):
+            # "Hi, please update ..." keeps its instruction without the greeting.
+            stripped = _LEADING_GREETING_RE.sub("", sentence)
+            if stripped != sentence and stripped:
+                sentence = stripped[:1].upper() + stripped[1:]
             key = _norm_sentence(sentence)
-            if not key or key in seen or _GREETING_RE.match(sentence):
+            words = content_words(sentence)
+            if not key or key in seen or len(words) < 2:
                 continue
-            if len(content_words(sentence)) < 2:
+            if _GREETING_RE.match(sentence) and len(words) <= 4:
                 continue
             seen.add(key)
             out.append(sentence)

@@ -329,20 +329,34 @@ def most_disliked_articles(
 ) -> list[dict[str, Any]]:
     """Articles cited by answers rated not helpful, with the share of ratings that were bad."""
     window = _window(Interaction.objects.all(), start, end)
-    disliked = window.filter(feedback__helpful=False).values("id")
-    rated = window.filter(feedback__helpful__isnull=False).values("id")
-    rows = (
-        Article.objects.filter(cited_in__in=disliked)
-        .annotate(
-            disliked=Count("cited_in", filter=Q(cited_in__in=disliked), distinct=True),
-            rated=Count("cited_in", filter=Q(cited_in__in=rated), distinct=True),
-        )
-        .order_by("-disliked", "title")
-        .values("id", "title", "disliked", "rated")[:limit]
+    through = Interaction.cited_articles.through
+    # Two plain counts over the citation table: annotating both on one queryset would reuse
+    # the join that the first filter restricted, and count only disliked answers as rated.
+    disliked = dict(
+        through.objects.filter(interaction__in=window.filter(feedback__helpful=False).values("id"))
+        .values("article_id")
+        .annotate(n=Count("interaction_id", distinct=True))
+        .values_list("article_id", "n")
     )
-    out = []
-    for r in rows:
-        r = dict(r)
-        r["dislike_rate"] = r["disliked"] / r["rated"] if r["rated"] else None
-        out.append(r)
-    return out
+    rated = dict(
+        through.objects.filter(
+            interaction__in=window.filter(feedback__helpful__isnull=False).values("id"),
+            article_id__in=list(disliked),
+        )
+        .values("article_id")
+        .annotate(n=Count("interaction_id", distinct=True))
+        .values_list("article_id", "n")
+    )
+    titles = dict(Article.objects.filter(pk__in=list(disliked)).values_list("id", "title"))
+    rows = [
+        {
+            "id": article_id,
+            "title": titles.get(article_id, ""),
+            "disliked": n,
+            "rated": rated.get(article_id, n),
+            "dislike_rate": n / rated[article_id] if rated.get(article_id) else None,
+        }
+        for article_id, n in disliked.items()
+    ]
+    rows.sort(key=lambda r: (-r["disliked"], r["title"]))
+    return rows[:limit]

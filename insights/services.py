@@ -519,9 +519,8 @@ def _apply_draft(
         if "error" in llm:
             check["llm_error"] = llm["error"]
         else:
-            report = drafting.check_support(
-                llm["body"] + "\n" + llm["title"], evidence, min_support=min_support
-            )
+            # The body carries the claims; the title is a label and is not checked.
+            report = drafting.check_support(llm["body"], evidence, min_support=min_support)
             # Reject when more than one sentence in five is not backed by the evidence; keep
             # but flag the unsupported sentences otherwise, so the editor checks them.
             if report.ratio < 0.8:
