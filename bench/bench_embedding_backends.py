@@ -96,7 +96,7 @@ def dense_eval(
     chunk_vectors: np.ndarray,
     qrels: dict[str, dict[str, int]],
 ) -> dict[str, float]:
-    """nDCG@10 (graded gains), Recall@5 and hit@1 with article score = max chunk cosine."""
+    """nDCG@10 (gains 2^rel - 1, as retrieval.evaluation), Recall@5, hit@1; article = max chunk."""
     doc_ids = sorted(set(chunk_docs))
     doc_index = {d: i for i, d in enumerate(doc_ids)}
     owner = np.array([doc_index[d] for d in chunk_docs])
@@ -109,9 +109,9 @@ def dense_eval(
         per_doc = np.full(len(doc_ids), -np.inf, dtype=np.float32)
         np.maximum.at(per_doc, owner, scores[row])
         ranked = [doc_ids[i] for i in np.argsort(-per_doc, kind="stable")[:10]]
-        dcg = sum(relevant.get(d, 0) / math.log2(rank + 2) for rank, d in enumerate(ranked))
+        dcg = sum((2 ** relevant.get(d, 0) - 1) / math.log2(r + 2) for r, d in enumerate(ranked))
         ideal = sorted(relevant.values(), reverse=True)[:10]
-        idcg = sum(g / math.log2(rank + 2) for rank, g in enumerate(ideal))
+        idcg = sum((2**g - 1) / math.log2(r + 2) for r, g in enumerate(ideal))
         ndcgs.append(dcg / idcg)
         recalls.append(len(set(ranked[:5]) & set(relevant)) / len(relevant))
         hits.append(1.0 if ranked[0] in relevant else 0.0)

@@ -304,6 +304,10 @@ def export_model(
         folder.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (folder / MANIFEST_FILE).unlink()  # an export without manifest is incomplete
+        # Temp files left by an export that was killed: only the lock holder writes them.
+        for stale in folder.glob(".*.tmp*"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
         started = time.perf_counter()
         logger.info("exporting %s to ONNX in %s", model_dir, folder)
         fp32_tmp = _temp_path(folder, "fp32")
@@ -391,9 +395,18 @@ class OnnxInt8Embedder:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            session = ort.InferenceSession(
-                str(self.onnx_path), options, providers=["CPUExecutionProvider"]
-            )
+            try:
+                session = ort.InferenceSession(
+                    str(self.onnx_path), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as exc:  # a damaged cache file: export again once, then give up
+                logger.warning(
+                    "cached ONNX model %s is unusable (%s): re-exporting", self.onnx_path, exc
+                )
+                export_model(self.model_name, cache_root=self.cache_root, force=True)
+                session = ort.InferenceSession(
+                    str(self.onnx_path), options, providers=["CPUExecutionProvider"]
+                )
             self._input_names = [i.name for i in session.get_inputs()]
             self._tokenizer = tokenizer
             self._session = session

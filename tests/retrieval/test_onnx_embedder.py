@@ -265,6 +265,19 @@ def test_changed_model_files_invalidate_the_cache(
 
 
 @pytest.mark.integration
+def test_damaged_cached_model_is_exported_again(int8_embedder, tmp_path) -> None:
+    cache = tmp_path / "onnx"
+    folder = export_model(MODEL, cache_root=cache)
+    (folder / INT8_FILE).write_bytes(b"not an onnx model")  # e.g. a disk error or a stray copy
+    (folder / ".int8.killed-export.tmp.onnx").write_bytes(b"partial")
+    embedder = OnnxInt8Embedder(MODEL, cache_root=cache)
+    vectors = embedder.embed(SENTENCES[:3])
+    assert (vectors * int8_embedder.embed(SENTENCES[:3])).sum(axis=1).min() > 0.999
+    assert (folder / INT8_FILE).stat().st_size > 1_000_000
+    assert not list(folder.glob(".*"))
+
+
+@pytest.mark.integration
 def test_export_command_reuses_or_forces_the_export(
     int8_embedder, onnx_var_dir, settings, capsys
 ) -> None:
