@@ -14,6 +14,7 @@ answer text is always the authoritative final text (with invalid citations remov
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -123,23 +124,41 @@ def sources_from_hits(hits: Sequence[SearchHit], *, max_sources: int) -> list[So
     return sources
 
 
+_EMBED_CACHE_SIZE = 20_000
+
+
 @lru_cache(maxsize=1)
 def _embed_fn():
-    """The embedding model as a unit-vector function, or None when retrieval has none."""
+    """The embedding model as a unit-vector function, or None when retrieval has none.
+
+    Sentence vectors are memoised (bounded): popular articles' sentences are embedded once.
+    """
     try:
         import numpy as np
 
-        from retrieval.embedding import get_embedder  # type: ignore[import-not-found]
+        from retrieval.embedding import get_embedder
 
         embedder = get_embedder()
     except Exception:
         logger.info("extractive answerer: no embedder available; lexical scoring only")
         return None
+    memo: dict[str, Any] = {}
+    lock = threading.Lock()
 
     def embed(texts: list[str]):
-        vectors = np.asarray(embedder.embed(texts), dtype="float32")
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        with lock:
+            found = {t: memo[t] for t in texts if t in memo}
+        todo = [t for t in dict.fromkeys(texts) if t not in found]
+        if todo:
+            vectors = np.asarray(embedder.embed(todo), dtype="float32")
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            fresh = dict(zip(todo, vectors / np.maximum(norms, 1e-12), strict=True))
+            found.update(fresh)
+            with lock:
+                if len(memo) + len(fresh) > _EMBED_CACHE_SIZE:
+                    memo.clear()
+                memo.update(fresh)
+        return np.vstack([found[t] for t in texts])
 
     return embed
 

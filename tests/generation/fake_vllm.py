@@ -173,6 +173,12 @@ class FakeVLLM:
                 self._record(None)
                 if not self._authorised():
                     return
+                if self.path.rstrip("/") == "/fake/stats":
+                    # Not part of vLLM: lets benchmarks subtract the server's own time.
+                    with fake._lock:
+                        seconds = list(fake.server_seconds)
+                    self._json(200, {"server_seconds": seconds})
+                    return
                 if self.path.rstrip("/").endswith("/v1/models"):
                     self._json(
                         200,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from generation.services import ABSTAIN_TEXT, answer_question, answer_question_stream
-from generation.types import Turn
 from tests.generation.conftest import PASSWORD_TEXT, hit, result
 
 
@@ -111,31 +110,3 @@ def test_bad_questions_get_a_clear_error(question, message, kb_result):
 def test_bad_audience_is_rejected(kb_result):
     with pytest.raises(ValueError, match="audience"):
         list(answer_question_stream("hi there", audience="everyone", search_result=kb_result))
-
-
-def test_retrieval_failure_abstains_instead_of_crashing(monkeypatch):
-    from retrieval import services as retrieval_services
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("index missing")
-
-    # The boundary to another app, not our own code path: retrieval is down.
-    monkeypatch.setattr(retrieval_services, "search", broken)
-    answer = answer_question("How do I reset my password?", audience="public")
-    assert answer.abstained and answer.fallback_reason == "retrieval_error"
-
-
-def test_follow_up_question_is_condensed_for_retrieval(monkeypatch, kb_result):
-    from retrieval import services as retrieval_services
-
-    seen = {}
-
-    def search(query, *, audience, top_k=10, mode="hybrid"):
-        seen["query"] = query
-        return kb_result
-
-    monkeypatch.setattr(retrieval_services, "search", search)
-    history = [Turn("user", "How do I reset my password?"), Turn("assistant", "Click ... [1].")]
-    answer = answer_question("How long is it valid?", audience="public", history=history)
-    assert seen["query"] == "How do I reset my password? How long is it valid?"
-    assert "24 hours" in answer.text

@@ -1,0 +1,340 @@
+"""Answer quality of the extractive answerer on the e-manual DEV sets, with real retrieval.
+
+Per dataset, the corpus goes into scratch indexes through retrieval's own evaluation code
+(same chunking, embedder, FAISS/BM25 and `engine.search_snapshot` as production):
+- the full index: answerable questions -> token-F1 and ROUGE-L against answers.jsonl,
+  citation precision (cited article relevant per qrels), latency (first token, total);
+- two "withheld" indexes, each without the relevant articles of one half of the questions:
+  those questions are unanswerable there -> abstention accuracy; the confidence thresholds
+  ANSWER_MIN_CONFIDENCE_PUBLIC/_INTERNAL are calibrated from these runs.
+Then the pipeline's overhead around an LLM call is measured against the fake vLLM server
+(a subprocess speaking the OpenAI wire format): answer latency minus the server's own time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from django.conf import settings
+
+DATASETS = ("emanual-samsung-tv", "emanual-samsung-s10")
+
+
+# --- metrics ------------------------------------------------------------------------------
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_MARKERS = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
+
+
+def normalize_tokens(text: str) -> list[str]:
+    """SQuAD-style normalisation: lower case, no punctuation/articles/citation markers."""
+    text = _MARKERS.sub("", text).lower()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = normalize_tokens(prediction), normalize_tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 (longest common subsequence of normalised tokens)."""
+    pred, ref = normalize_tokens(prediction), normalize_tokens(reference)
+    if not pred or not ref:
+        return 0.0
+    prev = [0] * (len(ref) + 1)
+    for p in pred:
+        cur = [0]
+        for j, r in enumerate(ref, start=1):
+            cur.append(prev[j - 1] + 1 if p == r else max(prev[j], cur[j - 1]))
+        prev = cur
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return round(values[index], 2)
+
+
+def _mean(values: list[float]) -> float:
+    return round(statistics.fmean(values), 4) if values else 0.0
+
+
+# --- runs ---------------------------------------------------------------------------------
+def _fold(query_id: str) -> int:
+    return int(hashlib.sha1(query_id.encode()).hexdigest(), 16) % 2
+
+
+def _search(scratch, query: str, embedder):
+    from retrieval import engine
+    from retrieval.services import fusion_params
+
+    return engine.search_snapshot(
+        scratch.snapshot,
+        query,
+        audience="public",
+        top_k=settings.ANSWER_SEARCH_TOP_K,
+        mode="hybrid",
+        embedder=embedder,
+        fusion=fusion_params(),
+    )
+
+
+def _answer(question: str, result) -> tuple[dict, float, float]:
+    from generation.services import answer_question_stream
+
+    started = time.perf_counter()
+    first = 0.0
+    final: dict = {}
+    for event in answer_question_stream(question, audience="public", search_result=result):
+        if event.type == "token" and not first:
+            first = time.perf_counter() - started
+        elif event.type == "done":
+            final = event.data["answer"]
+    return final, first * 1000, (time.perf_counter() - started) * 1000
+
+
+def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict:
+    """Answer every question (thresholds off) and score the text and citations."""
+    f1s, rouges, ttft, total = [], [], [], []
+    cited = relevant_cited = 0
+    per_answer_precision = []
+    sentences = []
+    for query in dataset.queries:
+        reference = answers.get(query["id"])
+        if not reference:
+            continue
+        answer, first_ms, total_ms = _answer(query["text"], results[query["id"]])
+        ttft.append(first_ms)
+        total.append(total_ms)
+        f1s.append(token_f1(answer["text"], reference))
+        rouges.append(rouge_l(answer["text"], reference))
+        sentences.append(len(re.findall(r"\[\d", answer["text"])))
+        relevant = dataset.qrels.get(query["id"], {})
+        hits = 0
+        for citation in answer["citations"]:
+            cited += 1
+            ok = scratch.doc_ids.get(citation["article_id"]) in relevant
+            relevant_cited += ok
+            hits += ok
+        if answer["citations"]:
+            per_answer_precision.append(hits / len(answer["citations"]))
+    return {
+        "variant": label,
+        "questions": len(f1s),
+        "token_f1": _mean(f1s),
+        "rouge_l": _mean(rouges),
+        "citation_precision_micro": round(relevant_cited / cited, 4) if cited else 0.0,
+        "citation_precision_macro": _mean(per_answer_precision),
+        "avg_cited_sentences": _mean(sentences),
+        "first_token_ms_p50": pct(ttft, 50),
+        "first_token_ms_p95": pct(ttft, 95),
+        "total_ms_p50": pct(total, 50),
+        "total_ms_p95": pct(total, 95),
+    }
+
+
+def _abstention_at(threshold: float, answerable: list[float], unanswerable: list[float]) -> dict:
+    abstain_ok = sum(c < threshold for c in unanswerable) / max(len(unanswerable), 1)
+    false_abstain = sum(c < threshold for c in answerable) / max(len(answerable), 1)
+    return {
+        "threshold": round(threshold, 3),
+        "abstention_accuracy_unanswerable": round(abstain_ok, 4),
+        "false_abstention_rate_answerable": round(false_abstain, 4),
+        "balanced_accuracy": round((abstain_ok + 1 - false_abstain) / 2, 4),
+    }
+
+
+def _calibrate(answerable: list[float], unanswerable: list[float]) -> dict:
+    grid = [round(x * 0.01, 2) for x in range(0, 100)]
+    rows = [_abstention_at(t, answerable, unanswerable) for t in grid]
+    best = max(rows, key=lambda r: (r["balanced_accuracy"], -r["threshold"]))
+    # Agents judge answers themselves: answer more, at most 5% false abstentions.
+    internal = max(
+        (r for r in rows if r["false_abstention_rate_answerable"] <= 0.05),
+        key=lambda r: r["threshold"],
+    )
+    return {
+        "public": best,
+        "internal": internal,
+        "current_settings": {
+            "public": _abstention_at(
+                settings.ANSWER_MIN_CONFIDENCE_PUBLIC, answerable, unanswerable
+            ),
+            "internal": _abstention_at(
+                settings.ANSWER_MIN_CONFIDENCE_INTERNAL, answerable, unanswerable
+            ),
+        },
+        "grid": rows[::5],
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _llm_overhead(questions: list[tuple[str, object]]) -> dict:
+    """Answer latency through the vLLM path minus the fake server's own time per request."""
+    import httpx
+
+    from generation.backends import circuit
+
+    port = _free_port()
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.generation.fake_vllm",
+            "--port",
+            str(port),
+            "--token-delay",
+            "0",
+        ],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    saved = (settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY)
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/v1/models", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY = (
+            f"{base}/v1",
+            "fake-model",
+            "",
+        )
+        circuit.reset_all()
+        totals, firsts, backends = [], [], Counter()
+        for question, result in questions:
+            answer, first_ms, total_ms = _answer(question, result)
+            totals.append(total_ms)
+            firsts.append(first_ms)
+            backends[answer["backend"] + ("/abstained" if answer["abstained"] else "")] += 1
+        server_ms = [s * 1000 for s in httpx.get(f"{base}/fake/stats").json()["server_seconds"]]
+    finally:
+        settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY = saved
+        circuit.reset_all()
+        proc.terminate()
+        proc.wait(timeout=10)
+    n = min(len(totals), len(server_ms))
+    overhead = [totals[i] - server_ms[i] for i in range(n)]
+    return {
+        "requests": n,
+        "backends": dict(backends),
+        "total_ms_p50": pct(totals, 50),
+        "total_ms_p95": pct(totals, 95),
+        "first_token_ms_p50": pct(firsts, 50),
+        "server_ms_p50": pct(server_ms, 50),
+        "overhead_ms_p50": pct(overhead, 50),
+        "overhead_ms_p95": pct(overhead, 95),
+        "note": "overhead = answer latency with retrieval given - fake server handling time; "
+        "it covers prompt building, token counting, HTTP/SSE parsing and citation checks",
+    }
+
+
+def run(args) -> dict:
+    """Measure the extractive answerer and calibrate abstention on the DEV sets."""
+    from retrieval import evaluation
+    from retrieval.embedding import get_embedder
+    from retrieval.services import index_params
+
+    settings.LLM_BASE_URL = ""  # the extractive path first
+    settings.ANSWER_STREAM_DELAY_MS = 0
+    saved_thresholds = (
+        settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
+        settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
+    )
+    embedder = evaluation.CachedEmbedder(get_embedder())
+    eval_dir = Path(getattr(args, "eval_dir", "../shared/eval"))
+    limit = 40 if getattr(args, "quick", False) else None
+    report: dict = {"embedding_model": embedder.model_id, "datasets": {}}
+    all_answerable: list[float] = []
+    all_unanswerable: list[float] = []
+    overhead_questions: list[tuple[str, object]] = []
+    for name in DATASETS:
+        folder = eval_dir / name
+        dataset = evaluation.load_dataset(folder, limit=limit)
+        answers = {
+            row["id"]: row["answer"]
+            for row in map(json.loads, (folder / "answers.jsonl").open())
+            if row.get("answer")
+        }
+        started = time.perf_counter()
+        full = evaluation.index_corpus(dataset.corpus, embedder, params=index_params())
+        results = {q["id"]: _search(full, q["text"], embedder) for q in dataset.queries}
+        retrieval_ms = [r.took_ms for r in results.values()]
+        hit1 = _mean(
+            [
+                float(bool(r.hits) and full.doc_ids[r.hits[0].article_id] in dataset.qrels[qid])
+                for qid, r in results.items()
+            ]
+        )
+        # Quality with abstention off: every question gets an answer to score.
+        settings.ANSWER_MIN_CONFIDENCE_PUBLIC = settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.0
+        variants = []
+        for use_embeddings in (True, False):
+            settings.ANSWER_EXTRACTIVE_EMBEDDINGS = use_embeddings
+            label = "lexical+embedding" if use_embeddings else "lexical"
+            variants.append(_quality(dataset, answers, results, full, label))
+        settings.ANSWER_EXTRACTIVE_EMBEDDINGS = True
+        answerable = [r.confidence for r in results.values()]
+        # Unanswerable: withhold the relevant articles of one half of the questions at a time.
+        unanswerable: list[float] = []
+        for fold in (0, 1):
+            held = [q for q in dataset.queries if _fold(q["id"]) == fold]
+            withheld = set().union(*(dataset.qrels[q["id"]] for q in held)) if held else set()
+            corpus = [d for d in dataset.corpus if d["id"] not in withheld]
+            scratch = evaluation.index_corpus(corpus, embedder, params=index_params())
+            try:
+                unanswerable += [_search(scratch, q["text"], embedder).confidence for q in held]
+            finally:
+                scratch.folder.cleanup()
+        all_answerable += answerable
+        all_unanswerable += unanswerable
+        overhead_questions += [(q["text"], results[q["id"]]) for q in dataset.queries[:40]]
+        full.folder.cleanup()
+        report["datasets"][name] = {
+            "questions": len(dataset.queries),
+            "retrieval_hit@1": hit1,
+            "retrieval_ms_p50": pct(retrieval_ms, 50),
+            "retrieval_ms_p95": pct(retrieval_ms, 95),
+            "extractive": variants,
+            "abstention": _calibrate(answerable, unanswerable),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    settings.ANSWER_MIN_CONFIDENCE_PUBLIC, settings.ANSWER_MIN_CONFIDENCE_INTERNAL = (
+        saved_thresholds
+    )
+    report["abstention_pooled"] = _calibrate(all_answerable, all_unanswerable)
+    report["llm_overhead_fake_vllm"] = _llm_overhead(overhead_questions)
+    return report
