@@ -359,3 +359,14 @@ def test_reviewer_via_permission_can_review(client):
     user.user_permissions.add(Permission.objects.get(codename="review_article"))
     client.force_login(user)
     assert client.get("/editor/review/").status_code == 200
+
+
+@pytest.mark.urls("kb_platform.urls")
+def test_project_routes_editor_pages_to_knowledge():
+    from django.urls import resolve
+
+    from knowledge import views
+
+    assert resolve("/editor/").func is views.article_list
+    assert resolve("/editor/articles/3/history/").url_name == "article_history"
+    assert resolve("/editor/preview/").namespace == "knowledge"
