@@ -21,7 +21,8 @@ FORMATS = ("markdown", "jsonl", "html")
 _VISIBILITIES = ("public", "internal")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 _HTML_SUFFIXES = (".html", ".htm")
-# A JSON line is read whole before it is checked: refuse absurd lines before parsing them.
+# A JSON line longer than this many times the body limit is refused before it is parsed
+# (escapes and metadata make a line longer than its text, but not by this much).
 _MAX_LINE_FACTOR = 4
 
 
@@ -93,8 +94,10 @@ def parse_path(path: Path | str, *, fmt: str = "auto", max_body_chars: int) -> P
         fmt = detect_format(path)
     if fmt not in FORMATS:
         raise ImportFormatError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
-    parser = {"markdown": parse_markdown, "jsonl": parse_jsonl, "html": parse_html}[fmt]
-    result = parser(path)
+    if fmt == "jsonl":
+        result = parse_jsonl(path, max_line_chars=max_body_chars * _MAX_LINE_FACTOR + 10_000)
+    else:
+        result = {"markdown": parse_markdown, "html": parse_html}[fmt](path)
     return _check_records(result, max_body_chars=max_body_chars)
 
 
@@ -149,7 +152,7 @@ def _text(value: Any, name: str) -> str:
 # --- JSONL ---------------------------------------------------------------------------------
 
 
-def parse_jsonl(path: Path) -> ParseResult:
+def parse_jsonl(path: Path, *, max_line_chars: int | None = None) -> ParseResult:
     """One JSON object per line: id, title, text (+ category, tags, visibility, slug, locale)."""
     files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
     result = ParseResult()
@@ -159,6 +162,10 @@ def parse_jsonl(path: Path) -> ParseResult:
                 if not line.strip():
                     continue
                 source = f"{file.name}:{line_no}"
+                if max_line_chars and len(line) > max_line_chars:
+                    reason = f"line is {len(line):,} characters, too large to be one article"
+                    result.problems.append(Problem(source, reason))
+                    continue
                 try:
                     obj = json.loads(line)
                 except json.JSONDecodeError as exc:

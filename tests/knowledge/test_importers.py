@@ -66,6 +66,15 @@ def test_empty_title_and_huge_record_skipped_with_reasons(tmp_path):
     assert "repeats the record at kb.jsonl:3" in reasons["kb.jsonl:5"]
 
 
+def test_absurdly_long_json_line_refused_before_parsing(tmp_path):
+    huge = json.dumps({"id": "h", "title": "Huge", "text": "x" * 60_000})
+    path = _jsonl(tmp_path / "kb.jsonl", [huge, {"id": "ok", "title": "Ok", "text": "fine"}])
+    result = importers.parse_path(path, max_body_chars=10_000)
+    assert [r.external_id for r in result.records] == ["ok"]
+    assert result.problems[0].source == "kb.jsonl:1"
+    assert "too large" in result.problems[0].reason
+
+
 def test_front_matter_parsing_errors_name_file_and_line(tmp_path):
     (tmp_path / "good.md").write_text(
         "---\ntitle: Reset your PIN\ntags: [pin, security]\nvisibility: internal\nid: kb-7\n"
