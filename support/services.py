@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -228,12 +229,28 @@ def conversation_escalate(
     return conversation
 
 
+SOURCES_HEADING = "Helpful articles:"
+_MARKER_RE = re.compile(r"\s?\[\d{1,3}\]")
+
+
+def suggestion_reply_text(*, answer_text: str, links: list[tuple[str, str]]) -> str:
+    """The suggestion as a customer would read it: no [k] markers, public links at the end."""
+    text = _MARKER_RE.sub("", answer_text or "").strip()
+    if links:
+        text += "\n\n" + SOURCES_HEADING + "\n" + "\n".join(f"- {t}: {u}" for t, u in links)
+    return text
+
+
 def suggestion_usage_classify(*, suggestion_text: str, sent_text: str) -> str:
     """Compare the suggested reply with what was sent: used, edited or discarded."""
     import difflib
 
-    norm_s = " ".join((suggestion_text or "").split())
-    norm_r = " ".join((sent_text or "").split())
+    sent_text = sent_text or ""
+    if SOURCES_HEADING in sent_text and SOURCES_HEADING not in (suggestion_text or ""):
+        # The link footer is added on insert; judge the answer part only.
+        sent_text = sent_text.split(SOURCES_HEADING)[0]
+    norm_s = " ".join(_MARKER_RE.sub("", suggestion_text or "").split())
+    norm_r = " ".join(_MARKER_RE.sub("", sent_text).split())
     if not norm_s:
         return Message.SuggestionUsage.DISCARDED
     if norm_s == norm_r:

@@ -20,7 +20,7 @@ from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
 from support import selectors, services
 from support.models import ArticleFlag, Channel, Conversation, Interaction, Message
-from support.views_portal import answer_html, snippet_clean
+from support.views_portal import answer_html, group_sources, snippet_clean
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
         audience=AUDIENCE,
     )
     citations = _with_links(interaction.citations)
+    sources = _with_links(group_sources(interaction.citations))
     return render(
         request,
         "support/agent/_suggestion.html",
@@ -138,7 +139,15 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
             "suggestion_html": answer_html(
                 interaction.answer_text, {c["number"] for c in citations}
             ),
-            "citations": citations,
+            "sources": sources,
+            "reply_text": services.suggestion_reply_text(
+                answer_text=interaction.answer_text,
+                links=[
+                    (src["title"], request.build_absolute_uri(src["url"]))
+                    for src in sources
+                    if src["public"]
+                ],
+            ),
         },
     )
 

@@ -98,6 +98,24 @@ def answer_html(text: str, numbers: set[int]) -> SafeString:
     return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))
 
 
+def group_sources(citations: list[dict]) -> list[dict]:
+    """One chip per cited article, carrying every [k] that points into it (first-cited first)."""
+    by_article: dict[int, dict] = {}
+    for c in citations:
+        entry = by_article.setdefault(
+            c["article_id"],
+            {
+                "article_id": c["article_id"],
+                "title": c.get("title", ""),
+                "slug": c.get("slug", ""),
+                "url": c.get("url") or f"/articles/{c.get('slug')}/",
+                "numbers": [],
+            },
+        )
+        entry["numbers"].append(c["number"])
+    return list(by_article.values())
+
+
 def _public_article_ids(ids: set[int]) -> set[int]:
     return set(selectors.portal_articles().filter(pk__in=ids).values_list("pk", flat=True))
 
@@ -121,6 +139,7 @@ def answer_for_portal(answer: Answer) -> dict:
     for n in data["nearest_articles"]:
         n["url"] = f"/articles/{n.get('slug')}/"
     data["html"] = str(answer_html(data["text"], {c["number"] for c in data["citations"]}))
+    data["sources"] = group_sources(data["citations"])
     return data
 
 
@@ -238,6 +257,7 @@ def _interaction_context(interaction: Interaction) -> dict:
         "interaction": interaction,
         "answer_html": answer_html(interaction.answer_text, {c["number"] for c in citations}),
         "citations": citations,
+        "sources": group_sources(citations),
     }
 
 
@@ -277,6 +297,7 @@ def ask(request: HttpRequest) -> HttpResponse:
             "q": question,
             **_interaction_context(interaction),
             "nearest": data["nearest_articles"],
+            "link_target": "_blank" if widget else "",
         },
     )
     if widget:

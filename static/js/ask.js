@@ -142,16 +142,17 @@
     var text = article.querySelector(".answer-text");
     text.innerHTML = answer.html;
     var target = form.getAttribute("data-link-target");
-    if (answer.citations.length) {
+    if (answer.sources.length) {
       var sources = el("div", { "class": "sources" });
       sources.appendChild(el("h4", {}, "Sources"));
-      var list = el("ol", { "class": "chips" });
-      answer.citations.forEach(function (c) {
-        var li = el("li", { id: "source-" + c.number });
-        var a = el("a", { "class": "chip", href: c.url });
+      var list = el("ul", { "class": "chips" });
+      answer.sources.forEach(function (src) {
+        var li = el("li");
+        src.numbers.forEach(function (n) { li.appendChild(el("span", { id: "source-" + n })); });
+        var a = el("a", { "class": "chip", href: src.url });
         if (target) a.setAttribute("target", target);
-        a.appendChild(el("span", { "class": "n" }, String(c.number)));
-        a.appendChild(document.createTextNode(" " + c.title));
+        src.numbers.forEach(function (n) { a.appendChild(el("span", { "class": "n" }, String(n))); });
+        a.appendChild(document.createTextNode(" " + src.title));
         li.appendChild(a);
         list.appendChild(li);
       });

@@ -186,3 +186,20 @@ def test_customer_message_reopens_conversation(conversation):
     services.message_add(conversation=conversation, role="customer", body="Still broken")
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.OPEN
+
+
+def test_suggestion_reply_text_and_usage_ignore_markers_and_link_footer():
+    text = services.suggestion_reply_text(
+        answer_text="Press Reset [1]. Check spam [2].",
+        links=[("Reset guide", "http://testserver/articles/reset/")],
+    )
+    assert text == (
+        "Press Reset. Check spam.\n\nHelpful articles:\n- Reset guide: http://testserver/articles/reset/"
+    )
+    classify = services.suggestion_usage_classify
+    assert classify(suggestion_text="Press Reset [1]. Check spam [2].", sent_text=text) == "used"
+    edited = text.replace("Check spam.", "Check the spam folder too.")
+    assert (
+        classify(suggestion_text="Press Reset [1]. Check spam [2].", sent_text=edited) == "edited"
+    )
+    assert classify(suggestion_text="", sent_text="anything") == "discarded"

@@ -99,7 +99,10 @@ def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, revie
     expect(page.locator("#related-list")).to_contain_text("How to reset your password")
     insert.click()
     suggestion = Interaction.objects.get(channel="agent")
-    assert page.input_value("#reply-body").strip() == suggestion.answer_text.strip()
+    inserted = page.input_value("#reply-body")
+    assert "[1]" not in inserted and "Helpful articles:" in inserted
+    assert suggestion.answer_text.split("[")[0].strip() in inserted
+    assert f"{base}/articles/{kb.password.slug}/" in inserted
     page.screenshot(path=str(SHOTS / "agent-conversation.png"), full_page=True)
     page.click("#reply-form button:has-text('Send reply')")
     expect(page.locator(".thread")).to_contain_text("suggestion used as-is")
