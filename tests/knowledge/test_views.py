@@ -370,3 +370,19 @@ def test_project_routes_editor_pages_to_knowledge():
     assert resolve("/editor/").func is views.article_list
     assert resolve("/editor/articles/3/history/").url_name == "article_history"
     assert resolve("/editor/preview/").namespace == "knowledge"
+
+
+def test_login_page_explains_what_the_editor_needs(client, editor):
+    page = client.get("/accounts/login/", {"next": "/editor/"}).content.decode()
+    assert "needs an editor, reviewer or admin account" in page
+    response = client.post(
+        "/accounts/login/",
+        {"username": "erin_editor", "password": "wrong", "next": "/editor/"},
+    )
+    assert "didn't match" in response.content.decode()
+    assert 'value="erin_editor"' in response.content.decode()
+    response = client.post(
+        "/accounts/login/",
+        {"username": "erin_editor", "password": "pass-for-tests-1", "next": "/editor/"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/editor/"
