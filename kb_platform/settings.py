@@ -246,8 +246,9 @@ INDEX_HNSW_M = env_int("INDEX_HNSW_M", 32, minimum=4)
 INDEX_HNSW_EF_SEARCH = env_int("INDEX_HNSW_EF_SEARCH", 128, minimum=8)
 INDEX_IVF_NPROBE = env_int("INDEX_IVF_NPROBE", 32, minimum=1)
 INDEX_KEEP_VERSIONS = env_int("INDEX_KEEP_VERSIONS", 3, minimum=2)
-# Hybrid fusion: weight of the dense score (1 - weight goes to the lexical score).
-SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 0.5)
+INDEX_SEARCH_THREADS = env_int("INDEX_SEARCH_THREADS", 1, minimum=0)  # 0: all cores
+# Hybrid fusion: weight of the min-max normalised dense score (the rest goes to BM25).
+SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 0.2)  # tuned on the TV DEV set
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 1000, minimum=16)
 
 # --- Generation ---------------------------------------------------------------------------
@@ -318,6 +319,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "VisibilityEnum": "knowledge.models.Visibility",
+        "ArticleStatusEnum": "knowledge.models.ArticleStatus",
+        "ConversationStatusEnum": "support.models.Conversation.Status",
+    },
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
