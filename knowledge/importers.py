@@ -157,7 +157,8 @@ def parse_jsonl(path: Path, *, max_line_chars: int | None = None) -> ParseResult
     files = sorted(path.rglob("*.jsonl")) if path.is_dir() else [path]
     result = ParseResult()
     for file in files:
-        with file.open(encoding="utf-8", errors="replace") as handle:
+        # utf-8-sig: exports from Windows tools often start with a byte-order mark.
+        with file.open(encoding="utf-8-sig", errors="replace") as handle:
             for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue

@@ -474,6 +474,8 @@ def articles_import(
     Indexing happens once at the end (bulk_changes), not per article.
     """
     _require_editor(actor)
+    if publish:
+        _require_reviewer(actor)
     if default_visibility not in Visibility.values:
         raise ValidationError(f"Unknown visibility {default_visibility!r}: use public or internal.")
     summary = ImportSummary(dry_run=dry_run, skipped=list(problems))

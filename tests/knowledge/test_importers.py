@@ -247,3 +247,18 @@ def test_markdown_folder_import_uses_front_matter(tmp_path):
     assert article.visibility == "internal"
     assert article.category.name == "Billing"
     assert article.published_revision.body.startswith("## When")
+
+
+@pytest.mark.django_db
+def test_import_attributed_to_user_and_bom_tolerated(tmp_path, editor, agent):
+    src = tmp_path / "kb.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "a", "title": "A", "text": "a"}).encode())
+    with pytest.raises(CommandError, match="not an editor"):
+        _import(src, "--user", agent.username)
+    with pytest.raises(CommandError, match="No user named"):
+        _import(src, "--user", "nobody")
+    with pytest.raises(CommandError, match="may not publish"):
+        _import(src, "--user", editor.username)
+    assert "created 1" in _import(src, "--user", editor.username, "--draft")
+    assert AuditLog.objects.get(action="import").actor == editor
+    assert Article.objects.get(external_id="a").owner == editor

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from knowledge import importers, services
+from knowledge import importers, roles, services
 
 
 def print_summary(command: BaseCommand, summary: services.ImportSummary) -> None:
@@ -40,12 +41,26 @@ class Command(BaseCommand):
         parser.add_argument("--visibility", choices=["public", "internal"], default="public")
         parser.add_argument("--category", default="", help="category for records without one")
         parser.add_argument("--dry-run", action="store_true")
+        parser.add_argument(
+            "--user", default="", help="username the import is attributed to (an editor)"
+        )
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args, **opts):
         from tqdm import tqdm
 
         path: Path = opts["path"]
+        actor = None
+        if opts["user"]:
+            actor = get_user_model().objects.filter(username=opts["user"]).first()
+            if actor is None:
+                raise CommandError(f"No user named {opts['user']!r}.")
+            if not roles.is_editor(actor):
+                raise CommandError(f"{opts['user']} is not an editor, reviewer or admin.")
+            if opts["publish"] and not roles.can_review(actor):
+                raise CommandError(
+                    f"{opts['user']} may not publish: import with --draft, or as a reviewer."
+                )
         try:
             parsed = importers.parse_path(
                 path, fmt=opts["format"], max_body_chars=settings.KB_MAX_ARTICLE_BODY_CHARS
@@ -62,6 +77,7 @@ class Command(BaseCommand):
         try:
             summary = services.articles_import(
                 records=records,
+                actor=actor,
                 publish=opts["publish"],
                 default_visibility=opts["visibility"],
                 default_category=opts["category"],
