@@ -238,3 +238,14 @@ def test_widget_stream_is_anonymous_and_feedback_needs_signed_token(client, kb, 
     )
     assert esc.json()["ok"] is True
     assert Conversation.objects.get().channel == "widget"
+
+
+def test_popular_articles_rank_cited_then_viewed(client, kb):
+    from support.selectors import popular_articles
+
+    client.get(f"/articles/{kb.wifi.slug}/")
+    assert popular_articles()[0] == kb.wifi  # most viewed, nothing cited yet
+    interaction = Interaction.objects.create(question="q")
+    interaction.cited_articles.add(kb.password)
+    assert popular_articles()[0] == kb.password  # cited beats viewed
+    assert kb.internal not in popular_articles()
