@@ -23,12 +23,13 @@ logger = logging.getLogger(__name__)
 # Weights tuned on the DEV sets (bench/bench_answer_quality.py).
 W_LEXICAL = 1.0
 W_EMBEDDING = 0.6
-W_RANK = 0.25
+W_RANK = 1.5
 W_POSITION = 0.1
-W_NEXT = 0.15  # the sentence right after a picked one often carries the steps
+W_NEXT = 0.5  # the sentence right after a picked one often carries the steps
 MMR_LAMBDA = 0.75
 MIN_RELATIVE_SCORE = 0.45  # stop adding sentences scoring below this share of the best
 MAX_SENTENCE_WORDS = 70
+MAX_ANSWER_WORDS = 90  # stop adding sentences past this many words (tuned on DEV)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Candidate:
     text: str
     terms: frozenset[str]
     score: float = 0.0
+    relevance: float = 0.0  # the question-dependent part of the score
 
 
 Embed = Callable[[list[str]], "object"]  # returns an (n, d) array of unit vectors
@@ -118,6 +120,7 @@ def select_sentences(
         score = W_LEXICAL * lexical
         if emb is not None:
             score += W_EMBEDDING * max(emb[i], 0.0)
+        cand.relevance = score
         score += W_RANK / (1 + ranks[cand.source.number])
         score += W_POSITION / (1 + cand.position)
         cand.score = score
@@ -138,12 +141,20 @@ def select_sentences(
                 - (1 - MMR_LAMBDA) * redundancy
             )
 
-        pick = max(pool, key=mmr)
+        # A sentence unrelated to the question may only extend a source already in use
+        # (the steps after a matching sentence), never open a new one.
+        used = {s.source.number for s in selected}
+        eligible = [c for c in pool if c.relevance > 0 or c.source.number in used]
+        if not eligible:
+            break
+        pick = max(eligible, key=mmr)
         if selected and pick.score + W_NEXT < MIN_RELATIVE_SCORE * best:
             break
         if any(_jaccard(pick.terms, s.terms) > 0.8 for s in selected):
             pool.remove(pick)  # a near-duplicate (manuals repeat themselves)
             continue
+        if selected and sum(len(s.text.split()) for s in selected) >= MAX_ANSWER_WORDS:
+            break
         selected.append(pick)
         pool.remove(pick)
 
@@ -177,6 +188,23 @@ def extractive_answer(
 ) -> str:
     """A short answer built from source sentences with [k] markers ('' when nothing fits)."""
     return compose(select_sentences(question, sources, max_sentences=max_sentences, embed=embed))
+
+
+def question_coverage(question: str, sources: Sequence[Source], *, top: int = 2) -> float:
+    """Share of the question's content words found in one of the top sources (0..1).
+
+    A KB without the answer usually lacks some of the question's key words even when
+    retrieval finds a loosely related article: this is the answerability signal that retrieval
+    confidence alone misses (measured on the DEV sets, see bench_answer_quality).
+    """
+    q_terms = set(content_terms(question))
+    if not q_terms:
+        return 1.0
+    best = 0.0
+    for source in sources[:top]:
+        terms = set(content_terms(f"{source.title} {source.heading_path} {source.text}"))
+        best = max(best, len(q_terms & terms) / len(q_terms))
+    return best
 
 
 def stream_words(text: str) -> list[str]:

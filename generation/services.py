@@ -4,6 +4,11 @@ Flow: condense a follow-up into a standalone query, retrieve (unless given the r
 abstain on no/low-confidence hits, then answer with the LLM when one is configured and
 healthy, else extractively; check citations and grounding; record everything on the Answer.
 
+Abstention: Answer.confidence = 0.5 * retrieval confidence + 0.5 * the share of the question's
+content words present in the top sources (calibrated on the DEV sets: together they separate
+answerable from unanswerable questions better than either alone); below
+ANSWER_MIN_CONFIDENCE_PUBLIC / _INTERNAL we abstain.
+
 Stream contract (for the UIs): one "meta" event {"hits", "confidence", "query"}, then "token"
 events {"text": delta}, then one "done" event {"answer": Answer.to_dict()}. If the LLM fails
 after some tokens were sent, the next token event carries {"reset": true}: the client clears
@@ -67,8 +72,18 @@ def _validate(question: str, audience: str) -> str:
     return question
 
 
+def answer_confidence(
+    question: str, sources: Sequence[Source], retrieval_confidence: float
+) -> float:
+    """0..1: how likely the sources answer the question (the abstention score)."""
+    if not sources:
+        return 0.0
+    coverage = extractive.question_coverage(question, sources)
+    return round(0.5 * float(retrieval_confidence) + 0.5 * coverage, 4)
+
+
 def min_confidence(audience: str) -> float:
-    """The retrieval confidence below which we abstain, for this audience."""
+    """The answer confidence below which we abstain, for this audience."""
     if audience == PUBLIC:
         return settings.ANSWER_MIN_CONFIDENCE_PUBLIC
     return settings.ANSWER_MIN_CONFIDENCE_INTERNAL
@@ -260,19 +275,21 @@ def _stream(
     answer = Answer(
         question=question,
         text="",
-        confidence=round(float(search_result.confidence), 6),
+        retrieval_confidence=round(float(search_result.confidence), 6),
         hits=[hit_to_dict(h) for h in hits],
         fallback_reason=fallback_reason,
     )
+    sources = sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
+    # Judged on the condensed query: a follow-up's own words are too few to judge.
+    answer.confidence = answer_confidence(query, sources, search_result.confidence)
     yield AnswerEvent(
         "meta", {"hits": answer.hits, "confidence": answer.confidence, "query": query}
     )
 
-    sources = sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
     abstain_reason = ""
     if not sources:
         abstain_reason = "no_hits"
-    elif search_result.confidence < min_confidence(audience):
+    elif answer.confidence < min_confidence(audience):
         abstain_reason = "low_confidence"
 
     reset = False

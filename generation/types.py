@@ -47,6 +47,8 @@ class Answer:
     nearest_articles: list[dict[str, Any]] = field(default_factory=list)
     # Why it abstained: "no_hits", "low_confidence", "llm_cannot_answer", ... or "".
     abstain_reason: str = ""
+    # The search's own confidence; `confidence` above is the answer's (see services).
+    retrieval_confidence: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -38,11 +38,13 @@ def test_answer_records_everything_support_persists(kb_result):
     assert answer.prompt_version and answer.model
     assert answer.latency_ms > 0 and 0 < answer.first_token_ms <= answer.latency_ms
     assert answer.completion_tokens > 0
-    assert answer.confidence == 0.9
+    assert answer.retrieval_confidence == 0.9
+    assert answer.confidence == 0.95  # 0.5 * 0.9 + 0.5 * full question coverage
 
 
-@pytest.mark.parametrize("confidence, abstains", [(0.05, True), (0.5, False)])
-def test_abstains_below_the_audience_threshold(kb_result, confidence, abstains):
+@pytest.mark.parametrize("confidence, abstains", [(0.0, True), (0.5, False)])
+def test_abstains_below_the_audience_threshold(kb_result, confidence, abstains, settings):
+    settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.6  # answer confidence = 0.5 * conf + 0.5 * 1.0
     kb_result.confidence = confidence
     answer = answer_question(
         "How do I reset my password?", audience="public", search_result=kb_result
@@ -60,11 +62,22 @@ def test_abstains_below_the_audience_threshold(kb_result, confidence, abstains):
 
 
 def test_internal_threshold_is_separate(kb_result, settings):
-    settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.95
+    settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.99
     settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.1
     q = "How do I reset my password?"
     assert answer_question(q, audience="public", search_result=kb_result).abstained
     assert not answer_question(q, audience="internal", search_result=kb_result).abstained
+
+
+def test_sources_missing_the_questions_key_words_abstain(kb_result, settings):
+    settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.6
+    # Retrieval is sure (0.9) but no source mentions parrots, cages or cleaning.
+    answer = answer_question(
+        "How do I clean my parrot cage?", audience="public", search_result=kb_result
+    )
+    assert answer.abstained and answer.abstain_reason == "low_confidence"
+    assert answer.retrieval_confidence == 0.9
+    assert answer.confidence == 0.45
 
 
 def test_no_hits_abstains_with_honest_message():
