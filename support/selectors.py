@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from generation.types import Turn
 from knowledge.models import Article, Category
@@ -22,7 +22,14 @@ def portal_articles() -> QuerySet[Article]:
 def popular_articles(*, limit: int = 8) -> list[Article]:
     """Most cited in answers, then most viewed, then newest."""
     qs = portal_articles().annotate(n_cited=Count("cited_in", distinct=True))
-    return list(qs.order_by("-n_cited", "-view_count__views", "-published_at", "title")[:limit])
+    return list(
+        qs.order_by(
+            "-n_cited",
+            F("view_count__views").desc(nulls_last=True),  # PostgreSQL puts NULLs first
+            F("published_at").desc(nulls_last=True),
+            "title",
+        )[:limit]
+    )
 
 
 def portal_categories() -> list[Category]:
