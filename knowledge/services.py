@@ -402,13 +402,19 @@ def article_update_metadata(
     if locale is not None:
         article.locale = locale[:16]
         changed["locale"] = locale
-    article.save()
+    # Only the metadata columns: a full save from a stale instance would undo a publish or a
+    # new revision saved by someone else since this instance was loaded.
+    fields = [name for name in ("category", "visibility", "locale") if name in changed]
+    article.save(update_fields=[*fields, "updated_at"])
     if tags is not None:
         tag_list = list(tags)
         article.tags.set(tag_list)
         changed["tags"] = [t.name for t in tag_list]
     audit_record(actor=updated_by, action=AuditLog.Action.UPDATE, target=article, detail=changed)
-    if article.is_live:
+    live = Article.objects.filter(
+        pk=article.pk, status=ArticleStatus.PUBLISHED, published_revision__isnull=False
+    ).exists()
+    if live:
         _announce(article_published, article.pk)
     return article
 
