@@ -21,9 +21,25 @@ _SPACE_RE = re.compile(r"\s+")
 _EDGE_PUNCT_RE = re.compile(r"^[\W_]+|[\W_]+$")
 
 
+_OPENER_RE = re.compile(
+    r"^(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))(?: there)?[,!.]*\s+|"
+    r"quick question[:,]?\s+|please[,]?\s+)+",
+    re.IGNORECASE,
+)
+
+
+def strip_opener(text: str) -> str:
+    """Drop a leading greeting ("Hi, ", "Hello! ", "Quick question: ") from a question."""
+    stripped = _OPENER_RE.sub("", text.strip(), count=1) if text else ""
+    if stripped and stripped != text.strip():
+        return stripped[:1].upper() + stripped[1:]
+    return text.strip() if text else ""
+
+
 def normalize_question(text: str) -> str:
-    """Lowercase, collapse whitespace and drop leading/trailing punctuation."""
+    """Lowercase, drop greetings, collapse whitespace and drop edge punctuation."""
     text = _SPACE_RE.sub(" ", (text or "").lower()).strip()
+    text = _OPENER_RE.sub("", text, count=1)
     return _EDGE_PUNCT_RE.sub("", text)
 
 

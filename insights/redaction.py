@@ -94,7 +94,10 @@ def _looks_like_phone(text: str) -> bool:
     # two groups ("2019-2021", "1920 1080") are ranges and sizes, not numbers to call.
     if len(groups) == 1:
         return len(digits) >= 10
-    return len(groups) >= 3
+    if len(groups) == 2:
+        # "07700 900123" (national mobile) yes; "2019-2021", "1920 1080" (8 digits) no.
+        return len(digits) >= 10 or (stripped.startswith("0") and len(digits) >= 9)
+    return True
 
 
 def _replace_phone(match: re.Match[str]) -> str:

@@ -26,6 +26,7 @@ from insights.clustering import (
     cosine_pairs,
     question_key,
     recency_weight,
+    strip_opener,
 )
 from insights.models import (
     DraftSource,
@@ -140,13 +141,26 @@ def cluster_score(
     return round(score, 6)
 
 
+_PLACEHOLDERS = ("[EMAIL]", "[PHONE]", "[CARD]", "[IBAN]")
+
+
+def display_text(variants: Sequence[LoggedQuestion]) -> str:
+    """The cleanest wording of a question: fewest redaction placeholders, no greeting."""
+
+    def rank(q: LoggedQuestion) -> tuple:
+        placeholders = sum(q.question.count(p) for p in _PLACEHOLDERS)
+        return (placeholders, len(q.question), -q.created_at.timestamp(), q.id)
+
+    return strip_opener(min(variants, key=rank).question)
+
+
 def _question_rows(groups: Sequence[list[LoggedQuestion]]) -> list[dict[str, Any]]:
     rows = []
     for variants in groups:
         latest = max(variants, key=lambda q: (q.created_at, q.id))
         rows.append(
             {
-                "text": latest.question,
+                "text": display_text(variants),
                 "count": len(variants),
                 "askers": len({q.asker for q in variants}),
                 "last_asked": latest.created_at.isoformat(),
@@ -199,7 +213,7 @@ def _mine_new_articles(
     limit = int(_setting("INSIGHTS_MAX_QUESTIONS", 3000))
     keys = sorted(by_key, key=lambda k: max(q.created_at for q in by_key[k]), reverse=True)[:limit]
     keys.sort()
-    texts = [max(by_key[k], key=lambda q: (q.created_at, q.id)).question for k in keys]
+    texts = [display_text(by_key[k]) for k in keys]
     progress("embed questions", 0, len(texts))
     from retrieval.embedding import get_embedder
 

@@ -13,6 +13,7 @@ from insights.clustering import (
     normalize_question,
     question_key,
     recency_weight,
+    strip_opener,
 )
 
 
@@ -99,6 +100,10 @@ def test_bad_input_is_rejected_clearly() -> None:
 def test_normalisation_keys_and_helpers() -> None:
     assert normalize_question("  How do I   Reset?? ") == "how do i reset"
     assert question_key("How do I reset?") == question_key("how do i   RESET")
+    assert question_key("Hi, how do I reset?") == question_key("How do I reset")
+    assert question_key("Quick question: how do I reset?") == question_key("How do I reset")
+    assert strip_opener("Hello, how do I reset?") == "How do I reset?"
+    assert strip_opener("Hit the reset button") == "Hit the reset button"
     assert recency_weight(0, half_life_days=14) == 1.0
     assert abs(recency_weight(14, half_life_days=14) - 0.5) < 1e-9
     pairs = cosine_pairs(np.array([[1.0, 0], [1.0, 0.01], [0, 1.0]]), threshold=0.9)

@@ -21,6 +21,8 @@ from insights.redaction import iban_valid, luhn_valid, redact
         ("UK number +44 20 7946 0958", "UK number [PHONE]"),
         ("ring 0044 20 7946 0958", "ring [PHONE]"),
         ("mobile 07700 900 123", "mobile [PHONE]"),
+        ("Reach me at 07700 900003 or later", "Reach me at [PHONE] or later"),
+        ("office 020 79460958", "office [PHONE]"),
         ("(212) 555-0100 is the office", "[PHONE] is the office"),
         ("pay to DE89 3704 0044 0532 0130 00 and confirm", "pay to [IBAN] and confirm"),
         ("IBAN GB82WEST12345698765432", "IBAN [IBAN]"),
