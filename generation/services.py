@@ -350,11 +350,13 @@ def _llm_answer(
     sent_any = False
     buffer = ""  # held back until it cannot be the NO_ANSWER sentinel
     parts: list[str] = []
+    iterator = None
     try:
         backend = get_llm_backend()
         stream = backend.stream(prompt.messages, max_tokens=settings.LLM_MAX_ANSWER_TOKENS)
         answer.model = backend.model
-        for delta in stream:
+        iterator = iter(stream)
+        for delta in iterator:
             parts.append(delta)
             if not sent_any:
                 buffer += delta
@@ -371,6 +373,12 @@ def _llm_answer(
         logger.warning("LLM failed (%s): %s; answering extractively", exc.reason, exc)
         answer.fallback_reason = exc.reason
         return "fallback", sent_any
+    finally:
+        # If our caller went away mid-answer, close the HTTP stream now: vLLM then aborts
+        # the request instead of generating for nobody.
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
     text = "".join(parts).strip()
     if not text:

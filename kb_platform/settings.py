@@ -268,6 +268,7 @@ ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.0
 # JSON output: OpenAI "response_format" json_schema (vLLM >= 0.6) or vLLM's older "guided_json".
 LLM_JSON_MODE = env_choice("LLM_JSON_MODE", "response_format", ("response_format", "guided_json"))
 LLM_RETRY_BACKOFF_SECONDS = env_float("LLM_RETRY_BACKOFF_SECONDS", 0.25)
+LLM_HEALTHCHECK_ON_STARTUP = env_bool("LLM_HEALTHCHECK_ON_STARTUP", True)  # log-only, non-blocking
 ANSWER_SEARCH_TOP_K = env_int("ANSWER_SEARCH_TOP_K", 8, minimum=1)
 ANSWER_MAX_SOURCES = env_int("ANSWER_MAX_SOURCES", 8, minimum=1)
 ANSWER_MAX_SENTENCES = env_int("ANSWER_MAX_SENTENCES", 4, minimum=1)

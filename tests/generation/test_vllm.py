@@ -246,3 +246,51 @@ def test_history_reaches_the_model(fake_vllm, kb_result):
     _ask(kb_result, history=history)
     roles = [m["role"] for m in fake_vllm.chat_requests[0]["body"]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_abandoned_stream_is_closed_and_not_counted_as_failure(fake_vllm, kb_result):
+    fake_vllm.token_delay_s = 0.02
+    try:
+        events = answer_question_stream(Q, audience="public", search_result=kb_result)
+        seen = [next(events), next(events), next(events)]  # meta + two tokens, then hang up
+        events.close()
+    finally:
+        fake_vllm.token_delay_s = 0.0
+    assert [e.type for e in seen] == ["meta", "token", "token"]
+    assert llm_health()["circuit"] == "closed"
+    assert _ask(kb_result).backend == "llm"
+
+
+def test_prompt_fits_the_context_budget(fake_vllm, settings):
+    settings.LLM_MAX_CONTEXT_TOKENS = 1200
+    settings.LLM_MAX_ANSWER_TOKENS = 200
+    long_text = PASSWORD_TEXT + " " + "Filler sentence about accounts and settings. " * 60
+    res = result(Q, [hit(i, f"Article {i}", long_text, score=1 - i / 10) for i in range(1, 9)])
+    answer_question(Q, audience="public", search_result=res)
+    user = fake_vllm.chat_requests[0]["body"]["messages"][-1]["content"]
+    assert "<source id=1>" in user and "<source id=8>" not in user
+    assert fake_vllm.chat_requests[0]["body"]["max_tokens"] == 200
+
+
+def test_fake_server_runs_standalone():
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.generation.fake_vllm", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert b"fake vLLM serving" in proc.stdout.readline()
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
+        assert models["data"][0]["id"] == "fake-model"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
