@@ -265,8 +265,11 @@ LLM_CIRCUIT_FAILURES = env_int("LLM_CIRCUIT_FAILURES", 3, minimum=1)
 LLM_CIRCUIT_RESET_SECONDS = env_float("LLM_CIRCUIT_RESET_SECONDS", 30.0)
 ANSWER_MIN_CONFIDENCE_PUBLIC = env_float("ANSWER_MIN_CONFIDENCE_PUBLIC", 0.0)
 ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.0)
-# JSON output: OpenAI "response_format" json_schema (vLLM >= 0.6) or vLLM's older "guided_json".
-LLM_JSON_MODE = env_choice("LLM_JSON_MODE", "response_format", ("response_format", "guided_json"))
+# JSON output: OpenAI "response_format" json_schema (any recent vLLM), or vLLM's extra-body
+# fields: "structured_outputs" (vLLM >= 0.10; required form from 0.12) or "guided_json" (< 0.12).
+LLM_JSON_MODE = env_choice(
+    "LLM_JSON_MODE", "response_format", ("response_format", "structured_outputs", "guided_json")
+)
 LLM_RETRY_BACKOFF_SECONDS = env_float("LLM_RETRY_BACKOFF_SECONDS", 0.25)
 LLM_HEALTHCHECK_ON_STARTUP = env_bool("LLM_HEALTHCHECK_ON_STARTUP", True)  # log-only, non-blocking
 ANSWER_SEARCH_TOP_K = env_int("ANSWER_SEARCH_TOP_K", 8, minimum=1)

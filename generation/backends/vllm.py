@@ -121,7 +121,9 @@ class VLLMBackend:
         if json_schema is not None:
             payload["temperature"] = 0.0
             if self.json_mode == "guided_json":
-                payload["guided_json"] = json_schema
+                payload["guided_json"] = json_schema  # vLLM < 0.12
+            elif self.json_mode == "structured_outputs":
+                payload["structured_outputs"] = {"json": json_schema}  # vLLM >= 0.10
             else:
                 payload["response_format"] = {
                     "type": "json_schema",

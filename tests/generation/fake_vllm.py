@@ -238,7 +238,11 @@ class FakeVLLM:
                 response_format = body.get("response_format") or {}
                 if response_format.get("type") == "json_schema":
                     schema = response_format.get("json_schema", {}).get("schema")
-                schema = schema or body.get("guided_json")
+                schema = (
+                    schema
+                    or body.get("guided_json")
+                    or (body.get("structured_outputs") or {}).get("json")
+                )
                 if schema is not None:
                     text = json.dumps(fake.json_reply or _fill_schema(schema))
                 prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in messages)

@@ -199,12 +199,19 @@ def test_complete_json_uses_response_format(fake_vllm):
     }
 
 
-def test_complete_json_guided_json_fallback_setting(fake_vllm, settings):
-    settings.LLM_JSON_MODE = "guided_json"
-    value = complete_json([{"role": "user", "content": "draft"}], SCHEMA)
-    assert set(value) == {"title", "body"}
+@pytest.mark.parametrize(
+    "mode, field, value",
+    [
+        ("guided_json", "guided_json", SCHEMA),
+        ("structured_outputs", "structured_outputs", {"json": SCHEMA}),
+    ],
+)
+def test_complete_json_vllm_extra_body_modes(fake_vllm, settings, mode, field, value):
+    settings.LLM_JSON_MODE = mode
+    result_value = complete_json([{"role": "user", "content": "draft"}], SCHEMA)
+    assert set(result_value) == {"title", "body"}
     body = fake_vllm.chat_requests[0]["body"]
-    assert body["guided_json"] == SCHEMA and "response_format" not in body
+    assert body[field] == value and "response_format" not in body
 
 
 def test_complete_json_raises_clean_errors(fake_vllm, settings):
