@@ -70,3 +70,32 @@ class RejectForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="What needs to change?"
     )
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="A .jsonl corpus, a .md or .html file, or a .zip of a folder of them."
+    )
+    format = forms.ChoiceField(
+        choices=[
+            ("auto", "Detect from the file"),
+            ("jsonl", "JSONL (id, title, text)"),
+            ("markdown", "Markdown with front matter"),
+            ("html", "HTML help-center export"),
+        ],
+        initial="auto",
+    )
+    visibility = forms.ChoiceField(
+        choices=Visibility.choices,
+        initial=Visibility.PUBLIC,
+        label="Visibility for records that don't say",
+    )
+    category = forms.CharField(
+        max_length=200, required=False, label="Category for records without one"
+    )
+    publish = forms.BooleanField(
+        required=False, initial=False, label="Publish imported articles (reviewers and admins)"
+    )
+    dry_run = forms.BooleanField(
+        required=False, initial=True, label="Dry run: show what would happen, write nothing"
+    )

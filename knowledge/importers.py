@@ -444,3 +444,52 @@ def _table(table: Any) -> str:
 def export_line(record: dict[str, Any]) -> str:
     """One JSONL line in the format parse_jsonl reads back."""
     return json.dumps(record, ensure_ascii=False)
+
+
+# --- Uploads (editor UI) -------------------------------------------------------------------
+
+UPLOAD_SUFFIXES = (".jsonl", ".ndjson", ".md", ".markdown", ".html", ".htm", ".zip")
+MAX_ZIP_MEMBERS = 10_000
+MAX_ZIP_UNPACKED_BYTES = 200 * 1024 * 1024
+
+
+def unpack_upload(name: str, fileobj: Any, dest: Path) -> Path:
+    """Write an uploaded file (or unpack a .zip of a folder) under dest; return what to parse.
+
+    Zip members may not escape dest ("zip slip") and the unpacked size is capped, so a
+    crafted archive can neither overwrite files nor fill the disk.
+    """
+    import shutil
+    import zipfile
+
+    safe_name = Path(name).name or "upload"
+    suffix = Path(safe_name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ImportFormatError(
+            f"{safe_name}: upload a .jsonl, .md, .html file or a .zip of a folder of them."
+        )
+    target = dest / safe_name
+    with target.open("wb") as out:
+        shutil.copyfileobj(fileobj, out)
+    if suffix != ".zip":
+        return target
+    folder = dest / "unpacked"
+    folder.mkdir()
+    try:
+        with zipfile.ZipFile(target) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise ImportFormatError(f"The archive holds more than {MAX_ZIP_MEMBERS} files.")
+            if sum(m.file_size for m in members) > MAX_ZIP_UNPACKED_BYTES:
+                raise ImportFormatError("The archive unpacks to more than 200 MB.")
+            root = folder.resolve()
+            for member in members:
+                out_path = (folder / member.filename).resolve()
+                if not out_path.is_relative_to(root):
+                    raise ImportFormatError(f"Unsafe path in the archive: {member.filename}")
+                out_path.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, out_path.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+    except zipfile.BadZipFile as exc:
+        raise ImportFormatError(f"{safe_name} is not a valid zip archive.") from exc
+    return folder

@@ -23,4 +23,6 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("review/", views.review_queue, name="review_queue"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("import/", views.import_articles, name="import"),
+    path("export.jsonl", views.export_articles, name="export"),
 ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -17,15 +19,22 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from knowledge import roles, selectors, services
+from knowledge import importers, roles, selectors, services
 from knowledge.diffing import diff_lines, diff_stats
-from knowledge.forms import ArticleFilterForm, ArticleForm, AuditFilterForm, RejectForm
+from knowledge.forms import (
+    ArticleFilterForm,
+    ArticleForm,
+    AuditFilterForm,
+    ImportForm,
+    RejectForm,
+)
 from knowledge.models import Article, ArticleStatus, Revision, RevisionState
 from knowledge.rendering import render_markdown
 
@@ -476,3 +485,76 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "knowledge/audit_log.html",
         {"form": form, "page": page, "querystring": query.urlencode()},
     )
+
+
+# --- import / export -------------------------------------------------------------------------
+
+MAX_IMPORT_UPLOAD_BYTES = 100 * 1024 * 1024
+
+
+@require_http_methods(["GET", "POST"])
+@role_required()
+def import_articles(request: HttpRequest) -> HttpResponse:
+    summary = None
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            cd = form.cleaned_data
+            upload = cd["file"]
+            if cd["publish"] and not roles.can_review(request.user):
+                form.add_error(
+                    "publish", "Only reviewers and admins can publish: import as drafts instead."
+                )
+            elif upload.size > MAX_IMPORT_UPLOAD_BYTES:
+                form.add_error("file", "The file is larger than 100 MB: split it.")
+            else:
+                summary = _run_import(request, form, upload)
+    else:
+        form = ImportForm()
+    return render(request, "knowledge/import.html", {"form": form, "summary": summary})
+
+
+def _run_import(request: HttpRequest, form: ImportForm, upload: Any) -> Any:
+    cd = form.cleaned_data
+    with tempfile.TemporaryDirectory(prefix="kb-import-") as tmp:
+        try:
+            path = importers.unpack_upload(upload.name, upload, Path(tmp))
+            parsed = importers.parse_path(
+                path, fmt=cd["format"], max_body_chars=settings.KB_MAX_ARTICLE_BODY_CHARS
+            )
+        except importers.ImportFormatError as exc:
+            form.add_error("file", str(exc))
+            return None
+        try:
+            summary = services.articles_import(
+                records=parsed.records,
+                actor=request.user,
+                publish=cd["publish"],
+                default_visibility=cd["visibility"],
+                default_category=cd["category"].strip(),
+                source_name=f"upload {upload.name}",
+                problems=[(p.source, p.reason) for p in parsed.problems],
+                dry_run=cd["dry_run"],
+            )
+        except DatabaseError:
+            logger.exception("import of %s failed", upload.name)
+            form.add_error(None, "The database refused the import; nothing was imported.")
+            return None
+    if not summary.dry_run:
+        messages.success(
+            request,
+            f"Imported {upload.name}: {summary.created} created, {summary.updated} updated.",
+        )
+    return summary
+
+
+@require_GET
+@role_required()
+def export_articles(request: HttpRequest) -> HttpResponse:
+    include_internal = request.GET.get("internal") == "1"
+    rows = selectors.articles_for_export(include_internal=include_internal)
+    body = "".join(importers.export_line(row) + "\n" for row in rows)
+    response = HttpResponse(body, content_type="application/x-ndjson; charset=utf-8")
+    name = "kb-export-all.jsonl" if include_internal else "kb-export-public.jsonl"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

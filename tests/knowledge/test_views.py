@@ -56,6 +56,8 @@ PAGES = [
     ("get", "/editor/articles/{pk}/revisions/1/", EDITOR_OK),
     ("get", "/editor/audit/", EDITOR_OK),
     ("get", "/editor/review/", REVIEWER_OK),
+    ("get", "/editor/import/", EDITOR_OK),
+    ("get", "/editor/export.jsonl", EDITOR_OK),
     ("post", "/editor/preview/", EDITOR_OK),
     ("post", "/editor/articles/{pk}/archive/", REVIEWER_POST),
     ("post", "/editor/articles/{pk}/revisions/1/restore/", EDITOR_POST),
