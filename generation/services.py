@@ -9,11 +9,12 @@ content words present in the top sources (calibrated on the DEV sets: together t
 answerable from unanswerable questions better than either alone); below
 ANSWER_MIN_CONFIDENCE_PUBLIC / _INTERNAL we abstain.
 
-Stream contract (for the UIs): one "meta" event {"hits", "confidence", "query"}, then "token"
-events {"text": delta}, then one "done" event {"answer": Answer.to_dict()}. If the LLM fails
-after some tokens were sent, the next token event carries {"reset": true}: the client clears
-what it has shown and continues with the extractive answer from that event on. The "done"
-answer text is always the authoritative final text (with invalid citations removed).
+Stream contract (for the UIs): one "meta" event {"hits", "confidence", "retrieval_confidence",
+"query"}, then "token" events {"text": delta}, then one "done" event {"answer":
+Answer.to_dict()}. If the LLM fails after some tokens were sent, the next token event carries
+{"reset": true}: the client clears what it has shown and continues with the extractive answer
+from that event on. The "done" answer text is always the authoritative final text (LLM tokens
+are streamed as generated; invalid citation markers are removed only in the final text).
 """
 
 from __future__ import annotations
@@ -283,12 +284,18 @@ def _stream(
     # Judged on the condensed query: a follow-up's own words are too few to judge.
     answer.confidence = answer_confidence(query, sources, search_result.confidence)
     yield AnswerEvent(
-        "meta", {"hits": answer.hits, "confidence": answer.confidence, "query": query}
+        "meta",
+        {
+            "hits": answer.hits,
+            "confidence": answer.confidence,
+            "retrieval_confidence": answer.retrieval_confidence,
+            "query": query,
+        },
     )
 
     abstain_reason = ""
     if not sources:
-        abstain_reason = "no_hits"
+        abstain_reason = fallback_reason or "no_hits"
     elif answer.confidence < min_confidence(audience):
         abstain_reason = "low_confidence"
 

@@ -74,6 +74,7 @@ def test_broken_retrieval_abstains_instead_of_crashing(kb, settings):
     settings.EMBEDDING_BACKEND = "no-such-backend"  # retrieval raises ImproperlyConfigured
     answer = answer_question("How do I pair the remote?", audience="public")
     assert answer.abstained and answer.fallback_reason == "retrieval_error"
+    assert answer.abstain_reason == "retrieval_error"
 
 
 @pytest.mark.django_db
