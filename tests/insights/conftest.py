@@ -14,6 +14,8 @@ NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(autouse=True)
 def _insights_settings(settings) -> None:
+    # Users are created per test: a fast hasher keeps fixtures cheap (never in production).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.LLM_BASE_URL = ""
     # The fake embedder scores paraphrases lower than the real model does.
     settings.INSIGHTS_CLUSTER_THRESHOLD = 0.45
