@@ -124,3 +124,22 @@ def test_llm_outage_falls_back_to_the_extractive_draft(soundbar_logs, fake_llm) 
     assert suggestion.draft_source == "extractive"
     assert suggestion.draft_check["llm_error"]
     assert "Set HDMI-eARC Mode to Auto." in suggestion.draft_body
+
+
+def test_extractive_update_and_merge_drafts_only_reuse_evidence() -> None:
+    article = "## Pairing\n\nPoint the remote at the TV. Hold Back and Play for 3 seconds."
+    replies = ["Hi, hold Back and Play for 5 seconds on the 2024 models. Thanks!"]
+    questions = ["remote does not pair"]
+    title, body = drafting.extractive_update(
+        title="Pair the remote", body=article, questions=questions, replies=replies
+    )
+    assert title == "Pair the remote"
+    assert body.startswith(article)
+    assert "Hold Back and Play for 5 seconds on the 2024 models." in body
+    _assert_every_sentence_from(body, [article, *replies, *questions])
+
+    other = "Point the remote at the TV.\n\nThe remote battery lasts a year."
+    _, merged = drafting.extractive_merge(title="Pair", body=article, other_body=other)
+    assert merged.count("Point the remote at the TV.") == 1
+    assert merged.endswith("The remote battery lasts a year.")
+    _assert_every_sentence_from(merged, [article, other])

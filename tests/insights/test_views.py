@@ -132,3 +132,19 @@ def test_dismiss_needs_a_reason(client, editor, open_suggestion):
     assert open_suggestion.dismissed_by == editor
     listing = client.get(reverse("insights:suggestion_list")).content.decode()
     assert "soundbar" not in listing.lower()
+
+
+@pytest.mark.django_db
+def test_mine_now_button_runs_mining(client, editor):
+    from django.utils import timezone
+
+    now = timezone.now()
+    log_question("tv turns off by itself", session="a", abstained=True, now=now)
+    log_question("tv turns off by itself at night", session="b", abstained=True, now=now)
+    client.force_login(editor)
+    response = client.post(reverse("insights:mine_now"))
+    assert response.status_code == 302
+    assert Suggestion.objects.filter(kind="new_article").count() == 1
+    page = client.get(reverse("insights:suggestion_list")).content.decode()
+    assert "Tv turns off by itself" in page or "tv turns off by itself" in page
+    assert client.get(reverse("insights:mine_now")).status_code == 405
