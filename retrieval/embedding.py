@@ -126,9 +126,10 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 class FakeEmbedder:
     """Deterministic hashed bag of words plus character trigrams: for tests and CI only."""
 
-    def __init__(self, dimension: int = 384):
+    def __init__(self, dimension: int = 384, *, name: str = PACKAGED_MODEL):
         self.dimension = dimension
-        self.model_id = f"fake:hash-bow-v1:{dimension}"
+        # The name only changes the identity (so tests can exercise a model change).
+        self.model_id = f"fake:hash-bow-v1:{dimension}:{name}"
 
     def _bucket(self, token: str) -> tuple[int, float]:
         digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
@@ -177,7 +178,7 @@ def get_embedder() -> Embedder:
 
 def _build_embedder(backend: str, model: str, device: str, batch_size: int) -> Embedder:
     if backend == "fake":
-        return FakeEmbedder()
+        return FakeEmbedder(name=model or PACKAGED_MODEL)
     if backend == "torch":
         return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
     if backend == "onnx-int8":

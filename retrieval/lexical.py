@@ -41,6 +41,12 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer is not None else words
 
 
+def stem_words(words: list[str]) -> list[str]:
+    """The stems `tokenize` would give these lower-cased words (stop words included)."""
+    stemmer = _stemmer()
+    return stemmer.stemWords(words) if stemmer is not None else words
+
+
 def query_terms(text: str) -> list[str]:
     """Distinct non-stop-words of a query, as typed (for highlighting)."""
     seen: dict[str, None] = {}
@@ -84,7 +90,7 @@ class LexicalIndex:
         if mask is not None and not mask.any():
             return empty
         docs, scores = self.retriever.retrieve(
-            [tokens], k=min(k, n), show_progress=False, weight_mask=mask, n_threads=1
+            [tokens], k=min(k, n), show_progress=False, weight_mask=mask, n_threads=0
         )
         docs, scores = docs[0], scores[0]
         keep = scores > 0

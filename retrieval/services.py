@@ -40,6 +40,7 @@ def index_params() -> IndexParams:
         ivf_nprobe=settings.INDEX_IVF_NPROBE,
         use_gpu=settings.INDEX_USE_GPU,
         keep_versions=settings.INDEX_KEEP_VERSIONS,
+        search_threads=settings.INDEX_SEARCH_THREADS,
     )
 
 
