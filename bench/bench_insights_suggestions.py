@@ -5,7 +5,9 @@ articles (archived), log every dataset question through the real answerer as sev
 customers (`insights.demo_logs`), mine the logs, then score the top-10 new-article
 suggestions: one is correct when the gold article of its most representative question is a
 withheld one (also reported: by majority of its questions). Finally accept the best correct
-suggestion, publish its draft and re-run its questions: answered before vs after.
+suggestion, publish its draft and re-run its questions: answered before vs after, and
+whether the answers now cite the new article. Two scenarios: the default noise, and a noisy
+one where more customers dislike answers that were in fact right.
 
 Uses the configured embedder (EMBEDDING_BACKEND, default the real model) and the extractive
 answerer (LLM_BASE_URL unset) unless configured otherwise.
@@ -62,16 +64,32 @@ def run(args: argparse.Namespace) -> dict:
             CELERY_TASK_ALWAYS_EAGER=True,
             LLM_BASE_URL=settings.LLM_BASE_URL,
         ):
-            connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-            try:
-                return _run(dataset, withhold)
-            finally:
-                connection.creation.destroy_test_db(old_name, verbosity=0)
+            scenarios = {}
+            for name, noise, askers in SCENARIOS:
+                connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+                try:
+                    scenarios[name] = _run(dataset, withhold, noise=noise, askers_other=askers)
+                finally:
+                    connection.creation.destroy_test_db(old_name, verbosity=0)
     finally:
         tmp.cleanup()
+    first = scenarios[SCENARIOS[0][0]]
+    return {
+        "precision_at_10": first["precision_at_10"],
+        "withheld_covered_in_top_10": first["withheld_covered_in_top_10"],
+        "scenarios": scenarios,
+        "scenario_settings": {
+            name: {"noise_dislike_rate": noise, "askers_per_answered_question": list(askers)}
+            for name, noise, askers in SCENARIOS
+        },
+    }
 
 
-def _run(dataset: Path, withhold: int) -> dict:
+# (name, share of answered non-gap questions disliked anyway, askers per non-gap question)
+SCENARIOS = [("default", 0.15, (1, 2)), ("noisy", 0.35, (1, 3))]
+
+
+def _run(dataset: Path, withhold: int, *, noise: float, askers_other: tuple[int, int]) -> dict:
     from django.conf import settings
 
     from insights.demo_logs import load_dataset, seed_demo_logs, seed_user
@@ -83,7 +101,14 @@ def _run(dataset: Path, withhold: int) -> dict:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     ds = load_dataset(dataset)
-    result = seed_demo_logs(dataset_dir=dataset, withhold=withhold, seed=0, days=30)
+    result = seed_demo_logs(
+        dataset_dir=dataset,
+        withhold=withhold,
+        seed=0,
+        days=30,
+        noise_dislike_rate=noise,
+        askers_other=askers_other,
+    )
     timings["seed_s"] = round(time.perf_counter() - started, 1)
     withheld = set(result.withheld)
 
@@ -115,6 +140,7 @@ def _run(dataset: Path, withhold: int) -> dict:
             "draft_chars": len(suggestion.draft_body),
             "questions": len(ba["before"]),
             "answered_before": sum(r["answered"] for r in ba["before"]),
+            "abstained_before": sum(not r["answered"] for r in ba["before"]),
             "answered_after": sum(r["answered"] for r in ba["after"]),
             "citing_new_article_after": sum(r["cites_accepted_article"] for r in ba["after"]),
         }

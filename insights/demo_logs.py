@@ -154,6 +154,7 @@ def seed_demo_logs(
     askers_withheld: int = 3,
     askers_other: tuple[int, int] = (1, 2),
     run_answers: bool = True,
+    noise_dislike_rate: float = 0.15,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
 ) -> SeedResult:
@@ -210,6 +211,7 @@ def seed_demo_logs(
                     reference=ds.answers.get(qid, ""),
                     when=now - dt.timedelta(days=rng.uniform(0, days)),
                     rng=rng,
+                    noise_dislike_rate=noise_dislike_rate,
                     models=(Interaction, Feedback, Conversation, Message, SearchLog),
                 )
     return result
@@ -226,6 +228,7 @@ def _log_one(
     reference: str,
     when: dt.datetime,
     rng: random.Random,
+    noise_dislike_rate: float,
     models: tuple,
 ) -> None:
     Interaction, Feedback, Conversation, Message, SearchLog = models
@@ -256,8 +259,14 @@ def _log_one(
     elif abstained:
         escalate = rng.random() < 0.3
     else:
+        # Answered from the KB: mostly liked, some disliked anyway (noise), some unrated.
         roll = rng.random()
-        helpful = True if roll < 0.7 else (False if roll < 0.85 else None)
+        if roll < noise_dislike_rate:
+            helpful = False
+        elif roll < noise_dislike_rate + 0.15:
+            helpful = None
+        else:
+            helpful = True
     if helpful is not None:
         Feedback.objects.create(interaction=interaction, helpful=helpful)
     if escalate:
