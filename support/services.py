@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
 from generation.types import Answer, Citation
@@ -26,6 +28,7 @@ from support.models import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_MESSAGE_CHARS = 20_000
 MAX_COMMENT_CHARS = 5_000
@@ -65,6 +68,25 @@ def question_validate(question: Any) -> str:
     return question
 
 
+def _retry_when_locked(func: Callable[..., T]) -> Callable[..., T]:
+    """Retry a short write when SQLite reports a lock (the demo database under concurrent
+    requests); PostgreSQL never gets here. Only outside a transaction, which would be broken."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(6):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as exc:
+                if "locked" not in str(exc) or connection.in_atomic_block or attempt == 5:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+@_retry_when_locked
 @transaction.atomic
 def interaction_record(
     *,
@@ -231,11 +253,17 @@ def conversation_escalate(
 
 SOURCES_HEADING = "Helpful articles:"
 _MARKER_RE = re.compile(r"\s?\[\d{1,3}\]")
+_MD_EMPHASIS_RE = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+
+
+def _plain(text: str) -> str:
+    """Without [k] markers and Markdown emphasis: how a customer would read it."""
+    return _MD_EMPHASIS_RE.sub("", _MARKER_RE.sub("", text or ""))
 
 
 def suggestion_reply_text(*, answer_text: str, links: list[tuple[str, str]]) -> str:
     """The suggestion as a customer would read it: no [k] markers, public links at the end."""
-    text = _MARKER_RE.sub("", answer_text or "").strip()
+    text = _plain(answer_text).strip()
     if links:
         text += "\n\n" + SOURCES_HEADING + "\n" + "\n".join(f"- {t}: {u}" for t, u in links)
     return text
@@ -249,8 +277,8 @@ def suggestion_usage_classify(*, suggestion_text: str, sent_text: str) -> str:
     if SOURCES_HEADING in sent_text and SOURCES_HEADING not in (suggestion_text or ""):
         # The link footer is added on insert; judge the answer part only.
         sent_text = sent_text.split(SOURCES_HEADING)[0]
-    norm_s = " ".join(_MARKER_RE.sub("", suggestion_text or "").split())
-    norm_r = " ".join(_MARKER_RE.sub("", sent_text).split())
+    norm_s = " ".join(_plain(suggestion_text).split())
+    norm_r = " ".join(_plain(sent_text).split())
     if not norm_s:
         return Message.SuggestionUsage.DISCARDED
     if norm_s == norm_r:
@@ -356,6 +384,7 @@ def article_flag(
     )
 
 
+@_retry_when_locked
 def search_log_record(*, query: str, audience: str, channel: str, hits: Iterable[Any]) -> SearchLog:
     """Log one search with its result count and top article."""
     hits = list(hits)

@@ -77,10 +77,15 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def snippet_clean(html: str) -> SafeString:
     """Search snippets come as HTML with <mark>: keep only that."""
-    return mark_safe(nh3.clean(html or "", tags={"mark"}, attributes={}))
+    # Chunks are Markdown source: drop emphasis/code markers so snippets read as prose.
+    text = _MD_MARKERS.sub("", html or "")
+    return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
 
 
 _CITE_RE = re.compile(r"\[(\d{1,3})\]")
+_MD_MARKERS = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
+_STRONG_RE = re.compile(r"\*\*(\S(?:[^*\n]*?\S)?)\*\*")
+_EM_RE = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*?\S)?)\*(?![\w*])")
 
 
 def answer_html(text: str, numbers: set[int]) -> SafeString:
@@ -94,6 +99,9 @@ def answer_html(text: str, numbers: set[int]) -> SafeString:
         return ""
 
     html = _CITE_RE.sub(link, escaped)
+    # Answers quote Markdown sources: show **bold** and *emphasis* as such, not as asterisks.
+    html = _STRONG_RE.sub(r"<strong>\1</strong>", html)
+    html = _EM_RE.sub(r"<em>\1</em>", html)
     paragraphs = [p.strip() for p in html.split("\n\n") if p.strip()]
     return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))
 
