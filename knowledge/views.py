@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -148,29 +148,35 @@ def article_create(request: HttpRequest) -> HttpResponse:
         data = request.POST
         form = ArticleForm(data)
         if form.is_valid():
-            category, tags = _category_and_tags(form)
             cd = form.cleaned_data
+            submit = "save_submit" in data
             try:
-                article = services.article_create(
-                    title=cd["title"],
-                    body=cd["body"],
-                    author=request.user,
-                    category=category,
-                    tags=tags,
-                    visibility=cd["visibility"],
-                    locale=cd["locale"],
-                    summary=cd["summary"] or "Created",
-                )
+                # One transaction: a refused save leaves no new category or tags behind.
+                with transaction.atomic():
+                    category, tags = _category_and_tags(form)
+                    article = services.article_create(
+                        title=cd["title"],
+                        body=cd["body"],
+                        author=request.user,
+                        category=category,
+                        tags=tags,
+                        visibility=cd["visibility"],
+                        locale=cd["locale"],
+                        summary=cd["summary"] or "Created",
+                    )
+                    if submit:
+                        services.revision_submit(
+                            revision=article.latest_revision, submitted_by=request.user
+                        )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                if "save_submit" in data:
-                    services.revision_submit(
-                        revision=article.latest_revision, submitted_by=request.user
-                    )
-                    messages.success(request, "Article created and sent to review.")
-                else:
-                    messages.success(request, "Article created as a draft.")
+                messages.success(
+                    request,
+                    "Article created and sent to review."
+                    if submit
+                    else "Article created as a draft.",
+                )
                 return redirect("knowledge:article_detail", pk=article.pk)
     else:
         form = ArticleForm(initial={"visibility": "public", "locale": "en"})
@@ -188,29 +194,31 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = ArticleForm(data)
         if form.is_valid():
             cd = form.cleaned_data
-            category, tags = _category_and_tags(form)
+            submit = "save_submit" in data
             try:
-                revision = services.article_edit(
-                    article=article,
-                    author=request.user,
-                    base_revision_id=cd["base_revision_id"],
-                    title=cd["title"],
-                    body=cd["body"],
-                    summary=cd["summary"],
-                    category=category,
-                    tags=tags,
-                    visibility=cd["visibility"],
-                    locale=cd["locale"],
-                )
+                with transaction.atomic():
+                    category, tags = _category_and_tags(form)
+                    revision = services.article_edit(
+                        article=article,
+                        author=request.user,
+                        base_revision_id=cd["base_revision_id"],
+                        title=cd["title"],
+                        body=cd["body"],
+                        summary=cd["summary"],
+                        category=category,
+                        tags=tags,
+                        visibility=cd["visibility"],
+                        locale=cd["locale"],
+                    )
+                    current = revision or article.latest_revision
+                    if submit and current.state in (RevisionState.DRAFT, RevisionState.REJECTED):
+                        services.revision_submit(revision=current, submitted_by=request.user)
             except services.EditConflict as conflict:
                 return _render_conflict(request, article, form, conflict)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                if "save_submit" in data:
-                    current = revision or article.latest_revision
-                    if current.state in (RevisionState.DRAFT, RevisionState.REJECTED):
-                        services.revision_submit(revision=current, submitted_by=request.user)
+                if submit:
                     messages.success(request, "Saved and sent to review.")
                 elif revision:
                     messages.success(request, f"Saved as revision {revision.number} (draft).")

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from knowledge import services
-from knowledge.models import Article, ArticleStatus, AuditLog, RevisionState
+from knowledge.models import Article, ArticleStatus, AuditLog, Category, RevisionState
 from tests.factories import UserFactory, make_article
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.knowledge.urls")]
@@ -191,10 +191,12 @@ def test_edit_conflict_keeps_users_text_and_shows_diff(client, editor, reviewer,
     mine = "Hold **Back** for 3 seconds. <my edit>"
     response = client.post(
         f"/editor/articles/{article.pk}/edit/",
-        _form(title="Pair the remote", body=mine, base_revision_id=base_id),
+        _form(title="Pair the remote", body=mine, base_revision_id=base_id, new_category="Fresh"),
     )
     page = response.content.decode()
     assert response.status_code == 409
+    assert not Category.objects.filter(name="Fresh").exists()  # rolled back with the save
+    assert 'value="Fresh"' in page  # ...but kept in the form
     assert "while you were editing" in page and "riley_reviewer" in page
     assert "Hold **Back** for 3 seconds. &lt;my edit&gt;</textarea>" in page
     assert "<ins>" in page and "<del>" in page and "&lt;my edit&gt;" in page
