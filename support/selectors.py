@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q, QuerySet
 from generation.types import Turn
 from knowledge.models import Article, Category
 from knowledge.selectors import article_list_for_audience
-from support.models import Conversation, Message
+from support.models import Channel, Conversation, Interaction, Message
 
 PORTAL_AUDIENCE = "public"
 
@@ -68,6 +68,18 @@ def conversation_turns(*, conversation: Conversation) -> list[Turn]:
         elif message.role == Message.Role.AGENT:
             turns.append(Turn(role="assistant", content=message.body))
     return turns
+
+
+def conversation_current_suggestion(*, conversation: Conversation) -> Interaction | None:
+    """The latest suggested reply, if no customer message arrived after it."""
+    drafts = conversation.interactions.filter(channel=Channel.AGENT)
+    suggestion = drafts.order_by("-created_at", "-id").first()
+    if suggestion is None:
+        return None
+    newer = conversation.messages.filter(
+        role=Message.Role.CUSTOMER, created_at__gt=suggestion.created_at
+    ).exists()
+    return None if newer else suggestion
 
 
 def conversation_last_customer_question(*, conversation: Conversation) -> str:

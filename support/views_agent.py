@@ -78,10 +78,18 @@ def _conversation(pk: int) -> Conversation:
 @agent_required
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(pk)
+    # Reuse the latest draft while no new customer message came in: no LLM call per page view.
+    current = selectors.conversation_current_suggestion(conversation=conversation)
+    suggestion = (
+        _suggestion_context(request, conversation=conversation, interaction=current)
+        if current
+        else {}
+    )
     return render(
         request,
         "support/agent/conversation.html",
         {
+            **suggestion,
             "conversation": conversation,
             "messages_list": conversation.messages.select_related("author"),
             "statuses": Conversation.Status.choices,
@@ -128,28 +136,34 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
         conversation=conversation,
         audience=AUDIENCE,
     )
-    citations = _with_links(interaction.citations)
-    sources = _with_links(group_sources(interaction.citations))
+    if not request.headers.get("HX-Request"):
+        return redirect("support:agent_conversation", pk=conversation.pk)
     return render(
         request,
         "support/agent/_suggestion.html",
-        {
-            "conversation": conversation,
-            "suggestion": interaction,
-            "suggestion_html": answer_html(
-                interaction.answer_text, {c["number"] for c in citations}
-            ),
-            "sources": sources,
-            "reply_text": services.suggestion_reply_text(
-                answer_text=interaction.answer_text,
-                links=[
-                    (src["title"], request.build_absolute_uri(src["url"]))
-                    for src in sources
-                    if src["public"]
-                ],
-            ),
-        },
+        _suggestion_context(request, conversation=conversation, interaction=interaction),
     )
+
+
+def _suggestion_context(
+    request: HttpRequest, *, conversation: Conversation, interaction: Interaction
+) -> dict:
+    citations = _with_links(interaction.citations)
+    sources = _with_links(group_sources(interaction.citations))
+    return {
+        "conversation": conversation,
+        "suggestion": interaction,
+        "suggestion_html": answer_html(interaction.answer_text, {c["number"] for c in citations}),
+        "sources": sources,
+        "reply_text": services.suggestion_reply_text(
+            answer_text=interaction.answer_text,
+            links=[
+                (src["title"], request.build_absolute_uri(src["url"]))
+                for src in sources
+                if src["public"]
+            ],
+        ),
+    }
 
 
 def _with_links(items: list[dict]) -> list[dict]:

@@ -71,7 +71,9 @@ def test_suggested_reply_uses_internal_kb_and_history(client, agent, kb):
         subject="Refund", body="Can you override my refund? Someone said zebracode."
     )
     client.force_login(agent)
-    response = client.post(f"/agent/conversations/{conversation.pk}/suggest/")
+    response = client.post(
+        f"/agent/conversations/{conversation.pk}/suggest/", HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     suggestion = Interaction.objects.get(channel="agent")
     assert suggestion.conversation == conversation and suggestion.audience == "internal"
@@ -203,3 +205,16 @@ def test_suggestion_reply_text_and_usage_ignore_markers_and_link_footer():
         classify(suggestion_text="Press Reset [1]. Check spam [2].", sent_text=edited) == "edited"
     )
     assert classify(suggestion_text="", sent_text="anything") == "discarded"
+
+
+def test_conversation_page_reuses_draft_until_customer_writes(client, agent, kb, conversation):
+    client.force_login(agent)
+    url = f"/agent/conversations/{conversation.pk}/"
+    assert client.post(url + "suggest/").status_code == 302  # no-JS: back to the page
+    suggestion = Interaction.objects.get(channel="agent")
+    html = client.get(url).content.decode()
+    assert f'name="suggestion_id" form="reply-form" value="{suggestion.pk}"' in html
+    assert Interaction.objects.filter(channel="agent").count() == 1
+    services.message_add(conversation=conversation, role="customer", body="Any update?")
+    html = client.get(url).content.decode()
+    assert "Drafting a reply" in html and 'name="suggestion_id"' not in html
