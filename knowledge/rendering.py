@@ -35,7 +35,8 @@ ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 # Tags removed together with their content, not just unwrapped.
 CLEAN_CONTENT_TAGS = frozenset({"script", "style", "iframe", "object", "embed", "noscript"})
 
-_EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc", "nl2br"]
+# No nl2br: hard-wrapped Markdown (as editors and imports write it) must reflow as paragraphs.
+_EXTENSIONS = ["tables", "fenced_code", "sane_lists", "toc"]
 _EXTENSION_CONFIGS = {"toc": {"permalink": False, "toc_depth": "2-4"}}
 
 

@@ -71,3 +71,11 @@ def test_diff_escapes_html_and_marks_words():
     assert "&lt;script&gt;" in html.replace("<ins>", "").replace("</ins>", "")
     assert "<ins>" in html and "<del>" in html
     assert [r.kind for r in rows] == ["del", "add", "same"]
+
+
+def test_hard_wrapped_paragraphs_reflow():
+    html = render_markdown(
+        "The remote pairs over Bluetooth. If the\nremote stops responding, pair it."
+    )
+    assert "<br" not in html
+    assert html.count("<p>") == 1
