@@ -239,6 +239,7 @@ def search(request: HttpRequest) -> HttpResponse:
         results = _search(query, channel=channel)
         context["page_obj"] = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
         context["total"] = len(results)
+        context["capped"] = len(results) >= SEARCH_MAX_RESULTS
     template = "support/portal/_search_results.html" if fragment else "support/portal/search.html"
     return render(request, template, context, status=400 if context["error"] else 200)
 
