@@ -74,3 +74,47 @@ def diff_stats(rows: list[DiffLine]) -> dict[str, int]:
         "added": sum(1 for r in rows if r.kind == "add"),
         "removed": sum(1 for r in rows if r.kind == "del"),
     }
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    kind: str  # "same", "change", "skip"
+    old_no: int | None
+    old_html: str
+    new_no: int | None
+    new_html: str
+
+
+def diff_split(old: str, new: str, *, context: int = 3) -> list[SplitRow]:
+    """Side-by-side diff rows: old text left, new text right, changed lines paired."""
+    a, b = (old or "").splitlines(), (new or "").splitlines()
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    rows: list[SplitRow] = []
+    for group in matcher.get_grouped_opcodes(context):
+        if rows:
+            rows.append(SplitRow("skip", None, "…", None, "…"))
+        for op, i1, i2, j1, j2 in group:
+            if op == "equal":
+                for k in range(i2 - i1):
+                    line = escape(a[i1 + k])
+                    rows.append(SplitRow("same", i1 + k + 1, line, j1 + k + 1, line))
+                continue
+            olds, news = a[i1:i2], b[j1:j2]
+            for k in range(max(len(olds), len(news))):
+                o = olds[k] if k < len(olds) else None
+                n = news[k] if k < len(news) else None
+                if o is not None and n is not None:
+                    o_html, n_html = _words_diff(o, n)
+                else:
+                    o_html = f"<del>{escape(o)}</del>" if o is not None else ""
+                    n_html = f"<ins>{escape(n)}</ins>" if n is not None else ""
+                rows.append(
+                    SplitRow(
+                        "change",
+                        i1 + k + 1 if o is not None else None,
+                        o_html,
+                        j1 + k + 1 if n is not None else None,
+                        n_html,
+                    )
+                )
+    return rows

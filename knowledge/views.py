@@ -27,7 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from knowledge import importers, roles, selectors, services
-from knowledge.diffing import diff_lines, diff_stats
+from knowledge.diffing import diff_lines, diff_split, diff_stats
 from knowledge.forms import (
     ArticleFilterForm,
     ArticleForm,
@@ -428,6 +428,8 @@ def article_history(request: HttpRequest, pk: int) -> HttpResponse:
             )
     rev_a, rev_b = by_number.get(a_num), by_number.get(b_num)
     rows = diff_lines(rev_a.body, rev_b.body) if rev_a and rev_b else []
+    split = request.GET.get("view") == "split"
+    split_rows = diff_split(rev_a.body, rev_b.body) if split and rev_a and rev_b else []
     title_changed = bool(rev_a and rev_b and rev_a.title != rev_b.title)
     return render(
         request,
@@ -438,6 +440,8 @@ def article_history(request: HttpRequest, pk: int) -> HttpResponse:
             "rev_a": rev_a,
             "rev_b": rev_b,
             "diff": rows,
+            "split": split,
+            "split_rows": split_rows,
             "stats": diff_stats(rows),
             "title_changed": title_changed,
         },

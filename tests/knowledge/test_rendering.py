@@ -79,3 +79,17 @@ def test_hard_wrapped_paragraphs_reflow():
     )
     assert "<br" not in html
     assert html.count("<p>") == 1
+
+
+def test_side_by_side_diff_pairs_changed_lines_and_escapes():
+    from knowledge.diffing import diff_split
+
+    rows = diff_split("same\nold <b>\ngone", "same\nnew <b>")
+    assert [(r.kind, r.old_no, r.new_no) for r in rows] == [
+        ("same", 1, 1),
+        ("change", 2, 2),
+        ("change", 3, None),
+    ]
+    assert rows[1].old_html == "<del>old</del> &lt;b&gt;"
+    assert rows[1].new_html == "<ins>new</ins> &lt;b&gt;"
+    assert rows[2].old_html == "<del>gone</del>" and rows[2].new_html == ""

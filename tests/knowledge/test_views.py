@@ -390,3 +390,18 @@ def test_login_page_explains_what_the_editor_needs(client, editor):
         {"username": "erin_editor", "password": "pass-for-tests-1", "next": "/editor/"},
     )
     assert response.status_code == 302 and response["Location"] == "/editor/"
+
+
+def test_history_side_by_side_view(client, editor, article):
+    services.revision_save(
+        article=article, title=article.title, body="Hold **Back** <now>.",
+        author=editor, base_revision_id=article.latest_revision_id,
+    )  # fmt: skip
+    client.force_login(editor)
+    page = client.get(
+        f"/editor/articles/{article.pk}/history/", {"a": 1, "b": 2, "view": "split"}
+    ).content.decode()
+    assert 'class="diff split"' in page
+    assert '<th scope="col">r1</th>' in page and '<th scope="col">r2</th>' in page
+    assert "side-add" in page and "&lt;now&gt;" in page
+    assert "<now>" not in page
