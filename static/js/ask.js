@@ -93,7 +93,7 @@
     box.appendChild(fb);
 
     var esc = el("div", { "class": "escalate-offer" });
-    esc.appendChild(el("p", {}, (done.answer.abstained ? "We could not find this in our help center. " : "") + "Still stuck?"));
+    esc.appendChild(el("p", {}, done.answer.abstained ? "Our support team can help with this." : "Still stuck?"));
     var talk = el("button", { type: "button", "class": "talk" }, "Talk to a person");
     esc.appendChild(talk);
     talk.addEventListener("click", function () {
