@@ -26,6 +26,9 @@ class DiffLine:
 def _words_diff(old: str, new: str) -> tuple[str, str]:
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.ratio() < 0.35:
+        # Unrelated lines: word marks would only highlight shared spaces and commas.
+        return f"<del>{escape(old)}</del>", f"<ins>{escape(new)}</ins>"
     old_html: list[str] = []
     new_html: list[str] = []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():

@@ -93,3 +93,9 @@ def test_side_by_side_diff_pairs_changed_lines_and_escapes():
     assert rows[1].old_html == "<del>old</del> &lt;b&gt;"
     assert rows[1].new_html == "<ins>new</ins> &lt;b&gt;"
     assert rows[2].old_html == "<del>gone</del>" and rows[2].new_html == ""
+
+
+def test_unrelated_lines_are_marked_whole():
+    rows = diff_lines("After pressing the button you can surf", "## Steps")
+    assert rows[0].html == "<del>After pressing the button you can surf</del>"
+    assert rows[1].html == "<ins>## Steps</ins>"
