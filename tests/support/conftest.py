@@ -33,9 +33,20 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    cache.clear()
+    """Fresh rate-limit counters per test (local memory only: never FLUSHDB a shared Redis)."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(_default(), LocMemCache):
+        cache.clear()
     yield
-    cache.clear()
+    if isinstance(_default(), LocMemCache):
+        cache.clear()
+
+
+def _default():
+    from django.core.cache import caches
+
+    return caches["default"]
 
 
 @pytest.fixture
