@@ -218,3 +218,10 @@ def test_conversation_page_reuses_draft_until_customer_writes(client, agent, kb,
     services.message_add(conversation=conversation, role="customer", body="Any update?")
     html = client.get(url).content.decode()
     assert "Drafting a reply" in html and 'name="suggestion_id"' not in html
+
+
+def test_support_models_in_django_admin(client, admin_user, conversation):
+    client.force_login(admin_user)
+    for name in ["conversation", "interaction", "feedback", "articleflag", "searchlog"]:
+        assert client.get(f"/admin/support/{name}/").status_code == 200, name
+    assert client.get(f"/admin/support/conversation/{conversation.pk}/change/").status_code == 200
