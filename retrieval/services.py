@@ -90,8 +90,7 @@ def search(
         and (query or "").strip()
         and Article.objects.filter(status=ArticleStatus.PUBLISHED).exists()
     ):
-        index_rebuild()
-        snapshot = store.current()
+        snapshot = _ensure_index(store)
     embedder: Embedder | None = None
     if mode != "lexical" and snapshot is not None:
         embedder = get_embedder()
@@ -116,6 +115,15 @@ def search(
         reranker=reranker,
         allowed=_live_articles(audience),
     )
+
+
+def _ensure_index(store: IndexStore) -> Snapshot | None:
+    """Build the first index once, even when many requests arrive at the same time."""
+    with store.write_lock():
+        if store.current() is not None:  # another process built it while we waited
+            return store.current()
+    index_rebuild()
+    return store.current()
 
 
 def _enqueue_rebuild() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from retrieval.chunking import (
@@ -104,7 +106,7 @@ def test_chunks_respect_target_and_overlap_neighbours():
     for chunk in chunks:
         assert chunk.tokens <= 80
         assert estimate_tokens(chunk.text) == chunk.tokens
-    for prev, nxt in zip(chunks, chunks[1:], strict=False):
+    for prev, nxt in itertools.pairwise(chunks):
         last_sentence = prev.text.rsplit(". ", 1)[-1].rstrip(".")
         assert last_sentence in nxt.text  # the next chunk starts with the previous tail
 

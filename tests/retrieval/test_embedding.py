@@ -24,7 +24,9 @@ def test_fake_vectors_are_normalised_float32_and_deterministic():
     assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1.0, atol=1e-5)
     assert not vectors[2].any()  # empty text: zero vector, never NaN
-    assert np.array_equal(vectors, FakeEmbedder().embed(["reset the router", "billing invoice", ""]))
+    assert np.array_equal(
+        vectors, FakeEmbedder().embed(["reset the router", "billing invoice", ""])
+    )
     assert isinstance(emb, Embedder)
 
 

@@ -53,9 +53,7 @@ def _meta(cid: int, article: int, visibility: str, text: str) -> ChunkMeta:
 
 def _snapshot(n_public: int = 5, n_internal: int = 2, model: str = "m1"):
     metas = [_meta(i + 1, i + 1, "public", f"public text {i}") for i in range(n_public)]
-    metas += [
-        _meta(100 + i, 100 + i, "internal", f"internal text {i}") for i in range(n_internal)
-    ]
+    metas += [_meta(100 + i, 100 + i, "internal", f"internal text {i}") for i in range(n_internal)]
     vecs = _vectors(len(metas))
     return build_snapshot(
         chunks=metas,
@@ -105,6 +103,28 @@ def test_published_version_is_seen_by_another_store_and_updates_are_picked_up(tm
     assert on_disk["version"] == second.version
     assert (tmp_path / on_disk["path"] / "dense_all.faiss").is_file()
     assert not list(tmp_path.glob("versions/.tmp-*"))  # nothing half-written left behind
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_ann_indexes_survive_a_save_and_load(tmp_path, kind):
+    params = IndexParams(ann_threshold=1, ann_kind=kind)
+    metas = [_meta(i + 1, i + 1, "public", f"text {i}") for i in range(300)]
+    vecs = _vectors(300)
+    snap = build_snapshot(
+        chunks=metas,
+        vectors=vecs,
+        lexical_texts=[m.text for m in metas],
+        model_id="m1",
+        dimension=32,
+        params=params,
+    )
+    store = IndexStore(tmp_path, params)
+    with store.write_lock():
+        store.publish(snap)
+    loaded = IndexStore(tmp_path, params).current()
+    assert loaded.dense_all.kind == kind
+    _, ids = loaded.dense_all.search(vecs[7:8], 1)
+    assert ids[0][0] == 8
 
 
 def test_old_versions_are_pruned(tmp_path):

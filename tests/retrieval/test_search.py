@@ -96,9 +96,7 @@ def test_internal_best_match_never_reaches_public_but_top_k_stays_full(author):
         assert agent.hits[0].article_id == internal.pk, mode
 
 
-def test_archived_article_leaves_results_via_signals(
-    author, django_capture_on_commit_callbacks
-):
+def test_archived_article_leaves_results_via_signals(author, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         article = make_article(author=author, title="Warranty terms", body="Two years.")
     assert services.search("warranty", audience="public").hits[0].article_id == article.pk
