@@ -126,6 +126,8 @@ def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, revie
     page.goto(f"{base}/editor/articles/{kb.password.pk}/edit/")
     body = page.input_value("#id_body").replace("valid for 24 hours", "valid for 1 hour")
     page.fill("#id_body", body)
+    page.fill("input[name=summary]", "Reset links now expire after 1 hour (flagged by support)")
+    expect(page.locator("#preview")).to_contain_text("valid for 1 hour")
     page.screenshot(path=str(SHOTS / "editor.png"), full_page=True)
     page.click("button[name=save_submit]")
     page.wait_for_load_state()
