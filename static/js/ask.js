@@ -107,6 +107,8 @@
         var input = spec[2] === "textarea"
           ? el("textarea", { id: id, name: spec[0], rows: "3", "class": "plain" })
           : el("input", { id: id, name: spec[0], type: spec[2], required: "required" });
+        var preset = form.getAttribute("data-user-" + spec[0]);
+        if (preset) input.value = preset;
         inputs[spec[0]] = input;
         f.appendChild(input);
       });
