@@ -63,12 +63,17 @@ def suggestion_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", SuggestionStatus.OPEN)
     if status not in SuggestionStatus.values:
         status = SuggestionStatus.OPEN
-    suggestions = selectors.suggestion_list(kind=kind, status=status)[:200]
+    # Scores are comparable only within a kind: show one ranked table per kind.
+    groups = [
+        (value, label, list(selectors.suggestion_list(kind=value, status=status)[:100]))
+        for value, label in SuggestionKind.choices
+        if not kind or kind == value
+    ]
     return render(
         request,
         "insights/suggestion_list.html",
         {
-            "suggestions": suggestions,
+            "groups": groups,
             "kind": kind,
             "status": status,
             "kinds": SuggestionKind.choices,
@@ -92,11 +97,16 @@ def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     after = before_after.get("after") or []
     for i, before in enumerate(before_after.get("before") or []):
         rows.append({"before": before, "after": after[i] if i < len(after) else None})
+    stats = [
+        (name.replace("_", " ").capitalize(), value)
+        for name, value in (suggestion.evidence.get("stats") or {}).items()
+    ]
     return render(
         request,
         "insights/suggestion_detail.html",
         {
             "s": suggestion,
+            "stats": stats,
             "draft_html": mark_safe(render_markdown(suggestion.draft_body)),  # sanitized by nh3
             "unsupported": _highlighted_draft(suggestion),
             "before_after_rows": rows,
