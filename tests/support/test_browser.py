@@ -183,3 +183,17 @@ def test_widget_opens_and_answers(live_server, browser, kb):
     page.screenshot(path=str(SHOTS / "widget.png"))
     assert Interaction.objects.get().channel == "widget"
     ctx.close()
+
+
+def test_search_as_you_type_shows_rate_limit_message(live_server, browser, kb, settings):
+    from playwright.sync_api import expect
+
+    settings.RATE_LIMIT_SEARCH_PER_MINUTE = 1
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(live_server.url + "/search/")
+    page.fill("#search-q", "wifi")
+    expect(page.locator("#search-results")).to_contain_text("Connect your TV to Wi-Fi")
+    page.fill("#search-q", "password")
+    expect(page.locator("#search-results [role=alert]")).to_contain_text("Too many requests")
+    ctx.close()
