@@ -89,6 +89,14 @@ def _highlighted_draft(suggestion: Suggestion) -> list[str]:
     return list(suggestion.draft_check.get("unsupported") or [])
 
 
+def _stat_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, str) and len(value) > 19 and value[4:5] == "-" and "T" in value:
+        return value[:10]  # an ISO timestamp: the day is enough here
+    return value
+
+
 @editor_required
 def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     suggestion = _get_suggestion(pk)
@@ -98,7 +106,7 @@ def suggestion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for i, before in enumerate(before_after.get("before") or []):
         rows.append({"before": before, "after": after[i] if i < len(after) else None})
     stats = [
-        (name.replace("_", " ").capitalize(), value)
+        (name.replace("_", " ").capitalize(), _stat_value(value))
         for name, value in (suggestion.evidence.get("stats") or {}).items()
     ]
     return render(
