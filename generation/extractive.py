@@ -190,8 +190,8 @@ def extractive_answer(
     return compose(select_sentences(question, sources, max_sentences=max_sentences, embed=embed))
 
 
-def question_coverage(question: str, sources: Sequence[Source], *, top: int = 2) -> float:
-    """Share of the question's content words found in one of the top sources (0..1).
+def question_coverage(question: str, sources: Sequence[Source], *, top: int = 1) -> float:
+    """Share of the question's content words found in the top source (0..1; top=1 best on DEV).
 
     A KB without the answer usually lacks some of the question's key words even when
     retrieval finds a loosely related article: this is the answerability signal that retrieval
