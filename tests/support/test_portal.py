@@ -77,6 +77,9 @@ def test_search_paginates(client, kb, admin_user):
     assert "Page 1 of 2" in page1
     page2 = client.get("/search/", {"q": "password", "page": 2}).content.decode()
     assert "Page 2 of 2" in page2
+    # The htmx fragment (also shown on the home page) links to the search page itself.
+    fragment = client.get("/search/", {"q": "password"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'href="/search/?q=password&amp;page=2"' in fragment
 
 
 def test_search_rejects_overlong_query(client, kb):
