@@ -664,6 +664,9 @@ def _before_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
                 "audience": r.get("audience", "public"),
                 "answered": bool(interaction and not interaction.abstained),
                 "cited": cited,
+                # How that wording was received over all its askers (answered is not solved).
+                "disliked": r.get("disliked", 0),
+                "escalated": r.get("escalated", 0),
             }
         )
     return out
