@@ -429,8 +429,13 @@ def update_impact(*, citing: int, negative: int, age_days: float) -> tuple[float
     return round(citing * rate * age_factor, 6), rate
 
 
-def _article_text(article: Article) -> tuple[str, str]:
-    revision = article.published_revision or article.latest_revision
+def _article_text(article: Article, *, working: bool = False) -> tuple[str, str]:
+    """Published text (what customers saw), or with working=True the latest revision (what
+    editors are working on, which an accepted edit must build on)."""
+    if working:
+        revision = article.latest_revision or article.published_revision
+    else:
+        revision = article.published_revision or article.latest_revision
     if revision is None:
         return article.title, ""
     return revision.title, revision.body
@@ -603,7 +608,9 @@ def _draft_new_article(suggestion: Suggestion) -> None:
 
 
 def _draft_update(suggestion: Suggestion, article: Article) -> None:
-    title, body = _article_text(article)
+    title, body = _article_text(article, working=True)
+    # Accepting checks the article has not changed since this draft was made from it.
+    suggestion.evidence["base_revision_id"] = article.latest_revision_id
     evidence = suggestion.evidence
     questions = [q["text"] for q in evidence.get("questions", [])]
     replies = [r["text"] for r in evidence.get("agent_replies", [])]
@@ -621,7 +628,8 @@ def _draft_update(suggestion: Suggestion, article: Article) -> None:
 
 
 def _draft_merge(suggestion: Suggestion, a: Article, b: Article) -> None:
-    title_a, body_a = _article_text(a)
+    title_a, body_a = _article_text(a, working=True)
+    suggestion.evidence["base_revision_id"] = a.latest_revision_id
     title_b, body_b = _article_text(b)
     _apply_draft(
         suggestion,
@@ -679,11 +687,13 @@ def suggestion_accept(
     user: Any,
     title: str | None = None,
     body: str | None = None,
+    base_revision_id: int | None = None,
 ) -> Revision:
     """Turn a suggestion into a draft revision in the normal review flow (and audit it).
 
     New article: a new draft article. Update or merge: a new draft revision of the target
-    article (raises EditConflict if the article changed since `base` was read).
+    article, built on `base_revision_id` (default: the revision the draft was made from);
+    raises EditConflict if someone saved a newer revision since, so nothing is overwritten.
     """
     suggestion = _locked_open(suggestion)
     title = (title if title is not None else suggestion.draft_title or suggestion.title).strip()
@@ -704,12 +714,16 @@ def suggestion_accept(
         if target is None:
             raise ValidationError("The article this suggestion is about no longer exists.")
         target = Article.objects.get(pk=target.pk)
+        if base_revision_id is None:
+            base_revision_id = suggestion.evidence.get(
+                "base_revision_id", target.latest_revision_id
+            )
         revision = kb.revision_save(
             article=target,
             title=title,
             body=body,
             author=user,
-            base_revision_id=target.latest_revision_id,
+            base_revision_id=base_revision_id,
             summary=summary,
         )
     suggestion.status = SuggestionStatus.ACCEPTED

@@ -51,6 +51,13 @@ def _get_suggestion(pk: int) -> Suggestion:
     )
 
 
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
 def _error_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
@@ -147,18 +154,26 @@ def suggestion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     suggestion = _get_suggestion(pk)
     title = suggestion.draft_title or suggestion.title
     body = suggestion.draft_body
+    base = suggestion.evidence.get("base_revision_id")
     error = ""
     if request.method == "POST":
         title = request.POST.get("title", "")
         body = request.POST.get("body", "")
+        base = _int_or_none(request.POST.get("base_revision_id"))
         try:
             services.suggestion_accept(
-                suggestion=suggestion, user=request.user, title=title, body=body
+                suggestion=suggestion,
+                user=request.user,
+                title=title,
+                body=body,
+                base_revision_id=base,
             )
         except ValidationError as exc:
             error = _error_text(exc)
         except EditConflict as exc:
+            # Keep the editor's text; the next save builds on the revision they now know of.
             error = str(exc)
+            base = exc.latest.pk if exc.latest else None
         else:
             messages.success(request, "Your edited draft was saved as a draft revision.")
             return redirect("insights:suggestion_detail", pk=pk)
@@ -168,7 +183,7 @@ def suggestion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "insights/suggestion_edit.html",
-        {"s": suggestion, "title": title, "body": body, "error": error},
+        {"s": suggestion, "title": title, "body": body, "base": base, "error": error},
         status=400 if error else 200,
     )
 

@@ -148,3 +148,45 @@ def test_mine_now_button_runs_mining(client, editor):
     page = client.get(reverse("insights:suggestion_list")).content.decode()
     assert "Tv turns off by itself" in page or "tv turns off by itself" in page
     assert client.get(reverse("insights:mine_now")).status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_stale_update_draft_never_overwrites_newer_edits(client, reviewer):
+    from knowledge import services as kb
+
+    article = make_article(author=reviewer, title="Pair the remote", body="Hold Home.")
+    for i in range(2):
+        log_question(f"remote will not pair {i}", session=f"r{i}", helpful=False, cited=[article])
+    mine_logs(now=NOW)
+    suggestion = Suggestion.objects.get(kind="update_article")
+    # Someone edits the article after the draft was made from it.
+    article.refresh_from_db()
+    kb.revision_save(
+        article=article,
+        title="Pair the remote",
+        body="Hold Home and Back for 3 seconds.",
+        author=reviewer,
+        base_revision_id=article.latest_revision_id,
+    )
+    client.force_login(reviewer)
+    client.post(reverse("insights:suggestion_accept", args=[suggestion.pk]))
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.OPEN
+    assert article.revisions.count() == 2  # nothing was written over the newer revision
+
+    url = reverse("insights:suggestion_edit", args=[suggestion.pk])
+    form = client.get(url).content.decode()
+    assert 'name="base_revision_id"' in form
+    base = suggestion.evidence["base_revision_id"]
+    conflict = client.post(
+        url, {"title": "Pair", "body": "My merged text.", "base_revision_id": base}
+    )
+    page = conflict.content.decode()
+    assert conflict.status_code == 400 and "while you were editing" in page
+    assert "My merged text." in page  # the editor's text is kept
+    newest = article.revisions.order_by("-number").first().pk
+    assert f'value="{newest}"' in page
+    client.post(url, {"title": "Pair", "body": "My merged text.", "base_revision_id": newest})
+    suggestion.refresh_from_db()
+    assert suggestion.status == SuggestionStatus.ACCEPTED
+    assert suggestion.accepted_revision.number == 3
