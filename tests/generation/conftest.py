@@ -28,12 +28,12 @@ def fake_vllm(_fake_server: FakeVLLM, settings) -> Iterator[FakeVLLM]:
     settings.LLM_BASE_URL = _fake_server.base_url
     settings.LLM_MODEL = "fake-model"
     settings.LLM_API_KEY = API_KEY
-    settings.LLM_TIMEOUT_SECONDS = 0.5
+    settings.LLM_TIMEOUT_SECONDS = 3.0  # generous under CI load; the timeout test lowers it
     settings.LLM_CONNECT_TIMEOUT_SECONDS = 0.5
     settings.LLM_MAX_RETRIES = 2
     settings.LLM_RETRY_BACKOFF_SECONDS = 0.01
     settings.LLM_CIRCUIT_FAILURES = 3
-    settings.LLM_CIRCUIT_RESET_SECONDS = 0.3
+    settings.LLM_CIRCUIT_RESET_SECONDS = 1.0
     yield _fake_server
     circuit.reset_all()
 

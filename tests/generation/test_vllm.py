@@ -70,7 +70,8 @@ def test_persistent_503_falls_back_after_bounded_retries(fake_vllm, kb_result, s
     assert not answer.abstained and answer.citations
 
 
-def test_slow_server_times_out_and_falls_back(fake_vllm, kb_result):
+def test_slow_server_times_out_and_falls_back(fake_vllm, kb_result, settings):
+    settings.LLM_TIMEOUT_SECONDS = 0.5  # the fake sleeps 1.5 s before answering
     fake_vllm.script.append("timeout")
     started = time.perf_counter()
     answer = _ask(kb_result)
@@ -135,7 +136,7 @@ def test_circuit_opens_stops_calling_then_half_opens(fake_vllm, kb_result, setti
     assert answer.fallback_reason == "llm_circuit_open"
     assert len(fake_vllm.chat_requests) == 3  # the open circuit did not call the server
     assert llm_health()["circuit"] == "open"
-    time.sleep(0.35)  # LLM_CIRCUIT_RESET_SECONDS
+    time.sleep(1.05)  # LLM_CIRCUIT_RESET_SECONDS
     fake_vllm.default = "normal"
     assert _ask(kb_result).backend == "llm"  # the half-open trial succeeded
     assert len(fake_vllm.chat_requests) == 4
@@ -147,7 +148,7 @@ def test_failed_half_open_trial_reopens(fake_vllm, kb_result, settings):
     fake_vllm.default = "503"
     for _ in range(3):
         _ask(kb_result)
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert _ask(kb_result).fallback_reason == "llm_http_503"  # the trial
     assert _ask(kb_result).fallback_reason == "llm_circuit_open"
     assert len(fake_vllm.chat_requests) == 4
