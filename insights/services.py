@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -55,10 +56,32 @@ def _noop_progress(stage: str, done: int, total: int) -> None:
 # --- Mining ---------------------------------------------------------------------------------
 
 
+class MiningInProgress(Exception):
+    """Another mining run holds the lock: two at once would create duplicate suggestions."""
+
+
+MINING_LOCK_KEY = "insights:mine_logs:lock"
+MINING_LOCK_SECONDS = 3600  # a crashed run frees the lock after an hour at the latest
+
+
 def mine_logs(*, now: dt.datetime | None = None, progress: Progress | None = None) -> MiningRun:
-    """Turn the logs into new/updated suggestions; record the run with its counts."""
-    now = now or timezone.now()
-    progress = progress or _noop_progress
+    """Turn the logs into new/updated suggestions; record the run with its counts.
+
+    Raises MiningInProgress when another run is under way (the lock lives in the cache:
+    shared between processes when CACHE_URL points at Redis).
+    """
+    if not cache.add(MINING_LOCK_KEY, timezone.now().isoformat(), timeout=MINING_LOCK_SECONDS):
+        raise MiningInProgress(
+            f"Another mining run is in progress (since {cache.get(MINING_LOCK_KEY)}); "
+            "try again when it has finished."
+        )
+    try:
+        return _mine_logs(now=now or timezone.now(), progress=progress or _noop_progress)
+    finally:
+        cache.delete(MINING_LOCK_KEY)
+
+
+def _mine_logs(*, now: dt.datetime, progress: Progress) -> MiningRun:
     previous = selectors.last_successful_run()
     since = previous.started_at if previous else None
     max_interaction, max_feedback = selectors.high_water_marks()

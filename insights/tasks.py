@@ -12,7 +12,13 @@ logger = logging.getLogger(__name__)
 @shared_task(name="insights.tasks.mine_logs", ignore_result=True)
 def mine_logs() -> dict:
     """Mine the support logs into suggestions; returns the run's id and counts."""
+    from insights.services import MiningInProgress
     from insights.services import mine_logs as run_mining
 
-    run = run_mining()
+    try:
+        run = run_mining()
+    except MiningInProgress as exc:
+        # Beat fires again later; a run already in progress covers this one.
+        logger.info("mining skipped: %s", exc)
+        return {"run": None, "status": "skipped", "reason": str(exc)}
     return {"run": run.pk, "status": run.status, "counts": run.counts}

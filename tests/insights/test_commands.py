@@ -114,3 +114,23 @@ def test_celery_task_runs_a_mining_run() -> None:
     outcome = mine_logs_task.delay().get()
     assert outcome["status"] == "done"
     assert MiningRun.objects.get(pk=outcome["run"]).counts["negative_questions"] == 2
+
+
+@pytest.mark.django_db
+def test_only_one_mining_run_at_a_time() -> None:
+    from django.core.cache import cache
+
+    from insights.services import MINING_LOCK_KEY, MiningInProgress, mine_logs
+
+    cache.add(MINING_LOCK_KEY, "2026-01-01T00:00:00", timeout=60)
+    try:
+        with pytest.raises(MiningInProgress, match="in progress"):
+            mine_logs()
+        assert mine_logs_task.delay().get()["status"] == "skipped"
+        with pytest.raises(CommandError, match="in progress"):
+            call_command("mine_logs", quiet_progress=True)
+        assert not MiningRun.objects.exists()
+    finally:
+        cache.delete(MINING_LOCK_KEY)
+    assert mine_logs().status == MiningRun.Status.DONE  # the lock is released after a run
+    assert cache.get(MINING_LOCK_KEY) is None

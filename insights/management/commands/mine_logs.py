@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from tqdm import tqdm
 
-        from insights.services import mine_logs
+        from insights.services import MiningInProgress, mine_logs
 
         bars: dict[str, tqdm] = {}
 
@@ -32,6 +32,8 @@ class Command(BaseCommand):
 
         try:
             run = mine_logs(progress=progress)
+        except MiningInProgress as exc:
+            raise CommandError(str(exc)) from exc
         finally:
             for bar in bars.values():
                 bar.close()
