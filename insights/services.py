@@ -359,6 +359,14 @@ def _mine_updates(
         s.signature: s
         for s in Suggestion.objects.filter(kind=SuggestionKind.UPDATE_ARTICLE).order_by("id")
     }
+    # Questions that are also in an open new-article suggestion: the article may only be
+    # cited for a topic it does not cover, which the editor should know before editing it.
+    gap_suggestion_of: dict[str, int] = {}
+    for pk, keys in Suggestion.objects.filter(
+        kind=SuggestionKind.NEW_ARTICLE, status=SuggestionStatus.OPEN
+    ).values_list("pk", "member_keys"):
+        for key in keys or []:
+            gap_suggestion_of.setdefault(key, pk)
     for done, article_id in enumerate(candidate_ids, start=1):
         progress("update-article suggestions", done, len(candidate_ids))
         article = articles.get(article_id)
@@ -399,6 +407,8 @@ def _mine_updates(
             by_key[question_key(q.question)].append(q)
         rows = _question_rows(list(by_key.values())[:10])
         ids = [q.id for q in negative]
+        in_gaps = [q for q in negative if question_key(q.question) in gap_suggestion_of]
+        gap_ids = sorted({gap_suggestion_of[question_key(q.question)] for q in in_gaps})
         evidence = {
             "questions": rows,
             "agent_replies": selectors.agent_replies_for(interaction_ids=ids),
@@ -410,13 +420,21 @@ def _mine_updates(
                 "flags": len(article_flags),
                 "negative_rate": round(rate, 3),
                 "days_since_published": round(age_days, 1),
+                "negative_in_new_article_suggestions": len(in_gaps),
             },
+            "related_suggestions": gap_ids[:10],
         }
         rationale = (
             f"Cited by {len(answers)} answers, {len(negative)} of them disliked or escalated"
             f"{f', and flagged {len(article_flags)} times by agents' if article_flags else ''}; "
             f"last published {age_days:.0f} days ago."
         )
+        if in_gaps:
+            rationale += (
+                f" {len(in_gaps)} of the negative answers were to questions that also form "
+                "new-article suggestions: the article may be cited for a topic it does not "
+                "cover."
+            )
         suggestion = match or Suggestion(kind=SuggestionKind.UPDATE_ARTICLE, signature=signature)
         suggestion.title = article.title
         suggestion.target_article = article

@@ -190,3 +190,16 @@ def test_near_duplicate_articles_become_merge_suggestions(reviewer, settings) ->
     assert merge.score >= 0.8
     assert "The TV restarts." in merge.draft_body
     assert merge.draft_body.count("Enter your PIN 0000") == 1
+
+
+@pytest.mark.django_db
+def test_update_suggestion_points_at_gap_clusters_its_questions_belong_to(reviewer) -> None:
+    wrong = make_article(author=reviewer, title="Game mode", body="Turn on Game Mode.")
+    for i, q in enumerate(SOUNDBAR):
+        log_question(q, session=f"s{i}", helpful=False, cited=[wrong])
+    mine_logs(now=NOW)
+    gap = Suggestion.objects.get(kind="new_article")
+    update = Suggestion.objects.get(kind="update_article")
+    assert update.evidence["related_suggestions"] == [gap.pk]
+    assert update.evidence["stats"]["negative_in_new_article_suggestions"] == 4
+    assert "may be cited for a topic it does not cover" in update.rationale
