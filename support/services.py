@@ -229,9 +229,13 @@ def conversation_escalate(
     lines = ["Automatic answer shown to the customer:", "", interaction.answer_text or "(none)"]
     if interaction.citations:
         lines += ["", "Sources:"]
+        by_article: dict[Any, list[dict]] = {}
+        for c in interaction.citations:
+            by_article.setdefault(c.get("article_id"), []).append(c)
         lines += [
-            f"[{c.get('number')}] {c.get('title')} (/articles/{c.get('slug')}/)"
-            for c in interaction.citations
+            "".join(f"[{c.get('number')}]" for c in cs)
+            + f" {cs[0].get('title')} (/articles/{cs[0].get('slug')}/)"
+            for cs in by_article.values()
         ]
     if interaction.abstained:
         lines.insert(0, "The help center had no answer (abstained).")

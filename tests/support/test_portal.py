@@ -175,6 +175,7 @@ def test_feedback_and_escalation_create_conversation_with_question_answer_citati
     assert bodies[0] == "How do I reset my password?"
     assert interaction.answer_text in bodies[1]
     assert f"/articles/{kb.password.slug}/" in bodies[1]
+    assert bodies[1].count(f"/articles/{kb.password.slug}/") == 1  # one line per article
     assert bodies[2] == "The link expired"
     assert conversation.messages.filter(role=Message.Role.SYSTEM).count() == 1
 
