@@ -143,3 +143,30 @@ def test_extractive_update_and_merge_drafts_only_reuse_evidence() -> None:
     assert merged.count("Point the remote at the TV.") == 1
     assert merged.endswith("The remote battery lasts a year.")
     _assert_every_sentence_from(merged, [article, other])
+
+
+@pytest.mark.django_db
+def test_mostly_supported_llm_draft_is_kept_with_its_doubtful_sentence_flagged(
+    soundbar_logs, fake_llm, client, editor
+) -> None:
+    fake_llm.json_reply = {
+        "title": "No sound from a soundbar over HDMI ARC",
+        "body": "Open Settings, then Sound, then Expert Settings.\n\n"
+        "Set HDMI-eARC Mode to Auto.\n\n"
+        "Update the soundbar firmware to version 2.1 from the SmartThings app.\n\n"
+        "After the update, turn the TV off and on again.\n\n"
+        "The soundbar HDMI ARC should then play sound.\n\n"
+        "Optical cables give better quality than HDMI.",
+        "rationale": "r",
+        "sources": [4],
+    }
+    mine_logs(now=NOW)
+    suggestion = Suggestion.objects.get(kind="new_article")
+    assert suggestion.draft_source == "llm"
+    assert suggestion.draft_check["unsupported"] == [
+        "Optical cables give better quality than HDMI."
+    ]
+    client.force_login(editor)
+    page = client.get(f"/insights/suggestions/{suggestion.pk}/").content.decode()
+    assert "not clearly supported by the evidence" in page
+    assert "Optical cables give better quality than HDMI." in page
