@@ -34,6 +34,7 @@ Rules:
 # Per-source framing; the delimiter lines cannot be forged by source text (see _neutralise).
 SOURCE_OPEN = "<source id={number}>"
 SOURCE_CLOSE = "</source>"
+_OLD_MARKER_RE = re.compile(r"\s*\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\]")
 _DELIMITER_RE = re.compile(r"</?\s*(sources?|question|system)\b[^>]*>", re.IGNORECASE)
 
 
@@ -125,6 +126,9 @@ def _history_messages(history: Sequence[Turn], *, max_turns: int, max_chars: int
     out = []
     for turn in turns:
         content = normalize_whitespace(turn.content)
+        if turn.role == "assistant":
+            # Old [k] markers point at the previous turn's sources, not at this prompt's.
+            content = normalize_whitespace(_OLD_MARKER_RE.sub("", content))
         if len(content) > max_chars:
             content = content[:max_chars].rsplit(" ", 1)[0] + " …"
         out.append({"role": "user" if turn.role == "user" else "assistant", "content": content})

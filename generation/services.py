@@ -367,7 +367,10 @@ def _llm_answer(
             parts.append(delta)
             if not sent_any:
                 buffer += delta
-                if CANNOT_ANSWER.startswith(buffer.strip()) and len(buffer) < 64:
+                head = buffer.strip()
+                if len(buffer) < 64 and (
+                    CANNOT_ANSWER.startswith(head) or head.startswith(CANNOT_ANSWER)
+                ):
                     continue
                 delta, buffer = buffer, ""
             sent_any = True

@@ -106,3 +106,13 @@ def test_count_tokens_grows_with_text_and_is_at_least_chars_over_four():
 def test_format_source_without_heading():
     s = Source(1, 1, 1, "T", "t", "", "Body.")
     assert format_source(s) == "<source id=1>\nTitle: T\nBody.\n</source>"
+
+
+def test_history_drops_old_citation_markers_from_assistant_turns():
+    history = [
+        Turn("user", "How do I pair it [1]?"),
+        Turn("assistant", "Hold Return [2]. Done [1, 3]."),
+    ]
+    prompt = build_prompt("and then?", _sources(1), history=history)
+    assert prompt.messages[2]["content"] == "Hold Return. Done."
+    assert prompt.messages[1]["content"] == "How do I pair it [1]?"  # the user's words stay

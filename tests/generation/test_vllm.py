@@ -302,3 +302,19 @@ def test_fake_server_runs_standalone():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+@pytest.mark.parametrize(
+    "reply, reset",
+    [("NO_ANSWER.", False), ("The sources do not say how to do that. NO_ANSWER", True)],
+)
+def test_sentinel_variants_abstain_and_clear_shown_text(fake_vllm, kb_result, reply, reset):
+    fake_vllm.reply = reply
+    events = list(answer_question_stream(Q, audience="public", search_result=kb_result))
+    tokens = [e for e in events if e.type == "token"]
+    answer = events[-1].data["answer"]
+    assert answer["abstained"] and answer["abstain_reason"] == "llm_cannot_answer"
+    first_abstain = next(i for i, e in enumerate(tokens) if e.data["text"].startswith("I "))
+    assert bool(tokens[first_abstain].data.get("reset")) is reset
+    shown = "".join(e.data["text"] for e in tokens[first_abstain:])
+    assert shown == answer["text"] and "NO_ANSWER" not in shown
