@@ -415,6 +415,14 @@ class AskView(BaseAPIView):
         ],
         responses={200: AnswerSerializer, **ERRORS, 429: ErrorBodySerializer},
         summary="Answer a question from the KB with citations (or abstain)",
+        description=(
+            "JSON by default. With `?stream=1` or `Accept: text/event-stream` the answer "
+            "streams as server-sent events: `meta` (retrieved articles), `token` "
+            '(`{"text": delta}`, many), then `done` (`{"answer": ..., "interaction_id": ...}`) '
+            "or `error`. Customers and anonymous callers get public articles only; agents, "
+            "editors and admins also internal ones. Rate-limited per client "
+            "(429 with Retry-After)."
+        ),
     )
     def post(self, request):
         data = _validated(AskRequestSerializer, request.data)
