@@ -5,7 +5,6 @@ Saves the screenshots referenced by the README to docs/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -29,11 +28,11 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Chromium is not installed (make test-deps)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
