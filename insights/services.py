@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -490,6 +491,44 @@ def lexical_similarity(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb)
 
 
+def _article_vectors(
+    articles: Sequence[Article], texts: Sequence[str], *, counts: dict[str, int]
+) -> np.ndarray:
+    """One unit vector per article: the mean of its published chunks' stored embeddings
+    (made by the same model), so a mining run does not re-embed the whole KB; articles
+    without stored chunks are embedded from their text."""
+    from retrieval.embedding import get_embedder
+    from retrieval.models import Chunk
+
+    embedder = get_embedder()
+    published = {a.pk: a.published_revision_id for a in articles}
+    sums: dict[int, np.ndarray] = {}
+    rows = Chunk.objects.filter(
+        article_id__in=list(published),
+        embedding_model_id=embedder.model_id,
+        embedding__isnull=False,
+    ).values_list("article_id", "revision_id", "embedding")
+    for article_id, revision_id, blob in rows.iterator():
+        if revision_id != published[article_id] or not blob:
+            continue
+        vector = np.frombuffer(bytes(blob), dtype="<f4")
+        if vector.shape[0] != embedder.dimension:
+            continue
+        sums[article_id] = sums.get(article_id, 0) + vector
+    out = np.zeros((len(articles), embedder.dimension), dtype=np.float32)
+    missing = [i for i, a in enumerate(articles) if a.pk not in sums]
+    for i, a in enumerate(articles):
+        if a.pk in sums:
+            out[i] = sums[a.pk]
+    if missing:
+        out[missing] = embedder.embed([texts[i] for i in missing])
+    counts["article_vectors_reused"] = len(articles) - len(missing)
+    counts["article_vectors_embedded"] = len(missing)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return out / norms
+
+
 def _mine_merges(
     *,
     now: dt.datetime,
@@ -510,9 +549,7 @@ def _mine_merges(
         title, body = _article_text(a)
         texts.append(f"{title}\n{body[:2000]}")
     progress("embed articles", 0, len(texts))
-    from retrieval.embedding import get_embedder
-
-    vectors = get_embedder().embed(texts)
+    vectors = _article_vectors(articles, texts, counts=counts)
     progress("embed articles", len(texts), len(texts))
     pairs = cosine_pairs(vectors, threshold=float(_setting("INSIGHTS_MERGE_THRESHOLD", 0.92)))
     min_lexical = float(_setting("INSIGHTS_MERGE_MIN_LEXICAL", 0.5))

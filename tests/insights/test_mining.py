@@ -10,6 +10,7 @@ import pytest
 from insights.models import MiningRun, Suggestion, SuggestionStatus
 from insights.selectors import LoggedQuestion
 from insights.services import cluster_score, mine_logs, suggestion_dismiss, update_impact
+from retrieval.services import index_rebuild
 from tests.factories import make_article
 from tests.insights.conftest import NOW, flag_article, log_question
 
@@ -184,7 +185,10 @@ def test_near_duplicate_articles_become_merge_suggestions(reviewer, settings) ->
     a = make_article(author=reviewer, title="Reset the TV", body=body)
     b = make_article(author=reviewer, title="Reset your TV", body=body + " The TV restarts.")
     make_article(author=reviewer, title="Picture modes", body="Choose Movie mode for films.")
-    mine_logs(now=NOW)
+    index_rebuild()  # stored chunk vectors are reused, not recomputed
+    run = mine_logs(now=NOW)
+    assert run.counts["article_vectors_reused"] == 3
+    assert run.counts["article_vectors_embedded"] == 0
     merge = Suggestion.objects.get(kind="merge")
     assert (merge.target_article, merge.other_article) == (a, b)
     assert merge.score >= 0.8
@@ -203,3 +207,14 @@ def test_update_suggestion_points_at_gap_clusters_its_questions_belong_to(review
     assert update.evidence["related_suggestions"] == [gap.pk]
     assert update.evidence["stats"]["negative_in_new_article_suggestions"] == 4
     assert "may be cited for a topic it does not cover" in update.rationale
+
+
+@pytest.mark.django_db
+def test_merge_mining_embeds_articles_that_have_no_stored_vectors(reviewer, settings) -> None:
+    settings.INSIGHTS_MERGE_THRESHOLD = 0.8
+    body = "Open Settings, choose General, then Reset. Enter your PIN 0000 and confirm."
+    make_article(author=reviewer, title="Reset the TV", body=body)
+    make_article(author=reviewer, title="Reset your TV", body=body)
+    run = mine_logs(now=NOW)  # no index built: nothing stored to reuse
+    assert run.counts["article_vectors_embedded"] == 2
+    assert Suggestion.objects.filter(kind="merge").count() == 1
