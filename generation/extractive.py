@@ -39,7 +39,7 @@ class Candidate:
     text: str
     terms: frozenset[str]
     score: float = 0.0
-    relevance: float = 0.0  # the question-dependent part of the score
+    relevance: float = 0.0  # the lexical, question-dependent part of the score
 
 
 Embed = Callable[[list[str]], "object"]  # returns an (n, d) array of unit vectors
@@ -117,10 +117,10 @@ def select_sentences(
         # Title words count half: they say the section is on topic, not that this sentence is.
         title_only = (q_terms & title_terms) - matched
         lexical += 0.5 * sum(idf.get(t, default_idf) for t in title_only) / q_weight
+        cand.relevance = lexical  # shares a word with the question (or its title does)
         score = W_LEXICAL * lexical
         if emb is not None:
             score += W_EMBEDDING * max(emb[i], 0.0)
-        cand.relevance = score
         score += W_RANK / (1 + ranks[cand.source.number])
         score += W_POSITION / (1 + cand.position)
         cand.score = score

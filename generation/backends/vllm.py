@@ -223,6 +223,8 @@ class VLLMBackend:
             if not line or line.startswith(":"):
                 continue  # keep-alive comments and event separators
             if not line.startswith("data:"):
+                if line.split(":", 1)[0] in ("event", "id", "retry"):
+                    continue  # other SSE fields: allowed, unused
                 if not saw_data:
                     raise LLMBadResponse("the reply is not a server-sent event stream")
                 continue
