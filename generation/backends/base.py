@@ -70,6 +70,10 @@ class ChatStream(Protocol):
 
     def __iter__(self) -> Iterator[str]: ...
 
+    def __next__(self) -> str: ...
+
+    def close(self) -> None: ...
+
 
 class LLMBackend(Protocol):
     name: str

@@ -54,7 +54,7 @@ class _Retry(Exception):
         self.error = error
 
 
-class VLLMStream:
+class VLLMStream(Iterator[str]):
     """Iterator of text deltas; `usage`, `model` and `attempts` are filled while it runs."""
 
     def __init__(self, backend: VLLMBackend, payload: dict) -> None:
@@ -65,6 +65,13 @@ class VLLMStream:
 
     def __iter__(self) -> Iterator[str]:
         return self._iter
+
+    def __next__(self) -> str:
+        return next(self._iter)
+
+    def close(self) -> None:
+        """Stop reading: closes the HTTP response (vLLM then aborts the generation)."""
+        self._iter.close()
 
 
 class VLLMBackend:
