@@ -244,7 +244,7 @@ SEARCH_TOP_K = env_int("SEARCH_TOP_K", 10, minimum=1)
 INDEX_ANN_KIND = env_choice("INDEX_ANN_KIND", "hnsw", ("hnsw", "ivf"))
 INDEX_HNSW_M = env_int("INDEX_HNSW_M", 32, minimum=4)
 INDEX_HNSW_EF_SEARCH = env_int("INDEX_HNSW_EF_SEARCH", 128, minimum=8)
-INDEX_IVF_NPROBE = env_int("INDEX_IVF_NPROBE", 32, minimum=1)
+INDEX_IVF_NPROBE = env_int("INDEX_IVF_NPROBE", 64, minimum=1)
 INDEX_KEEP_VERSIONS = env_int("INDEX_KEEP_VERSIONS", 3, minimum=2)
 INDEX_SEARCH_THREADS = env_int("INDEX_SEARCH_THREADS", 1, minimum=0)  # 0: all cores
 # Hybrid fusion: weight of the min-max normalised dense score (the rest goes to BM25).

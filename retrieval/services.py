@@ -445,7 +445,10 @@ def article_index(*, article_id: int) -> None:
                     raise RuntimeError(f"embedding article {article_id} failed")
                 for chunk in _write_chunks(plans[0], embedder.model_id):
                     new.append((_meta(chunk, article), bytes(chunk.embedding)))
-            store.publish(_update_snapshot(current, article_id=article_id, new=new))
+            indexed = {c: m for c, m in current.chunks.items() if m.article_id == article_id}
+            # Nothing changed (a re-announcement, a duplicate task): no new version.
+            if indexed != {m.chunk_id: m for m, _ in new}:
+                store.publish(_update_snapshot(current, article_id=article_id, new=new))
     if needs_rebuild:
         # First index (or a new model): one full build, which includes this article.
         index_rebuild()

@@ -191,6 +191,16 @@ def test_incremental_index_touches_only_the_changed_article(
     assert "Old text." not in {m.text for m in snapshot.chunks.values()}
 
 
+def test_reindexing_an_unchanged_or_unknown_article_publishes_nothing(author):
+    article = make_article(author=author, title="Stable", body="Same text.")
+    services.index_rebuild()
+    before = services._store().current().version
+    services.article_index(article_id=article.pk)
+    services.article_index(article_id=999_999)
+    services.article_unindex(article_id=999_999)
+    assert services._store().current().version == before
+
+
 class _PoisonEmbedder(embedding.FakeEmbedder):
     """Fails on any batch containing the word POISON (as a broken input would)."""
 
