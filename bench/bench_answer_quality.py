@@ -246,20 +246,29 @@ def _llm_overhead(questions: list[tuple[str, object]]) -> dict:
             "",
         )
         circuit.reset_all()
+        saved_min = settings.ANSWER_MIN_CONFIDENCE_PUBLIC
+        settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.0  # every question reaches the server
         totals, firsts, backends = [], [], Counter()
+        overhead = []
+        stats_url = f"{base}/fake/stats"
         for question, result in questions:
+            before = len(httpx.get(stats_url).json()["server_seconds"])
             answer, first_ms, total_ms = _answer(question, result)
-            totals.append(total_ms)
-            firsts.append(first_ms)
-            backends[answer["backend"] + ("/abstained" if answer["abstained"] else "")] += 1
-        server_ms = [s * 1000 for s in httpx.get(f"{base}/fake/stats").json()["server_seconds"]]
+            served = httpx.get(stats_url).json()["server_seconds"][before:]
+            reason = answer["abstain_reason"] or answer["fallback_reason"]
+            backends[answer["backend"] + (f"/{reason}" if reason else "")] += 1
+            if answer["backend"] == "llm" and len(served) == 1:
+                totals.append(total_ms)
+                firsts.append(first_ms)
+                overhead.append(total_ms - served[0] * 1000)
+        server_ms = [s * 1000 for s in httpx.get(stats_url).json()["server_seconds"]]
     finally:
+        settings.ANSWER_MIN_CONFIDENCE_PUBLIC = saved_min
         settings.LLM_BASE_URL, settings.LLM_MODEL, settings.LLM_API_KEY = saved
         circuit.reset_all()
         proc.terminate()
         proc.wait(timeout=10)
-    n = min(len(totals), len(server_ms))
-    overhead = [totals[i] - server_ms[i] for i in range(n)]
+    n = len(overhead)
     return {
         "requests": n,
         "backends": dict(backends),
