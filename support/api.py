@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, permissions, renderers, serializers, status
+from rest_framework import exceptions, parsers, permissions, renderers, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
@@ -89,8 +89,22 @@ class EventStreamRenderer(renderers.BaseRenderer):
         return f"event: error\ndata: {json.dumps(data)}\n\n".encode()
 
 
+class SafeJSONParser(parsers.JSONParser):
+    """JSON nested deeper than Python's recursion limit is a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise exceptions.ParseError(
+                "JSON parse error - the body is nested too deeply."
+            ) from exc
+
+
 class BaseAPIView(APIView):
     """Checks the declared body size before any parser reads it (413 JSON, not a 400 page)."""
+
+    parser_classes = [SafeJSONParser, parsers.FormParser, parsers.MultiPartParser]
 
     def initial(self, request, *args, **kwargs):
         try:
