@@ -352,18 +352,23 @@ class IndexStore:
             if key == self._stat_key and self._loaded is not None:
                 return self._loaded
             for _attempt in range(3):
-                manifest = self.read_manifest()
-                if manifest is None:
-                    return None
-                if self._loaded is not None and manifest["version"] == self._loaded.version:
-                    self._stat_key = key
-                    return self._loaded
                 try:
+                    manifest = self.read_manifest()
+                    if manifest is None:
+                        return None
+                    if self._loaded is not None and manifest["version"] == self._loaded.version:
+                        self._stat_key = key
+                        return self._loaded
                     snapshot = self.load_version(manifest)
                 except FileNotFoundError:
                     # Pruned between reading the manifest and loading: read it again.
                     time.sleep(0.05)
                     continue
+                except (ValueError, KeyError, TypeError, RuntimeError, OSError):
+                    # A corrupted manifest or version is derived data: report "no index" so
+                    # the caller rebuilds it from the database instead of failing requests.
+                    logger.exception("index at %s is unreadable: it will be rebuilt", self.root)
+                    return None
                 self._loaded, self._stat_key = snapshot, key
                 logger.info("loaded index %s (%d chunks)", snapshot.version, len(snapshot.chunks))
                 return snapshot
