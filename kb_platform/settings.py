@@ -240,8 +240,9 @@ CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40, minimum=0)
 INDEX_ANN_THRESHOLD = env_int("INDEX_ANN_THRESHOLD", 50_000, minimum=1)
 INDEX_USE_GPU = env_bool("INDEX_USE_GPU", True)
 SEARCH_TOP_K = env_int("SEARCH_TOP_K", 10, minimum=1)
-# ANN index above INDEX_ANN_THRESHOLD vectors: "hnsw" (graph) or "ivf" (inverted lists).
-INDEX_ANN_KIND = env_choice("INDEX_ANN_KIND", "hnsw", ("hnsw", "ivf"))
+# ANN index above INDEX_ANN_THRESHOLD vectors.
+# ivf (default) updates in place; hnsw is slightly more accurate but rebuilds on deletes.
+INDEX_ANN_KIND = env_choice("INDEX_ANN_KIND", "ivf", ("ivf", "hnsw"))
 INDEX_HNSW_M = env_int("INDEX_HNSW_M", 32, minimum=4)
 INDEX_HNSW_EF_SEARCH = env_int("INDEX_HNSW_EF_SEARCH", 128, minimum=8)
 INDEX_IVF_NPROBE = env_int("INDEX_IVF_NPROBE", 64, minimum=1)

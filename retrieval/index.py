@@ -44,10 +44,14 @@ FORMAT = 1
 @dataclass(frozen=True)
 class IndexParams:
     ann_threshold: int = 50_000
-    ann_kind: str = "hnsw"  # "hnsw" | "ivf"
+    # IVF by default: it deletes and adds in place, so one article's update stays cheap;
+    # HNSW searches a little better but cannot delete (an update rebuilds the graph).
+    ann_kind: str = "ivf"  # "ivf" | "hnsw"
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
     ivf_nprobe: int = 64
+    # Probe at least 1/8 of the lists (large indexes have more lists than nprobe covers).
+    ivf_nprobe_auto: bool = True
     use_gpu: bool = True
     keep_versions: int = 3
     # OpenMP threads for a search: 1 is fastest for single queries on busy machines (FAISS's
@@ -131,7 +135,10 @@ class DenseIndex:
         if self.kind == "hnsw":
             faiss.downcast_index(self.index.index).hnsw.efSearch = self.params.hnsw_ef_search
         elif self.kind == "ivf":
-            self.index.nprobe = self.params.ivf_nprobe
+            nprobe = self.params.ivf_nprobe
+            if self.params.ivf_nprobe_auto:
+                nprobe = max(nprobe, self.index.nlist // 8)
+            self.index.nprobe = min(nprobe, self.index.nlist)
         self._search_index = None
         # HNSW has no GPU implementation; flat and IVF move to the GPU when there is one.
         if self.params.use_gpu and self.kind in ("flat", "ivf") and gpu_available():
