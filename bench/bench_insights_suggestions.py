@@ -87,13 +87,15 @@ def run(args: argparse.Namespace) -> dict:
 
 # (name, share of answered non-gap questions disliked anyway, askers per non-gap question)
 SCENARIOS = [("default", 0.15, (1, 2)), ("noisy", 0.35, (1, 3))]
+SWEEP = (0.45, 0.5, 0.55, 0.6, 0.65)
 
 
 def _run(dataset: Path, withhold: int, *, noise: float, askers_other: tuple[int, int]) -> dict:
     from django.conf import settings
+    from django.test.utils import override_settings
 
     from insights.demo_logs import load_dataset, seed_demo_logs, seed_user
-    from insights.models import Suggestion
+    from insights.models import MiningRun, Suggestion
     from insights.services import mine_logs, suggestion_accept, suggestion_rerun
     from knowledge import services as kb
     from retrieval.services import index_rebuild
@@ -111,6 +113,29 @@ def _run(dataset: Path, withhold: int, *, noise: float, askers_other: tuple[int,
     )
     timings["seed_s"] = round(time.perf_counter() - started, 1)
     withheld = set(result.withheld)
+
+    # Sensitivity of the clustering threshold, on the same logs (mining is cheap to repeat).
+    sweep = {}
+    for threshold in SWEEP:
+        with override_settings(INSIGHTS_CLUSTER_THRESHOLD=threshold):
+            Suggestion.objects.all().delete()
+            MiningRun.objects.all().delete()
+            mine_logs()
+        swept = _score(
+            list(Suggestion.objects.filter(kind="new_article").order_by("-score", "id")[:10]),
+            result,
+            ds,
+            withheld,
+        )
+        sweep[str(threshold)] = {
+            "precision_at_10": round(sum(r["correct"] for r in swept) / len(swept), 3)
+            if swept
+            else None,
+            "withheld_covered_in_top_10": len({r["gold"] for r in swept if r["correct"]}),
+            "new_article_suggestions": Suggestion.objects.filter(kind="new_article").count(),
+        }
+    Suggestion.objects.all().delete()
+    MiningRun.objects.all().delete()
 
     started = time.perf_counter()
     run = mine_logs()
@@ -162,6 +187,7 @@ def _run(dataset: Path, withhold: int, *, noise: float, askers_other: tuple[int,
         "precision_at_10_majority": round(correct_majority / n, 3) if n else None,
         "withheld_covered_in_top_10": len(covered),
         "top_10": [{k: v for k, v in r.items() if k != "suggestion"} for r in rows],
+        "threshold_sweep": sweep,
         "before_after": before_after,
         "timings": timings,
     }
