@@ -291,7 +291,7 @@ RATE_LIMIT_SEARCH_PER_MINUTE = env_int("RATE_LIMIT_SEARCH_PER_MINUTE", 120, mini
 
 # --- Insights (log mining) ----------------------------------------------------------------
 INSIGHTS_WINDOW_DAYS = env_int("INSIGHTS_WINDOW_DAYS", 90, minimum=1)
-INSIGHTS_CLUSTER_THRESHOLD = env_float("INSIGHTS_CLUSTER_THRESHOLD", 0.6)  # cosine, avg linkage
+INSIGHTS_CLUSTER_THRESHOLD = env_float("INSIGHTS_CLUSTER_THRESHOLD", 0.5)  # cosine, avg linkage
 INSIGHTS_MIN_CLUSTER_SIZE = env_int("INSIGHTS_MIN_CLUSTER_SIZE", 2, minimum=1)  # distinct askers
 INSIGHTS_MAX_QUESTIONS = env_int("INSIGHTS_MAX_QUESTIONS", 3000, minimum=10)
 INSIGHTS_RECENCY_HALF_LIFE_DAYS = env_float("INSIGHTS_RECENCY_HALF_LIFE_DAYS", 14.0)
