@@ -247,7 +247,7 @@ def _mine_new_articles(
     clusters = cluster_items(
         vectors,
         keys=keys,
-        threshold=float(_setting("INSIGHTS_CLUSTER_THRESHOLD", 0.6)),
+        threshold=float(_setting("INSIGHTS_CLUSTER_THRESHOLD", 0.5)),
         weights=weights,
     )
     counts["clusters"] = len(clusters)
