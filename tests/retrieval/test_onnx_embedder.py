@@ -330,3 +330,16 @@ def test_get_embedder_builds_the_onnx_backend_from_settings(
     assert embedder.onnx_path == int8_embedder.onnx_path
     vectors = embedder.embed(SENTENCES[:6])
     assert (vectors * int8_embedder.embed(SENTENCES[:6])).sum(axis=1).min() > 0.99
+
+
+def test_construction_is_lazy_and_batches_follow_a_token_budget(tmp_path) -> None:
+    embedder = OnnxInt8Embedder(MODEL, cache_root=tmp_path, batch_size=3, max_batch_tokens=100)
+    assert not list(tmp_path.iterdir())  # nothing exported until the first embed
+    # Longest first; a batch closes at 3 texts or when (texts x longest) would pass 100 tokens.
+    lengths = [60, 40, 30, 10, 10, 5, 5, 5, 5]
+    assert list(embedder._batches(list(range(9)), lengths)) == [
+        [0],
+        [1, 2],
+        [3, 4, 5],
+        [6, 7, 8],
+    ]
