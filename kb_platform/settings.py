@@ -190,6 +190,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 # The demo serves static files from the app folders directly (no collectstatic step needed).
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise warns when STATIC_ROOT is missing; before `collectstatic` it is simply empty.
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Request size limits: a huge body gets a clear 400/413, never a memory spike.

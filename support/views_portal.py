@@ -353,7 +353,12 @@ def answer_event_stream(
                     },
                 )
             elif event.type == "token":
-                yield sse_event("token", {"text": event.data.get("text", "")})
+                token = {"text": event.data.get("text", "")}
+                if event.data.get("reset"):
+                    # The LLM stream broke after some text was shown: the client clears it
+                    # and the extractive answer follows.
+                    token["reset"] = True
+                yield sse_event("token", token)
             elif event.type == "done":
                 answer = generation.answer_from_dict(event.data["answer"])
                 interaction = services.interaction_record(

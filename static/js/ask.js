@@ -212,6 +212,7 @@
         if (event === "meta") {
           status.textContent = data.hits.length ? "Writing an answer…" : "Checking…";
         } else if (event === "token") {
+          if (data.reset) textNode.textContent = "";
           textNode.textContent += data.text;
         } else if (event === "done") {
           status.remove();

@@ -1,0 +1,41 @@
+"""The portal stream survives an LLM that breaks mid-answer: the client is told to reset."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.backends import circuit
+from support.models import Interaction
+from tests.generation.fake_vllm import FakeVLLM
+from tests.support.conftest import sse_events
+
+
+@pytest.fixture
+def broken_llm(settings):
+    server = FakeVLLM(model="fake-model").start()
+    server.default = "disconnect"
+    circuit.reset_all()
+    settings.LLM_BASE_URL = server.base_url
+    settings.LLM_MODEL = "fake-model"
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_TIMEOUT_SECONDS = 3.0
+    yield server
+    server.stop()
+    circuit.reset_all()
+
+
+def test_mid_stream_disconnect_resets_the_shown_text_and_falls_back(client, kb, broken_llm):
+    response = client.post("/ask/stream/", {"q": "How do I reset my password?"})
+    events = sse_events(response)
+    tokens = [data for name, data in events if name == "token"]
+    assert broken_llm.chat_requests, "the LLM was never called"
+    reset_at = [i for i, data in enumerate(tokens) if data.get("reset")]
+    assert reset_at, "the client was never told to clear the partial LLM text"
+    # What the client shows after the reset is exactly the final (extractive) answer.
+    shown = "".join(d["text"] for d in tokens[reset_at[-1] :])
+    done = events[-1][1]["answer"]
+    assert done["backend"] == "extractive"
+    assert done["fallback_reason"]
+    assert shown.strip()[:40] == done["text"].strip()[:40]
+    interaction = Interaction.objects.get(pk=events[-1][1]["interaction_id"])
+    assert interaction.fallback_reason == done["fallback_reason"]
