@@ -118,3 +118,20 @@ def redact(text: str) -> str:
     text = _CARD_RE.sub(_replace_card, text)
     text = _PHONE_RE.sub(_replace_phone, text)
     return text
+
+
+_PLACEHOLDER_RE = re.compile(r"\[(?:EMAIL|PHONE|CARD|IBAN)\]")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def drop_contact_sentences(text: str) -> str:
+    """Drop statements that only carry redacted contact data ("Call me on [PHONE].").
+
+    Questions and sentences without a placeholder stay; so does the text when nothing else
+    would be left. Mining then groups "How do I X? My email is [EMAIL]." with "How do I X?".
+    """
+    sentences = _SENTENCE_END_RE.split(text.strip())
+    kept = [
+        s for s in sentences if not (_PLACEHOLDER_RE.search(s) and not s.rstrip().endswith("?"))
+    ]
+    return " ".join(kept) if kept else text.strip()

@@ -15,7 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from insights.models import MiningRun, Suggestion, SuggestionStatus
-from insights.redaction import redact
+from insights.redaction import drop_contact_sentences, redact
 from knowledge.models import Article
 from support.models import (
     ArticleFlag,
@@ -98,7 +98,7 @@ def interactions_in_window(*, start: dt.datetime, end: dt.datetime) -> list[Logg
     return [
         LoggedQuestion(
             id=row["id"],
-            question=redact(row["question"]),
+            question=drop_contact_sentences(redact(row["question"])),
             created_at=row["created_at"],
             asker=_asker_key(row),
             audience=row["audience"] or "public",

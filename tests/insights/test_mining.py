@@ -58,6 +58,11 @@ def test_personal_data_is_redacted_before_it_reaches_a_suggestion() -> None:
         "Soundbar HDMI ARC no sound, call me on +1 555 123 4567", session="a", abstained=True
     )
     log_question("soundbar HDMI ARC no sound, I am jane@example.com", session="b", abstained=True)
+    log_question(
+        "Soundbar HDMI ARC no sound? Ring +1 555 123 4567 or jane@example.com",
+        session="c",
+        abstained=True,
+    )
     mine_logs(now=NOW)
     suggestion = _new_article().get()
     dumped = str(suggestion.evidence) + suggestion.title + suggestion.draft_body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from insights.redaction import iban_valid, luhn_valid, redact
+from insights.redaction import drop_contact_sentences, iban_valid, luhn_valid, redact
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,11 @@ def test_empty_and_idempotent() -> None:
     once = redact("a@b.io +1 555 123 4567 4111111111111111")
     assert redact(once) == once
     assert "[EMAIL]" in once and "[PHONE]" in once and "[CARD]" in once
+
+
+def test_contact_only_sentences_are_dropped_from_mined_questions() -> None:
+    text = redact("How do I open the channel list? My email is jo@example.com.")
+    assert drop_contact_sentences(text) == "How do I open the channel list?"
+    assert drop_contact_sentences("Can you call me on [PHONE]?") == "Can you call me on [PHONE]?"
+    assert drop_contact_sentences("My email is [EMAIL].") == "My email is [EMAIL]."
+    assert drop_contact_sentences("No sound. Reach me at [PHONE]. Thanks!") == "No sound. Thanks!"
