@@ -248,3 +248,35 @@ def test_hybrid_is_at_least_as_good_as_each_method_on_a_tiny_set(author):
         assert modes["hybrid"][metric] >= modes["dense"][metric], metric
     assert modes["hybrid"]["recall@1"] == 1.0
     assert np.isclose(modes["hybrid+rerank"]["ndcg@10"], modes["hybrid"]["ndcg@10"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_index_writers_lose_no_update(admin_user):
+    import threading
+
+    from django.db import connection
+
+    first = make_article(author=admin_user, title="Seed article", body="Seed.")
+    services.index_rebuild()
+    articles = [
+        make_article(author=admin_user, title=f"Concurrent topic {i}", body=f"Body number {i}.")
+        for i in range(4)
+    ]
+    errors = []
+
+    def index(article_id: int) -> None:
+        try:
+            services.article_index(article_id=article_id)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=index, args=(a.pk,)) for a in articles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    indexed = {m.article_id for m in services._store().current().chunks.values()}
+    assert indexed == {first.pk, *(a.pk for a in articles)}
