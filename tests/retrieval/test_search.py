@@ -280,3 +280,12 @@ def test_concurrent_index_writers_lose_no_update(admin_user):
     assert not errors
     indexed = {m.article_id for m in services._store().current().chunks.values()}
     assert indexed == {first.pk, *(a.pk for a in articles)}
+
+
+def test_unloadable_reranker_falls_back_to_hybrid_and_says_so(author, settings):
+    settings.RERANKER_MODEL = "/nonexistent/cross-encoder"
+    make_article(author=author, title="Reset your router", body="Unplug the router.")
+    services.index_rebuild()
+    result = services.search("router", audience="public", mode="hybrid+rerank")
+    assert result.mode == "hybrid"
+    assert result.hits[0].title == "Reset your router"
