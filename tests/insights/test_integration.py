@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from insights.models import MiningRun, Suggestion
 from insights.tasks import mine_logs
+from kb_platform.celery import app as celery_app
 from tests.insights.conftest import log_question
 
 
@@ -18,7 +19,10 @@ def test_worker_mines_the_logs(celery_worker_process) -> None:
     now = timezone.now()
     log_question("soundbar HDMI ARC no sound", session="a", abstained=True, now=now)
     log_question("no sound from soundbar on HDMI ARC", session="b", escalated=True, now=now)
-    mine_logs.delay()
+    # An explicit connection: earlier eager tests may have left the app's producer pool
+    # bound to the default broker.
+    with celery_app.connection_for_write(celery_worker_process["CELERY_BROKER_URL"]) as conn:
+        mine_logs.apply_async(connection=conn)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         run = MiningRun.objects.filter(status=MiningRun.Status.DONE).first()
