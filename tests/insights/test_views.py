@@ -190,3 +190,17 @@ def test_a_stale_update_draft_never_overwrites_newer_edits(client, reviewer):
     suggestion.refresh_from_db()
     assert suggestion.status == SuggestionStatus.ACCEPTED
     assert suggestion.accepted_revision.number == 3
+
+
+@pytest.mark.django_db
+def test_queue_filters_by_kind_and_status(client, editor, open_suggestion):
+    client.force_login(editor)
+    url = reverse("insights:suggestion_list")
+    assert "soundbar" in client.get(url, {"kind": "new_article"}).content.decode().lower()
+    assert "soundbar" not in client.get(url, {"kind": "merge"}).content.decode().lower()
+    assert "soundbar" not in client.get(url, {"status": "accepted"}).content.decode().lower()
+    client.post(reverse("insights:suggestion_accept", args=[open_suggestion.pk]))
+    assert "soundbar" in client.get(url, {"status": "accepted"}).content.decode().lower()
+    # Unknown values fall back to the defaults instead of failing.
+    assert client.get(url, {"kind": "bogus", "status": "bogus"}).status_code == 200
+    assert client.get(reverse("insights:suggestion_detail", args=[999999])).status_code == 404
