@@ -51,6 +51,21 @@ def admin_user(db):
     return user
 
 
+def _drop_cached_broker_pool(celery_app) -> None:
+    """Forget producer pools made earlier, each bound to the broker URL of its time.
+
+    Eager `delay()` calls still open a producer pool with the default (amqp) URL; without
+    this the test process would publish there instead of to the test's Redis.
+    """
+    pool = celery_app.__dict__.get("_pool")
+    if pool is not None:
+        pool.force_close_all()
+    celery_app._pool = None
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
 def _redis_url() -> str | None:
     return os.environ.get("TEST_REDIS_URL")
 
@@ -132,6 +147,7 @@ def celery_worker_process(transactional_db, settings, redis_url) -> Iterator[dic
     }
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = redis_url
+    _drop_cached_broker_pool(celery_app)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     try:
         deadline = time.monotonic() + 60
@@ -148,8 +164,8 @@ def celery_worker_process(transactional_db, settings, redis_url) -> Iterator[dic
     finally:
         celery_app.conf.task_always_eager = old["task_always_eager"]
         celery_app.conf.broker_url = old["broker_url"]
-        # Drop the cached producer pool bound to Redis so later eager tests don't touch it.
-        celery_app.pool.force_close_all()
+        # Drop the producer pool bound to Redis so later eager tests don't touch it.
+        _drop_cached_broker_pool(celery_app)
         proc.terminate()
         try:
             proc.wait(timeout=20)

@@ -60,24 +60,9 @@ def test_rebuild_index_command_prints_stats(admin_user, capsys):
     assert '"chunks": 1' in capsys.readouterr().out
 
 
-def _drop_cached_broker_pool() -> None:
-    """Forget producer pools made by earlier eager tests (bound to the default amqp URL).
-
-    Eager `delay()` calls still open a producer pool; it keeps the broker URL of its time,
-    so without this the test process would publish to amqp://localhost instead of Redis.
-    """
-    from kb_platform.celery import app as celery_app
-
-    celery_app._pool = None
-    amqp = celery_app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-
-
 def test_worker_indexes_a_published_article_within_seconds(celery_worker_process, settings):
     from tests.factories import UserFactory
 
-    _drop_cached_broker_pool()
     author = UserFactory(username="worker_admin", role="admin")
     started = time.monotonic()
     article = make_article(
