@@ -104,6 +104,7 @@ def test_worker_killed_mid_rebuild_keeps_the_index_and_the_task_is_retried(
     store = IndexStore(settings.INDEX_DIR, services.index_params())
     v1 = store.read_manifest()["version"]
     more = _bulk_published(300, 10)
+    revisions_before = Revision.objects.count()
 
     rebuild_index.delay()
     # Wait until the worker is inside the rebuild (chunks of new articles being written).
@@ -141,6 +142,7 @@ def test_worker_killed_mid_rebuild_keeps_the_index_and_the_task_is_retried(
         assert "retrieval.tasks.rebuild_index" in log2.read_text()
         snapshot = fresh.current()
         assert {m.article_id for m in snapshot.chunks.values()} == set(first) | set(more)
+        assert Revision.objects.count() == revisions_before  # no edit lost
         print(
             f"\nworker kill: killed after {written}/{len(more)} new articles; "
             f"v1 kept serving; redelivered rebuild completed {len(snapshot.chunks)} chunks"

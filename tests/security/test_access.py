@@ -59,7 +59,11 @@ TABLE: list[tuple[str, set[str]]] = [
     (r"^ask/<int:pk>/", {"customer"}),
     (r"^widget/ask/<int:pk>/", set()),  # needs the signed token from the stream
     # Customer portal and widget: public.
-    (r"^(|categories/.*|articles/.*|search/|ask/|ask/stream/|widget.*)$", EVERYONE),
+    (
+        r"^(|categories/<slug:slug>/|articles/<slug:slug>/|search/|ask/|ask/stream/"
+        r"|widget\.js|widget/frame/|widget/demo/|widget/ask/stream/)$",
+        EVERYONE,
+    ),
 ]
 
 
