@@ -7,7 +7,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
-DEMO_CORPUS ?= ../shared/eval/emanual-samsung-tv/corpus.jsonl
+DEMO_DATASET ?= ../shared/eval/emanual-samsung-tv
+DEMO_CORPUS ?= $(DEMO_DATASET)/corpus.jsonl
 
 .PHONY: demo install install-dev test-deps migrate demo-data serve test test-fast lint fmt bench worker beat clean
 
@@ -33,12 +34,19 @@ test-deps: install-dev
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
+# With the eval dataset beside the repo, the demo also gets support logs (8 manual sections
+# withheld, so there are real gaps) and a first mining run, so Insights and the agent queue
+# have something to show. Both steps are skipped on re-runs and without the dataset.
 demo-data: migrate
 	$(BIN)/python manage.py load_demo --corpus "$(DEMO_CORPUS)"
+	@if [ -f "$(DEMO_DATASET)/queries.jsonl" ]; then \
+	  $(BIN)/python manage.py seed_demo_logs --dataset "$(DEMO_DATASET)" --withhold 8 --if-empty --no-progress && \
+	  $(BIN)/python manage.py mine_logs; \
+	fi
 
 demo: demo-data
 	@echo "Serving on http://$(HOST):$(PORT)/  (portal /, agent assist /agent/, editor /editor/, API docs /api/docs/)"
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 serve: install
 	$(BIN)/gunicorn kb_platform.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-3} --timeout 120

@@ -101,6 +101,24 @@ def test_seed_demo_logs_withholds_articles_and_logs_gaps(mini_dataset: Path) -> 
     assert top.title.lower().rstrip("?") in [q.lower() for q in gap_questions]
 
 
+@pytest.mark.django_db
+def test_seed_demo_logs_if_empty_does_not_log_twice(mini_dataset: Path) -> None:
+    call_command("seed_demo_logs", dataset=str(mini_dataset), withhold=1, no_progress=True)
+    logged = Interaction.objects.count()
+    assert logged > 0
+    out = StringIO()
+    call_command(
+        "seed_demo_logs",
+        dataset=str(mini_dataset),
+        withhold=1,
+        no_progress=True,
+        if_empty=True,
+        stdout=out,
+    )
+    assert Interaction.objects.count() == logged
+    assert "not seeding demo logs again" in out.getvalue()
+
+
 def test_seed_demo_logs_rejects_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match=r"missing corpus\.jsonl"):
         call_command("seed_demo_logs", dataset=str(tmp_path), no_progress=True)

@@ -25,6 +25,11 @@ class Command(BaseCommand):
             help="don't run answer_question (faster; outcomes follow the withheld set only)",
         )
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing when interactions are already logged (re-running `make demo`)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from tqdm import tqdm
@@ -33,6 +38,12 @@ class Command(BaseCommand):
 
         if opts["withhold"] < 0:
             raise CommandError("--withhold must be 0 or more")
+        if opts["if_empty"]:
+            from support.models import Interaction
+
+            if Interaction.objects.exists():
+                self.stdout.write("Interactions are already logged: not seeding demo logs again.")
+                return
         bars: dict[str, tqdm] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
