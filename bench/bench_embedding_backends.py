@@ -298,6 +298,10 @@ def run(args: argparse.Namespace) -> dict:
             **{f"{n}_sentences_per_s": r["sentences_per_s"] for n, r in results.items()},
             **{f"{n}_ndcg@10": r["retrieval"]["ndcg@10"] for n, r in results.items()},
             "loadavg_before": payload["setup"]["loadavg_before"],
+            "onnx_config": (
+                f"batches of <={BATCH_SIZE} texts and ~{onnx_int8.max_batch_tokens} padded "
+                "tokens, ORT spinning off"
+            ),
         }
         with HISTORY.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, sort_keys=True) + "\n")
