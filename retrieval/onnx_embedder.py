@@ -234,8 +234,14 @@ def _torch_export(model_dir: Path, target: Path) -> list[str]:
     """Export the model's transformer to ONNX at `target`; returns the graph's input names."""
     import inspect
 
-    import torch
-    from sentence_transformers import SentenceTransformer
+    try:
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            "exporting the embedding model to ONNX needs torch and sentence-transformers: run "
+            "`manage.py export_onnx` where they are installed and copy VAR_DIR/onnx over"
+        ) from exc
 
     st_model = SentenceTransformer(str(model_dir), device="cpu")
     transformer = st_model[0].auto_model.eval()
