@@ -54,9 +54,23 @@ def _fuzz(operation, mode, headers: dict, counted: dict, failures: list) -> None
         failures.append(f"{operation.label} {mode.value}: {type(exc).__name__} {exc}"[:800])
 
 
+@pytest.fixture
+def _keep_test_connection():
+    """The raw WSGI app closes "obsolete" connections after each request, which would close
+    the test's transaction on PostgreSQL: do what Django's test client does and keep it."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["anonymous", "editor"])
-def test_api_never_answers_5xx_to_generated_requests(seeded_kb, users, who):
+def test_api_never_answers_5xx_to_generated_requests(seeded_kb, users, who, _keep_test_connection):
     from kb_platform.wsgi import application
 
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
