@@ -4,7 +4,8 @@ Portal search (GET /search/) and portal ask without JavaScript (POST /ask/, the 
 server-side, extractive answerer) are measured separately at each concurrency: throughput,
 latency percentiles and errors. The server uses a throwaway SQLite copy (or the database in
 BENCH_LOAD_DATABASE_URL, which must be a scratch database) loaded by `manage.py load_demo`,
-with the real embedding model (EMBEDDING_BACKEND=torch unless BENCH_LOAD_EMBEDDING is set).
+with the real embedding model (torch), then the int8 ONNX export of the same model for
+comparison (BENCH_LOAD_EMBEDDING=torch|onnx-int8|fake picks one).
 The load generator runs on the same machine (one asyncio process): on 2 cores it competes
 with the server for CPU, so these numbers are a floor.
 """
@@ -180,19 +181,15 @@ def _queries(eval_dir: Path) -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
 
 
-def run(args) -> dict:
-    """Start the server, warm it up, run every level; returns the measurements."""
-    # A log line per request would cost the load generator CPU the server needs.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    eval_dir = Path(args.eval_dir)
+def _run_backend(backend: str, *, eval_dir: Path, queries: list[str], quick: bool) -> dict:
+    """One server configuration (embedding backend): prepare, warm up, every level."""
     corpus = eval_dir / "emanual-samsung-tv" / "corpus.jsonl"
-    queries = _queries(eval_dir)
-    quick = bool(getattr(args, "quick", False))
     levels = (10, 50) if quick else LEVELS
     # The machine may be shared: record how busy it was before we started.
     loadavg_before = round(os.getloadavg()[0], 2)
     tmp = Path(tempfile.mkdtemp(prefix="kb-bench-load-"))
     env = _server_env(tmp)
+    env["EMBEDDING_BACKEND"] = backend
     log_path = tmp / "server.log"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -202,7 +199,7 @@ def run(args) -> dict:
             "database": "sqlite (temp copy)"
             if not os.environ.get("BENCH_LOAD_DATABASE_URL")
             else "BENCH_LOAD_DATABASE_URL",
-            "embedding_backend": env["EMBEDDING_BACKEND"],
+            "embedding_backend": backend,
             "answerer": "extractive",
             "corpus": str(corpus.relative_to(eval_dir.parent)) if corpus.exists() else str(corpus),
             "client": "httpx.AsyncClient, same machine, loopback",
@@ -226,7 +223,7 @@ def run(args) -> dict:
                     out[kind] = asyncio.run(
                         _run_level(base, kind, level, total, 30 if quick else 60, queries)
                     )
-                    print(f"   {level:>3} clients {kind:<6} {out[kind]}", flush=True)
+                    print(f"   {backend} {level:>3} clients {kind:<6} {out[kind]}", flush=True)
                 out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
                 results["levels"][str(level)] = out
         finally:
@@ -250,3 +247,16 @@ def run(args) -> dict:
         }
     shutil.rmtree(tmp, ignore_errors=True)
     return results
+
+
+def run(args) -> dict:
+    """The real embedder (torch), then the int8 ONNX one for comparison (not with --quick)."""
+    # A log line per request would cost the load generator CPU the server needs.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    eval_dir = Path(args.eval_dir)
+    queries = _queries(eval_dir)
+    quick = bool(getattr(args, "quick", False))
+    chosen = os.environ.get("BENCH_LOAD_EMBEDDING")
+    backends = [chosen] if chosen else (["torch"] if quick else ["torch", "onnx-int8"])
+    runs = {b: _run_backend(b, eval_dir=eval_dir, queries=queries, quick=quick) for b in backends}
+    return {"runs": runs, "primary": backends[0]}
