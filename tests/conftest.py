@@ -57,9 +57,11 @@ def _drop_cached_broker_pool(celery_app) -> None:
     Eager `delay()` calls still open a producer pool with the default (amqp) URL; without
     this the test process would publish there instead of to the test's Redis.
     """
-    pool = celery_app.__dict__.get("_pool")
-    if pool is not None:
-        pool.force_close_all()
+    from kombu import pools
+
+    # kombu keeps process-wide producer/connection pools keyed by broker URL: reset them all
+    # (closing only the app's pool leaves kombu's registry handing out a closed pool).
+    pools.reset()
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:

