@@ -350,4 +350,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Libraries that log every index build or HTTP request at DEBUG/INFO.
+    "loggers": {name: {"level": "WARNING"} for name in ("bm25s", "httpx", "httpcore", "faiss")},
 }
