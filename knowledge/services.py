@@ -108,6 +108,8 @@ def _require_reviewer(user: Any) -> None:
 def _validate_body(body: str) -> None:
     if not isinstance(body, str):
         raise ValidationError("The article body must be text.")
+    if "\x00" in body:  # PostgreSQL text cannot store it: refuse before the INSERT fails
+        raise ValidationError("The article body contains a NUL character; remove it.")
     if len(body) > settings.KB_MAX_ARTICLE_BODY_CHARS:
         raise ValidationError(
             f"The article body is {len(body):,} characters; the limit is "
@@ -119,6 +121,8 @@ def _validate_title(title: str) -> str:
     title = (title or "").strip()
     if not title:
         raise ValidationError("An article needs a title.")
+    if "\x00" in title:
+        raise ValidationError("The title contains a NUL character; remove it.")
     if len(title) > 300:
         raise ValidationError("Titles are limited to 300 characters.")
     return title

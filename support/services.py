@@ -53,11 +53,16 @@ def _citation_dict(citation: Citation | dict) -> dict:
     }
 
 
+def _drop_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL bytes: raw form input with one would fail the INSERT.
+    return text.replace("\x00", "")
+
+
 def question_validate(question: Any) -> str:
     """Strip and check a question: text, not empty, within KB_MAX_QUESTION_CHARS."""
     if not isinstance(question, str):
         raise ValidationError("The question must be text.")
-    question = question.strip()
+    question = _drop_nul(question).strip()
     if not question:
         raise ValidationError("Please type a question.")
     limit = settings.KB_MAX_QUESTION_CHARS
@@ -135,7 +140,7 @@ def feedback_submit(
     user: Any = None,
 ) -> Feedback:
     """A customer's "Was this helpful?" (one per interaction and person: a second vote updates)."""
-    comment = (comment or "").strip()
+    comment = _drop_nul(comment or "").strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise ValidationError(f"The comment is too long (limit {MAX_COMMENT_CHARS:,} characters).")
     existing = interaction.feedback.filter(suggestion_usage="", user=_user_or_none(user)).first()
@@ -152,7 +157,7 @@ def feedback_submit(
 def _validate_body(body: Any, *, what: str = "message") -> str:
     if not isinstance(body, str):
         raise ValidationError(f"The {what} must be text.")
-    body = body.strip()
+    body = _drop_nul(body).strip()
     if not body:
         raise ValidationError(f"The {what} is empty.")
     if len(body) > MAX_MESSAGE_CHARS:
@@ -198,14 +203,14 @@ def conversation_escalate(
     user: Any = None,
 ) -> Conversation:
     """Hand a portal answer to a person: a conversation carrying question, answer and citations."""
-    name = (name or "").strip()[:200]
-    email = (email or "").strip()
+    name = _drop_nul(name or "").strip()[:200]
+    email = _drop_nul(email or "").strip()
     if not name:
         raise ValidationError("Please tell us your name.")
     from django.core.validators import validate_email
 
     validate_email(email)
-    note = (note or "").strip()
+    note = _drop_nul(note or "").strip()
     if len(note) > MAX_MESSAGE_CHARS:
         raise ValidationError("The note is too long.")
     if interaction.escalated:
@@ -376,7 +381,7 @@ def article_flag(
         raise ValidationError(
             f"Unknown reason {reason!r}: use one of {', '.join(ArticleFlag.Reason.values)}."
         )
-    comment = (comment or "").strip()
+    comment = _drop_nul(comment or "").strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise ValidationError(f"The comment is too long (limit {MAX_COMMENT_CHARS:,} characters).")
     return ArticleFlag.objects.create(
@@ -398,7 +403,7 @@ def search_log_record(*, query: str, audience: str, channel: str, hits: Iterable
         top_id = first.get("article_id") if isinstance(first, dict) else first.article_id
     top = Article.objects.filter(pk=top_id).first() if top_id else None
     return SearchLog.objects.create(
-        query=query[:500],
+        query=_drop_nul(query)[:500],
         audience=audience,
         channel=channel if channel in Channel.values else Channel.PORTAL,
         results_count=len(hits),

@@ -162,3 +162,65 @@ def test_portal_forms_refuse_bad_input_without_5xx(seeded_kb, interaction, users
     assert Feedback.objects.count() == before
     huge_form = {"q": "x" * BIG}
     assert c.post("/ask/", huge_form).status_code == 400
+
+
+@pytest.mark.django_db
+def test_nul_bytes_in_portal_input_are_refused_or_dropped_never_5xx(seeded_kb, users):
+    """PostgreSQL text cannot hold NUL: raw form input must not reach an INSERT with one."""
+    nul = "reset\x00 password"
+    customer = Client()
+    customer.force_login(users.customer)
+    before = Interaction.objects.count()
+    assert customer.get("/search/", {"q": nul}).status_code == 200
+    assert customer.post("/ask/", {"q": nul}).status_code in (200, 400)
+    for path in ("/ask/stream/", "/widget/ask/stream/"):
+        r = customer.post(path, {"q": nul})
+        assert r.status_code in (200, 400)
+        if r.status_code == 200:
+            assert "event: error" not in b"".join(r.streaming_content).decode()
+    interaction = Interaction.objects.filter(user=users.customer).order_by("pk").last()
+    assert interaction is not None and Interaction.objects.count() > before
+    assert "\x00" not in interaction.question
+    r = customer.post(f"/ask/{interaction.pk}/feedback/", {"helpful": "no", "comment": "bad\x00"})
+    assert r.status_code in (200, 302, 400)
+    r = customer.post(
+        f"/ask/{interaction.pk}/escalate/",
+        {"name": "Eve\x00", "email": "eve@example.com", "note": "help\x00 me"},
+    )
+    assert r.status_code in (200, 400)
+    agent = Client()
+    agent.force_login(users.agent)
+    r = agent.post(
+        "/agent/flag/",
+        {"article_id": seeded_kb.public[0].pk, "reason": "outdated", "comment": "old\x00"},
+    )
+    assert r.status_code < 500
+
+
+@pytest.mark.django_db
+def test_nul_bytes_in_editor_and_insights_forms_never_5xx(seeded_kb, users):
+    from insights.models import Suggestion
+
+    suggestion = Suggestion.objects.create(
+        kind="new_article", title="Refund timelines", signature="sig-nul", score=1.0
+    )
+    editor = Client()
+    editor.force_login(users.editor)
+    before = Article.objects.count()
+    r = editor.post(
+        f"/insights/suggestions/{suggestion.pk}/edit/",
+        {"title": "Refunds\x00", "body": "Body with a NUL\x00 byte."},
+    )
+    assert r.status_code < 500
+    r = editor.post("/editor/articles/new/", {"title": "New\x00", "body": "x\x00"})
+    assert r.status_code < 500
+    article = seeded_kb.public[0]
+    r = editor.post(
+        f"/editor/articles/{article.pk}/edit/",
+        {"title": "T", "body": "b\x00", "base_revision_id": article.latest_revision_id},
+    )
+    assert r.status_code < 500
+    api = Client(HTTP_AUTHORIZATION=f"Token {token_for(users.editor)}")
+    r = api.post("/api/articles", {"title": "t\x00", "body": "b"}, "application/json")
+    assert r.status_code == 400
+    assert Article.objects.count() <= before + 1
