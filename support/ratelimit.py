@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,15 +47,20 @@ def check(request: HttpRequest, *, scope: str) -> Limited | None:
     now = time.time()
     window = int(now // 60)
     key = f"rl:{scope}:{client_key(request)}:{window}"
-    # add() is atomic where the backend is (Redis, locmem): first request creates the counter.
-    if cache.add(key, 1, timeout=61):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=61)
+    try:
+        # add() is atomic where the backend is (Redis, locmem): first request creates the counter.
+        if cache.add(key, 1, timeout=61):
             count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, timeout=61)
+                count = 1
+    except Exception:
+        # The cache (Redis) is down: serve the request unlimited rather than fail it.
+        logger.warning("rate limit cache unavailable: %s not counted", scope, exc_info=True)
+        return None
     if count > limit:
         return Limited(retry_after=max(1, int(60 - (now % 60)) + 1), limit=limit)
     return None

@@ -233,3 +233,31 @@ def test_interrupted_publish_leaves_the_previous_version_loadable(small_kb, sett
     _fresh_process_view()
     hits = search("connect wifi network", audience="public").hits
     assert hits and hits[0].article_id == small_kb.wifi.pk
+
+
+# --- Cache (Redis) down ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def dead_cache(settings):
+    """The cache (rate limits, mining lock) on a Redis that is not there."""
+    # Django's setting_changed handler rebuilds the cache handlers for the new CACHES.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_portal_and_api_keep_answering_when_the_cache_is_down(small_kb, staff, dead_cache):
+    before = Interaction.objects.count()
+    c = Client()
+    r = c.get("/search/", {"q": "reset password"})
+    assert r.status_code == 200 and "How to reset your password" in r.content.decode()
+    r = c.post("/ask/", {"q": "How do I reset my password?"})
+    assert r.status_code == 200
+    r = c.post("/api/ask", {"question": "How do I reset my password?"}, "application/json")
+    assert r.status_code == 200 and r.json()["text"]
+    assert Interaction.objects.count() == before + 2
