@@ -15,7 +15,7 @@ from django.test import Client
 
 from retrieval.services import search
 from support.models import Interaction
-from tests.security.conftest import HIDDEN, leaked_markers, response_text, token_for
+from tests.security.conftest import HIDDEN, MARKERS, leaked_markers, response_text, token_for
 
 QUERIES = [
     # Paraphrases of the hidden content
@@ -250,3 +250,60 @@ def test_staff_do_see_the_internal_article(seeded_kb, users):
     editor.force_login(users.editor)
     r = editor.get(f"/editor/articles/{seeded_kb.hidden['draft'].pk}/")
     assert r.status_code == 200 and HIDDEN["draft"][0].lower() in r.content.decode().lower()
+
+
+@pytest.mark.django_db
+def test_with_an_llm_no_hidden_text_reaches_the_prompt_or_the_answer(seeded_kb, users, settings):
+    """With vLLM configured (a fake speaking the real protocol, echoing its first source),
+    customer questions never put hidden text into the prompt, and answers never show it."""
+    from generation.backends import circuit
+    from tests.generation.fake_vllm import FakeVLLM
+
+    server = FakeVLLM(model="fake-model").start()
+    try:
+        circuit.reset_all()
+        settings.LLM_BASE_URL = server.base_url
+        settings.LLM_MODEL = "fake-model"
+        settings.LLM_API_KEY = ""
+        settings.LLM_TIMEOUT_SECONDS = 5
+        probes = Probes()
+        portal = Client()
+        api = Client(HTTP_AUTHORIZATION=f"Token {token_for(users.customer)}")
+        for q in QUERIES:
+            echo = (q,)
+            probes.check(f"llm ask {q!r}", portal.post("/ask/", {"q": q}), echo=echo)
+            probes.check(f"llm stream {q!r}", portal.post("/ask/stream/", {"q": q}), echo=echo)
+            probes.check(
+                f"llm api ask {q!r}",
+                api.post("/api/ask", {"question": q}, content_type="application/json"),
+                echo=echo,
+            )
+        assert len(server.chat_requests) >= len(QUERIES), "the LLM was really used"
+        used = Interaction.objects.filter(audience="public").exclude(backend="extractive")
+        assert used.exists()
+        prompt_leaks = []
+        for request in server.chat_requests:
+            messages = request["body"]["messages"]
+            user_text = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+            question = next(
+                (q for q in QUERIES if " ".join(q.split()).lower() in user_text.lower()), ""
+            )
+            text = json.dumps(request["body"]).lower()
+            found = leaked_markers(text, echo=(question,) if question else ())
+            if found:
+                prompt_leaks.append(found)
+        # The staff control: an agent's question does bring the internal text to the model.
+        server.requests.clear()
+        staff_api = Client(HTTP_AUTHORIZATION=f"Token {token_for(users.agent)}")
+        staff_api.post("/api/ask", {"question": "refund escalation policy"}, "application/json")
+        staff_prompt = json.dumps([r["body"] for r in server.chat_requests]).lower()
+        print(
+            f"\nLLM leak probes: {probes.count} requests, {len(probes.leaks)} leaks in answers, "
+            f"{len(prompt_leaks)} prompts with hidden text"
+        )
+        assert probes.leaks == []
+        assert prompt_leaks == []
+        assert any(m in staff_prompt for m in MARKERS)
+    finally:
+        server.stop()
+        circuit.reset_all()
