@@ -79,6 +79,54 @@ def _prepare(env: dict, corpus: Path, log) -> float:
     return time.perf_counter() - started
 
 
+PROFILE_SNIPPET = r"""
+import json, sys, time
+import django
+django.setup()
+from django.test import Client
+from retrieval.embedding import get_embedder
+from retrieval import services as retrieval
+from generation import services as generation
+queries = json.loads(sys.argv[1])
+c = Client()
+c.get("/ask/")
+for q in queries[:5]:
+    c.post("/ask/", {"q": q})
+    c.get("/search/", {"q": q})
+def ms(fn):
+    t = time.perf_counter()
+    for q in queries:
+        fn(q)
+    return round((time.perf_counter() - t) * 1000 / len(queries), 2)
+emb = get_embedder()
+out = {
+    "query_embedding": ms(lambda q: emb.embed([q])),
+    "retrieval_search_top8": ms(lambda q: retrieval.search(q, audience="public", top_k=8)),
+    "retrieval_search_top50": ms(lambda q: retrieval.search(q, audience="public", top_k=50)),
+    "answer_question": ms(lambda q: generation.answer_question(q, audience="public")),
+    "portal_ask_request": ms(lambda q: c.post("/ask/", {"q": q})),
+    "portal_search_request": ms(lambda q: c.get("/search/", {"q": q})),
+}
+print("PROFILE " + json.dumps(out))
+"""
+
+
+def _profile(env: dict, queries: list[str]) -> dict:
+    """Single-threaded ms per request and per stage, in one process (no concurrency)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROFILE_SNIPPET, json.dumps(queries[5:65])],
+        env={**env, "DJANGO_SETTINGS_MODULE": "kb_platform.settings", "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("PROFILE "):
+            return json.loads(line[len("PROFILE ") :])
+    return {"error": result.stderr[-1000:]}
+
+
 def _start_server(env: dict, port: int, log) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -209,6 +257,8 @@ def _run_backend(backend: str, *, eval_dir: Path, queries: list[str], quick: boo
     }
     with log_path.open("w") as log:
         results["prepare_seconds"] = round(_prepare(env, corpus, log), 1)
+        results["single_request_ms"] = _profile(env, queries)
+        print(f"   {backend} single-request ms: {results['single_request_ms']}", flush=True)
         server = _start_server(env, port, log)
         try:
             _wait_ready(base, server)
