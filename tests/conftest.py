@@ -51,7 +51,7 @@ def admin_user(db):
     return user
 
 
-def _drop_cached_broker_pool(celery_app) -> None:
+def drop_cached_broker_pool(celery_app) -> None:
     """Forget producer pools made earlier, each bound to the broker URL of its time.
 
     Eager `delay()` calls still open a producer pool with the default (amqp) URL; without
@@ -149,7 +149,7 @@ def celery_worker_process(transactional_db, settings, redis_url) -> Iterator[dic
     }
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = redis_url
-    _drop_cached_broker_pool(celery_app)
+    drop_cached_broker_pool(celery_app)
     settings.CELERY_TASK_ALWAYS_EAGER = False
     try:
         deadline = time.monotonic() + 60
@@ -167,7 +167,7 @@ def celery_worker_process(transactional_db, settings, redis_url) -> Iterator[dic
         celery_app.conf.task_always_eager = old["task_always_eager"]
         celery_app.conf.broker_url = old["broker_url"]
         # Drop the producer pool bound to Redis so later eager tests don't touch it.
-        _drop_cached_broker_pool(celery_app)
+        drop_cached_broker_pool(celery_app)
         proc.terminate()
         try:
             proc.wait(timeout=20)

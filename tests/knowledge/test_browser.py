@@ -21,6 +21,7 @@ def page(live_server):
         pytest.skip("Chromium is not installed (make test-deps)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe here.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.db import close_old_connections
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -29,6 +30,9 @@ def page(live_server):
             args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
             headless=True,
         )
+        # Django connections are per async context: one this context opened in an earlier
+        # test may have died since (the PostgreSQL restart test). Replace it if so.
+        close_old_connections()
         try:
             yield browser.new_page(viewport={"width": 1280, "height": 900})
         finally:

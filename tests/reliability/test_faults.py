@@ -20,6 +20,7 @@ from knowledge.models import Article, AuditLog, Revision
 from retrieval import index as index_module
 from retrieval.services import search
 from support.models import Feedback, Interaction
+from tests.conftest import drop_cached_broker_pool
 from tests.generation.fake_vllm import FakeVLLM
 from tests.reliability.conftest import closed_port
 
@@ -127,17 +128,10 @@ def dead_broker(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app.conf.task_always_eager = False
     celery_app.conf.broker_url = url
-    _drop_producer_pool(celery_app)
+    drop_cached_broker_pool(celery_app)
     yield url
     celery_app.conf.task_always_eager, celery_app.conf.broker_url = old
-    _drop_producer_pool(celery_app)
-
-
-def _drop_producer_pool(celery_app) -> None:
-    """A new producer pool bound to the current broker URL (not a closed or stale one)."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
+    drop_cached_broker_pool(celery_app)
 
 
 @pytest.mark.django_db

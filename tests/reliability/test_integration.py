@@ -18,7 +18,7 @@ from knowledge.models import Article, Revision
 from retrieval import services
 from retrieval.index import IndexStore
 from retrieval.models import Chunk
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, drop_cached_broker_pool
 from tests.factories import UserFactory, make_article
 
 pytestmark = pytest.mark.integration
@@ -26,16 +26,6 @@ pytestmark = pytest.mark.integration
 LONG_BODY = "## Section\n\n" + " ".join(
     f"Step {i}: press the remote button and wait for the light." for i in range(250)
 )
-
-
-def _drop_cached_broker_pool() -> None:
-    """Producer pools of earlier eager tests keep their broker URL: start from scratch."""
-    from kb_platform.celery import app as celery_app
-
-    celery_app._pool = None
-    amqp = celery_app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
 
 
 def _start_worker(env: dict, log_path: Path, name: str) -> subprocess.Popen:
@@ -96,9 +86,10 @@ def _bulk_published(n: int, start: int) -> list[int]:
 def test_worker_killed_mid_rebuild_keeps_the_index_and_the_task_is_retried(
     celery_worker_process, settings, tmp_path
 ):
+    from kb_platform.celery import app as celery_app
     from retrieval.tasks import rebuild_index
 
-    _drop_cached_broker_pool()
+    drop_cached_broker_pool(celery_app)
     first = _bulk_published(10, 0)
     services.index_rebuild()
     store = IndexStore(settings.INDEX_DIR, services.index_params())

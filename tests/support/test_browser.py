@@ -33,12 +33,16 @@ def browser(monkeypatch):
         pytest.skip("Chromium is not installed (make test-deps)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe here.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import close_old_connections
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
         )
+        # Django connections are per async context: one this context opened in an earlier
+        # test may have died since (the PostgreSQL restart test). Replace it if so.
+        close_old_connections()
         try:
             yield browser
         finally:
