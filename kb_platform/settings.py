@@ -235,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "insights.tasks.mine_logs",
         "schedule": float(env_int("INSIGHTS_MINE_INTERVAL_SECONDS", 3600, minimum=60)),
     },
+    # Repairs the index when index tasks were lost (broker down at publish time, ...).
+    "reconcile-index": {
+        "task": "retrieval.tasks.reconcile_index",
+        "schedule": float(env_int("INDEX_RECONCILE_INTERVAL_SECONDS", 300, minimum=10)),
+    },
 }
 
 # --- Retrieval ----------------------------------------------------------------------------
@@ -259,6 +264,8 @@ INDEX_SEARCH_THREADS = env_int("INDEX_SEARCH_THREADS", 1, minimum=0)  # 0: all c
 # Hybrid fusion: weight of the min-max normalised dense score (the rest goes to BM25).
 SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 0.2)  # tuned on the TV DEV set
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 1000, minimum=16)
+# Query vectors kept per process (repeated questions and search-as-you-type skip the model).
+QUERY_VECTOR_CACHE_SIZE = env_int("QUERY_VECTOR_CACHE_SIZE", 4096, minimum=0)
 
 # --- Generation ---------------------------------------------------------------------------
 LLM_BASE_URL = env_str("LLM_BASE_URL", "")  # e.g. http://vllm:8000/v1 ; empty: extractive

@@ -191,3 +191,52 @@ def _build_embedder(backend: str, model: str, device: str, batch_size: int) -> E
             ) from exc
         return OnnxInt8Embedder(model)
     raise ImproperlyConfigured(f"EMBEDDING_BACKEND={backend!r} is not supported")
+
+
+class QueryVectorCache:
+    """A small per-process LRU of query vectors, keyed by model and query text.
+
+    Support traffic repeats itself (the same few hundred questions, search-as-you-type
+    prefixes), and embedding a query is the largest CPU cost of a search on CPU-only hosts.
+    """
+
+    def __init__(self, size: int) -> None:
+        from collections import OrderedDict
+
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def vector(self, embedder: Embedder, query: str) -> np.ndarray:
+        """The (1, dimension) vector of `query`, embedded once per model while it stays cached."""
+        if self.size <= 0:
+            return embedder.embed([query])
+        key = (embedder.model_id, " ".join(query.split()))
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return found
+        vector = embedder.embed([query])
+        vector.setflags(write=False)  # shared between callers: nobody may modify it
+        with self._lock:
+            self.misses += 1
+            self._items[key] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+
+_query_cache: QueryVectorCache | None = None
+
+
+def query_vector(embedder: Embedder, query: str) -> np.ndarray:
+    """Embed a search query through the process-wide cache (QUERY_VECTOR_CACHE_SIZE entries)."""
+    global _query_cache
+    size = getattr(settings, "QUERY_VECTOR_CACHE_SIZE", 4096)
+    if _query_cache is None or _query_cache.size != size:
+        _query_cache = QueryVectorCache(size)
+    return _query_cache.vector(embedder, query)

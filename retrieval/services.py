@@ -20,7 +20,7 @@ from django.db import transaction
 from knowledge.models import Article, ArticleStatus, Visibility
 from retrieval import engine
 from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
-from retrieval.embedding import Embedder, get_embedder
+from retrieval.embedding import Embedder, get_embedder, query_vector
 from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot, get_store
 from retrieval.models import Chunk
 from retrieval.types import SearchResult
@@ -102,6 +102,8 @@ def search(
             )
             _enqueue_rebuild()
             snapshot = store.current()
+    if embedder is not None:
+        embedder = _CachedQueries(embedder)
     reranker = engine.get_reranker(settings.RERANKER_MODEL) if mode == "hybrid+rerank" else None
     return engine.search_snapshot(
         snapshot,
@@ -124,6 +126,20 @@ def _ensure_index(store: IndexStore) -> Snapshot | None:
             return store.current()
     index_rebuild()
     return store.current()
+
+
+class _CachedQueries:
+    """The embedder as search sees it: single query texts go through the query-vector cache."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.model_id = embedder.model_id
+        self.dimension = embedder.dimension
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if len(texts) == 1:
+            return query_vector(self._embedder, texts[0])
+        return self._embedder.embed(texts)
 
 
 def _enqueue_rebuild() -> None:
@@ -470,3 +486,65 @@ def index_status() -> dict:
     """What is published now (for admin pages and health checks)."""
     manifest = _store().read_manifest()
     return manifest or {"version": None, "chunks": 0}
+
+
+# Past this many drifted articles one full rebuild (which reuses every stored embedding) is
+# cheaper than article-by-article index versions.
+RECONCILE_REBUILD_ABOVE = 50
+
+
+def index_drift() -> dict[str, list[int]]:
+    """Articles whose indexed state differs from the database.
+
+    Index tasks can be lost (broker down at publish time, a task that ran out of retries):
+    this compares what the current index version holds with what is live now.
+    """
+    snapshot = _store().current()
+    live = {
+        row["pk"]: row
+        for row in _live_queryset().values(
+            "pk", "title", "slug", "visibility", "published_revision_id", "published_revision__body"
+        )
+    }
+    chunk_revisions: dict[int, set[int]] = {}
+    pairs = Chunk.objects.values_list("article_id", "revision_id").distinct()
+    for article_id, revision_id in pairs:
+        chunk_revisions.setdefault(article_id, set()).add(revision_id)
+    indexed: dict[int, ChunkMeta] = {}
+    if snapshot is not None:
+        for meta in snapshot.chunks.values():
+            indexed.setdefault(meta.article_id, meta)
+    to_index = []
+    for pk, row in live.items():
+        if not (row["published_revision__body"] or "").strip():
+            continue  # nothing to index
+        meta = indexed.get(pk)
+        current_chunks = chunk_revisions.get(pk) == {row["published_revision_id"]}
+        if (
+            meta is None
+            or not current_chunks
+            or (meta.title, meta.slug, meta.visibility)
+            != (row["title"], row["slug"], row["visibility"])
+        ):
+            to_index.append(pk)
+    to_remove = sorted(set(indexed) - set(live))
+    return {"to_index": sorted(to_index), "to_remove": to_remove}
+
+
+def index_reconcile() -> dict:
+    """Bring the index up to date with the database after missed index tasks."""
+    drift = index_drift()
+    changed = len(drift["to_index"]) + len(drift["to_remove"])
+    action = "none"
+    if changed > RECONCILE_REBUILD_ABOVE or (changed and _store().current() is None):
+        index_rebuild()
+        action = "rebuild"
+    elif changed:
+        for article_id in drift["to_remove"]:
+            article_unindex(article_id=article_id)
+        for article_id in drift["to_index"]:
+            article_index(article_id=article_id)
+        action = "incremental"
+    if changed:
+        logger.warning("index drift repaired (%s): %s", action, drift)
+    return {**drift, "action": action}

@@ -39,3 +39,9 @@ def unindex_article(article_id: int) -> None:
 def rebuild_index() -> dict:
     """Full rebuild (bulk imports, model change): unchanged text is not re-embedded."""
     return services.index_rebuild()
+
+
+@shared_task(name="retrieval.tasks.reconcile_index", **RETRY)
+def reconcile_index() -> dict:
+    """Scheduled: repair index drift left by lost index tasks (e.g. broker down at publish)."""
+    return services.index_reconcile()

@@ -71,3 +71,55 @@ def test_onnx_backend_without_its_module_is_a_clear_configuration_error(settings
     settings.EMBEDDING_MODEL = "model-for-onnx-test"
     with pytest.raises(ImproperlyConfigured, match="onnx-int8"):
         get_embedder()
+
+
+class _CountingEmbedder:
+    def __init__(self, model_id: str = "count:v1") -> None:
+        self.model_id = model_id
+        self.dimension = 4
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        import numpy as np
+
+        self.calls.append(list(texts))
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+
+def test_query_vector_cache_embeds_a_repeated_query_once():
+    from retrieval.embedding import QueryVectorCache
+
+    cache = QueryVectorCache(size=2)
+    emb = _CountingEmbedder()
+    first = cache.vector(emb, "reset  my password")
+    again = cache.vector(emb, "reset my password")  # same words, other spacing
+    assert again is first and emb.calls == [["reset  my password"]]
+    assert not first.flags.writeable  # shared between callers
+    # Another model never gets this model's vector.
+    other = _CountingEmbedder("count:v2")
+    cache.vector(other, "reset my password")
+    assert other.calls == [["reset my password"]]
+    # Least recently used entries leave first.
+    cache.vector(emb, "wifi")
+    cache.vector(emb, "reset my password")
+    assert len(emb.calls) == 3
+    assert (cache.hits, cache.misses) == (1, 4)
+
+
+def test_search_reuses_the_query_vector(settings, monkeypatch, reviewer):
+    from retrieval import embedding, services
+    from tests.factories import make_article
+
+    make_article(author=reviewer, title="Pair the remote", body="Hold Back and Play.")
+    services.index_rebuild()
+    calls = []
+    real = embedding.FakeEmbedder.embed
+
+    def counting(self, texts):
+        calls.append(list(texts))
+        return real(self, texts)
+
+    monkeypatch.setattr(embedding.FakeEmbedder, "embed", counting)
+    services.search("how do I pair the remote", audience="public")
+    services.search("how do I pair the remote", audience="public")
+    assert calls.count(["how do I pair the remote"]) == 1
