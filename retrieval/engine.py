@@ -6,6 +6,7 @@ of which articles are still live; the evaluation calls it on a scratch snapshot.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import math
@@ -101,13 +102,19 @@ def confidence_score(*, top_cosine: float | None, agree: bool, margin: float) ->
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
+@functools.lru_cache(maxsize=8192)
+def _word_stems(text: str) -> tuple[tuple[re.Match, ...], tuple[str, ...]]:
+    """The words of a chunk and their stems; chunks recur across queries, so stem each once."""
+    words = tuple(_WORD_RE.finditer(text))
+    return words, tuple(stem_words([m.group(0).lower() for m in words]))
+
+
 def highlight(text: str, query: str, *, max_chars: int = SNIPPET_CHARS) -> str:
     """Escaped window of `text` around the query terms, with the terms wrapped in <mark>."""
     stems = set(tokenize(query))
     hits: list[re.Match] = []
     if stems:
-        words = list(_WORD_RE.finditer(text))
-        word_stems = stem_words([m.group(0).lower() for m in words])
+        words, word_stems = _word_stems(text)
         hits = [m for m, s in zip(words, word_stems, strict=True) if s in stems]
     start = 0
     if hits and len(text) > max_chars:
