@@ -51,6 +51,15 @@ def admin_user(db):
     return user
 
 
+def celery_worker_command(name: str) -> list[str]:
+    """A solo-pool `celery worker` for tests: one process, no peer chatter, named `name`."""
+    return [
+        sys.executable, "-m", "celery", "-A", "kb_platform", "worker", "-P", "solo",
+        "-l", "info", "--without-heartbeat", "--without-gossip", "--without-mingle",
+        "-n", f"{name}@%h",
+    ]  # fmt: skip
+
+
 def drop_cached_broker_pool(celery_app) -> None:
     """Forget producer pools made earlier, each bound to the broker URL of its time.
 
@@ -121,23 +130,7 @@ def celery_worker_process(transactional_db, settings, redis_url) -> Iterator[dic
     log_path = Path(str(settings.INDEX_DIR)) / "worker.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kb_platform",
-            "worker",
-            "-P",
-            "solo",
-            "-l",
-            "info",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
+        celery_worker_command(f"test-{os.getpid()}"),
         cwd=REPO_ROOT,
         env=env,
         stdout=log,

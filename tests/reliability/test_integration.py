@@ -18,7 +18,7 @@ from knowledge.models import Article, Revision
 from retrieval import services
 from retrieval.index import IndexStore
 from retrieval.models import Chunk
-from tests.conftest import REPO_ROOT, drop_cached_broker_pool
+from tests.conftest import REPO_ROOT, celery_worker_command, drop_cached_broker_pool
 from tests.factories import UserFactory, make_article
 
 pytestmark = pytest.mark.integration
@@ -30,23 +30,7 @@ LONG_BODY = "## Section\n\n" + " ".join(
 
 def _start_worker(env: dict, log_path: Path, name: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kb_platform",
-            "worker",
-            "-P",
-            "solo",
-            "-l",
-            "info",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"{name}-{os.getpid()}@%h",
-        ],
+        celery_worker_command(f"{name}-{os.getpid()}"),
         cwd=REPO_ROOT,
         env=env,
         stdout=log_path.open("w"),
