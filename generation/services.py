@@ -19,6 +19,7 @@ are streamed as generated; invalid citation markers are removed only in the fina
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 from generation import extractive
 from generation.backends import (
@@ -223,6 +225,15 @@ def answer_question(
     search_result: SearchResult | None = None,
 ) -> Answer:
     """Answer from the KB with citations, or abstain. Runs retrieval unless given its result."""
+    started = time.perf_counter()
+    asked = _validate(question, audience)
+    key = _answer_cache_key(asked, audience) if not history and search_result is None else None
+    cached = _answer_cache_get(key)
+    if cached is not None:
+        cached.question = asked
+        cached.from_cache = True
+        cached.latency_ms = cached.first_token_ms = round((time.perf_counter() - started) * 1000, 2)
+        return cached
     answer: Answer | None = None
     for event in answer_question_stream(
         question, audience=audience, history=history, search_result=search_result
@@ -230,7 +241,60 @@ def answer_question(
         if event.type == "done":
             answer = answer_from_dict(event.data["answer"])
     assert answer is not None  # the stream always ends with "done"
+    # An LLM failure is transient: its fallback must not be served after the LLM recovers.
+    if key and not answer.fallback_reason:
+        _answer_cache_set(key, answer)
     return answer
+
+
+def _answer_cache_key(question: str, audience: str) -> str | None:
+    """Cache key of a first-turn question, or None when caching is off or there is no index.
+
+    The index version is part of the key, so publishing, archiving or editing any article
+    (a new index version) makes every cached answer stale at once; so are the settings that
+    shape an answer.
+    """
+    if settings.ANSWER_CACHE_SECONDS <= 0:
+        return None
+    from retrieval.services import current_index_version
+
+    version = current_index_version()
+    if not version:
+        return None
+    material = repr(
+        (
+            question,
+            audience,
+            version,
+            PROMPT_VERSION,
+            EXTRACTIVE_VERSION,
+            settings.LLM_BASE_URL,
+            settings.LLM_MODEL,
+            settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
+            settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
+            settings.ANSWER_MAX_SENTENCES,
+            settings.ANSWER_MAX_SOURCES,
+        )
+    )
+    return "kb:answer:" + hashlib.sha256(material.encode()).hexdigest()
+
+
+def _answer_cache_get(key: str | None) -> Answer | None:
+    if key is None:
+        return None
+    try:
+        data = cache.get(key)
+    except Exception:  # a cache outage must never break answering
+        logger.warning("answer cache unavailable", exc_info=True)
+        return None
+    return answer_from_dict(data) if data else None
+
+
+def _answer_cache_set(key: str, answer: Answer) -> None:
+    try:
+        cache.set(key, answer.to_dict(), settings.ANSWER_CACHE_SECONDS)
+    except Exception:
+        logger.warning("answer cache unavailable", exc_info=True)
 
 
 def answer_question_stream(

@@ -45,6 +45,8 @@ class Answer:
     fallback_reason: str = ""
     hits: list[dict[str, Any]] = field(default_factory=list)
     nearest_articles: list[dict[str, Any]] = field(default_factory=list)
+    # Served from the answer cache (same question, audience and index version).
+    from_cache: bool = False
     # Why it abstained: "no_hits", "low_confidence", "llm_cannot_answer", ... or "".
     abstain_reason: str = ""
     # The search's own confidence; `confidence` above is the answer's (see services).

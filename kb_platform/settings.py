@@ -298,7 +298,10 @@ ANSWER_HISTORY_TURNS = env_int("ANSWER_HISTORY_TURNS", 6, minimum=0)
 ANSWER_MIN_SUPPORT = env_float("ANSWER_MIN_SUPPORT", 0.5)  # content-word recall for "supported"
 # Sentence embeddings in the extractive scorer: no gain on the DEV sets at ~100x the latency.
 ANSWER_EXTRACTIVE_EMBEDDINGS = env_bool("ANSWER_EXTRACTIVE_EMBEDDINGS", False)
-ANSWER_STREAM_DELAY_MS = env_int("ANSWER_STREAM_DELAY_MS", 0, minimum=0)  # demo typing effect
+ANSWER_STREAM_DELAY_MS = env_int("ANSWER_STREAM_DELAY_MS", 0, minimum=0)
+# First-turn answers are cached per question, audience and index version (any publish
+# starts afresh). Shared across processes when CACHE_URL points at Redis. 0: off.
+ANSWER_CACHE_SECONDS = env_int("ANSWER_CACHE_SECONDS", 300, minimum=0)  # demo typing effect
 
 # --- Support / portal ---------------------------------------------------------------------
 RATE_LIMIT_ASK_PER_MINUTE = env_int("RATE_LIMIT_ASK_PER_MINUTE", 20, minimum=1)

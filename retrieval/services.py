@@ -482,6 +482,12 @@ def article_unindex(*, article_id: int) -> None:
             store.publish(_update_snapshot(current, article_id=article_id, new=[]))
 
 
+def current_index_version() -> str:
+    """The index version searches use now ("" before the first build): cheap, one stat."""
+    snapshot = _store().current()
+    return snapshot.version if snapshot is not None else ""
+
+
 def index_status() -> dict:
     """What is published now (for admin pages and health checks)."""
     manifest = _store().read_manifest()
