@@ -328,11 +328,17 @@ def answer_event_stream(
     session_key: str,
     public_filter: bool,
 ) -> Iterator[str]:
-    """Generation's events as SSE; records the Interaction when the answer is done."""
+    """Generation's events as SSE; records the Interaction when the answer is done.
+
+    A client that hangs up mid-answer still leaves its question on record (marked
+    `client_disconnected`): the question was asked, and insights should see it.
+    """
     user = request.user
     prefix = "/widget" if channel == Channel.WIDGET else ""
+    events = generation.answer_question_stream(question, audience=audience)
+    recorded = False
     try:
-        for event in generation.answer_question_stream(question, audience=audience):
+        for event in events:
             if event.type == "meta":
                 hits = event.data.get("hits") or []
                 if public_filter:
@@ -368,6 +374,7 @@ def answer_event_stream(
                     session_key=session_key,
                     audience=audience,
                 )
+                recorded = True
                 data = answer_for_portal(answer) if public_filter else answer.to_dict()
                 data.pop("hits", None)
                 yield sse_event(
@@ -382,6 +389,19 @@ def answer_event_stream(
                 )
             elif event.type == "error":
                 yield sse_event("error", {"message": str(event.data.get("message", "Error"))})
+    except GeneratorExit:
+        events.close()  # stop generating (and stop the LLM) for a client that is gone
+        if not recorded:
+            services.interaction_record(
+                answer=Answer(
+                    question=question, text="", backend="", fallback_reason="client_disconnected"
+                ),
+                channel=channel,
+                user=user,
+                session_key=session_key,
+                audience=audience,
+            )
+        raise
     except Exception:  # the stream has started: report in-band, never a half-open response
         logger.exception("answer stream failed")
         yield sse_event(

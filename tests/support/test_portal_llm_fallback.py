@@ -39,3 +39,47 @@ def test_mid_stream_disconnect_resets_the_shown_text_and_falls_back(client, kb, 
     assert shown.strip()[:40] == done["text"].strip()[:40]
     interaction = Interaction.objects.get(pk=events[-1][1]["interaction_id"])
     assert interaction.fallback_reason == done["fallback_reason"]
+
+
+def test_a_client_that_hangs_up_mid_answer_still_leaves_its_question(kb, rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    from support.views_portal import answer_event_stream
+
+    request = rf.post("/ask/stream/")
+    request.user = AnonymousUser()
+    stream = answer_event_stream(
+        request,
+        question="How do I reset my password?",
+        audience="public",
+        channel="portal",
+        session_key="sess-gone",
+        public_filter=True,
+    )
+    assert next(stream).startswith("event: meta")
+    stream.close()  # what Django does when the client disconnects
+    interaction = Interaction.objects.get(session_key="sess-gone")
+    assert interaction.question == "How do I reset my password?"
+    assert interaction.fallback_reason == "client_disconnected"
+    assert interaction.answer_text == ""
+
+
+def test_a_finished_stream_is_recorded_once(kb, rf):
+    from django.contrib.auth.models import AnonymousUser
+
+    from support.views_portal import answer_event_stream
+
+    request = rf.post("/ask/stream/")
+    request.user = AnonymousUser()
+    stream = answer_event_stream(
+        request,
+        question="How do I reset my password?",
+        audience="public",
+        channel="portal",
+        session_key="sess-done",
+        public_filter=True,
+    )
+    events = list(stream)
+    stream.close()
+    assert events[-1].startswith("event: done")
+    assert Interaction.objects.filter(session_key="sess-done").count() == 1
