@@ -27,6 +27,8 @@ class RevisionState(models.TextChoices):
     IN_REVIEW = "in_review", "In review"
     PUBLISHED = "published", "Published"
     REJECTED = "rejected", "Changes requested"
+    # A newer revision was saved on top of this draft or review: only the newest is reviewed.
+    SUPERSEDED = "superseded", "Superseded"
 
 
 class Category(models.Model):

@@ -160,6 +160,23 @@ def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
     return tags
 
 
+_OPEN_STATES = (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED)
+
+
+def _supersede_open_revisions(article: Article, *, newest: Revision) -> None:
+    """Older drafts and reviews leave the queue: the newest revision already contains them
+    (it was saved on top of the latest one), so publishing an older one would lose its edits.
+    An article that was only in review goes back to draft with its newest revision."""
+    superseded = (
+        Revision.objects.filter(article=article, state__in=_OPEN_STATES)
+        .exclude(pk=newest.pk)
+        .update(state=RevisionState.SUPERSEDED)
+    )
+    if superseded and article.status == ArticleStatus.IN_REVIEW:
+        article.status = ArticleStatus.DRAFT
+        article.save(update_fields=["status", "updated_at"])
+
+
 def _next_revision_number(article: Article) -> int:
     last = article.revisions.order_by("-number").values_list("number", flat=True).first()
     return (last or 0) + 1
@@ -244,6 +261,7 @@ def revision_save(
     )
     locked.latest_revision = revision
     locked.save(update_fields=["latest_revision", "updated_at"])
+    _supersede_open_revisions(locked, newest=revision)
     audit_record(
         actor=author,
         action=AuditLog.Action.EDIT,
@@ -305,6 +323,12 @@ def revision_publish(*, revision: Revision, published_by: Any) -> Article:
     article = Article.objects.select_for_update().get(pk=revision.article_id)
     if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
         return article
+    revision.refresh_from_db(fields=["state"])
+    if revision.state == RevisionState.SUPERSEDED:
+        raise ValidationError(
+            f"Revision {revision.number} was superseded by a newer revision; "
+            "review and publish the latest revision instead."
+        )
     revision.state = RevisionState.PUBLISHED
     revision.reviewed_by = (
         published_by if getattr(published_by, "is_authenticated", False) else None
@@ -373,6 +397,7 @@ def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
     )
     article.latest_revision = new
     article.save(update_fields=["latest_revision", "updated_at"])
+    _supersede_open_revisions(article, newest=new)
     audit_record(
         actor=restored_by,
         action=AuditLog.Action.RESTORE,

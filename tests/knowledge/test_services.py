@@ -95,3 +95,50 @@ def test_publish_announces_after_commit(reviewer, django_capture_on_commit_callb
     finally:
         article_published.disconnect(receiver)
     assert seen == [article.pk]
+
+
+def test_newer_revision_supersedes_the_one_in_review(editor, reviewer):
+    article = make_article(author=reviewer, body="v1")
+    r2 = services.revision_save(
+        article=article,
+        title=article.title,
+        body="v2",
+        author=editor,
+        base_revision_id=article.latest_revision_id,
+    )
+    services.revision_submit(revision=r2, submitted_by=editor)
+    r3 = services.revision_save(
+        article=article,
+        title=article.title,
+        body="v2 plus a fix",
+        author=editor,
+        base_revision_id=r2.pk,
+    )
+    r2.refresh_from_db()
+    assert r2.state == RevisionState.SUPERSEDED
+    assert r3.state == RevisionState.DRAFT
+    # Publishing the stale review would drop "plus a fix": it is refused, clearly.
+    with pytest.raises(ValidationError, match="superseded"):
+        services.revision_publish(revision=r2, published_by=reviewer)
+    article.refresh_from_db()
+    assert article.published_revision.body == "v1"
+    services.revision_publish(revision=r3, published_by=reviewer)
+    article.refresh_from_db()
+    assert article.published_revision_id == r3.pk
+
+
+def test_unpublished_article_returns_to_draft_when_its_review_is_superseded(editor):
+    article = make_article(author=editor, publish=False, body="first")
+    services.revision_submit(revision=article.latest_revision, submitted_by=editor)
+    article.refresh_from_db()
+    assert article.status == ArticleStatus.IN_REVIEW
+    services.revision_save(
+        article=article,
+        title=article.title,
+        body="second",
+        author=editor,
+        base_revision_id=article.latest_revision_id,
+    )
+    article.refresh_from_db()
+    assert article.status == ArticleStatus.DRAFT
+    assert list(article.revisions.values_list("state", flat=True)) == ["draft", "superseded"]
