@@ -235,8 +235,8 @@ def answer_question(
         cached.latency_ms = cached.first_token_ms = round((time.perf_counter() - started) * 1000, 2)
         return cached
     answer: Answer | None = None
-    for event in answer_question_stream(
-        question, audience=audience, history=history, search_result=search_result
+    for event in _stream(
+        asked, audience=audience, history=tuple(history or ()), search_result=search_result
     ):
         if event.type == "done":
             answer = answer_from_dict(event.data["answer"])

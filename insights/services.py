@@ -670,10 +670,16 @@ def _llm_draft(*, task: str, evidence: list[str]) -> dict[str, Any]:
     }
 
 
-def _draft_new_article(suggestion: Suggestion) -> None:
-    evidence = suggestion.evidence
+def _questions_and_replies(evidence: dict) -> tuple[list[str], list[str]]:
+    """The customers' questions and the agents' replies recorded in a suggestion's evidence."""
     questions = [q["text"] for q in evidence.get("questions", [])]
     replies = [r["text"] for r in evidence.get("agent_replies", [])]
+    return questions, replies
+
+
+def _draft_new_article(suggestion: Suggestion) -> None:
+    evidence = suggestion.evidence
+    questions, replies = _questions_and_replies(evidence)
     _apply_draft(
         suggestion,
         task=(
@@ -690,8 +696,7 @@ def _draft_update(suggestion: Suggestion, article: Article) -> None:
     # Accepting checks the article has not changed since this draft was made from it.
     suggestion.evidence["base_revision_id"] = article.latest_revision_id
     evidence = suggestion.evidence
-    questions = [q["text"] for q in evidence.get("questions", [])]
-    replies = [r["text"] for r in evidence.get("agent_replies", [])]
+    questions, replies = _questions_and_replies(evidence)
     _apply_draft(
         suggestion,
         task=(

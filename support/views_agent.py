@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -74,6 +75,21 @@ def _conversation(pk: int) -> Conversation:
     )
 
 
+def _conversation_page(
+    request: HttpRequest, conversation: Conversation, /, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The conversation view; `extra` adds the suggestion, an error or the agent's draft."""
+    context = {
+        **extra,
+        "conversation": conversation,
+        "messages_list": conversation.messages.select_related("author"),
+        "statuses": Conversation.Status.choices,
+        "flag_reasons": ArticleFlag.Reason.choices,
+        "related_query": selectors.conversation_last_customer_question(conversation=conversation),
+    }
+    return render(request, "support/agent/conversation.html", context, status=status)
+
+
 @require_GET
 @agent_required
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -85,20 +101,8 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if current
         else {}
     )
-    return render(
-        request,
-        "support/agent/conversation.html",
-        {
-            **suggestion,
-            "conversation": conversation,
-            "messages_list": conversation.messages.select_related("author"),
-            "statuses": Conversation.Status.choices,
-            "flag_reasons": ArticleFlag.Reason.choices,
-            "related_query": selectors.conversation_last_customer_question(
-                conversation=conversation
-            ),
-            "error": request.GET.get("error", ""),
-        },
+    return _conversation_page(
+        request, conversation, **suggestion, error=request.GET.get("error", "")
     )
 
 
@@ -240,21 +244,12 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
             suggestion=suggestion,
         )
     except ValidationError as exc:
-        return render(
+        return _conversation_page(
             request,
-            "support/agent/conversation.html",
-            {
-                "conversation": conversation,
-                "messages_list": conversation.messages.select_related("author"),
-                "statuses": Conversation.Status.choices,
-                "flag_reasons": ArticleFlag.Reason.choices,
-                "related_query": selectors.conversation_last_customer_question(
-                    conversation=conversation
-                ),
-                "error": " ".join(exc.messages),
-                "draft": request.POST.get("body", ""),
-            },
+            conversation,
             status=400,
+            error=" ".join(exc.messages),
+            draft=request.POST.get("body", ""),
         )
     if request.POST.get("resolve"):
         services.conversation_update(conversation=conversation, status="resolved")

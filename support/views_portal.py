@@ -257,10 +257,11 @@ def _interaction_for_client(request: HttpRequest, pk: int) -> Interaction:
 
 
 def _interaction_context(interaction: Interaction) -> dict:
+    public = _public_article_ids({c.get("article_id") for c in interaction.citations})
     citations = [
         {**c, "url": f"/articles/{c.get('slug')}/"}
         for c in interaction.citations
-        if c.get("article_id") in _public_article_ids({c.get("article_id")})
+        if c.get("article_id") in public
     ]
     return {
         "interaction": interaction,
