@@ -80,6 +80,7 @@ fmt: install-dev
 	$(BIN)/ruff format .
 
 bench: install-dev
+	scripts/install-system-deps.sh --bench
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

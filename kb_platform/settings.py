@@ -90,7 +90,17 @@ def database_from_url(url: str) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": name,
-            "OPTIONS": {"timeout": 20},
+            "OPTIONS": {
+                "timeout": 20,
+                # Several gunicorn workers and a Celery worker share one file: WAL lets readers
+                # run beside the writer, synchronous=NORMAL drops the fsync on every commit
+                # (still durable across an application crash; at most the last commits are
+                # lost on power loss), and IMMEDIATE takes the write lock when a transaction
+                # starts so two writers queue on `timeout` instead of failing "database is
+                # locked" on a read-to-write upgrade.
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         if not parsed.path.strip("/"):

@@ -128,7 +128,13 @@ def interaction_record(
     )
     article_ids = {c["article_id"] for c in citations if c.get("article_id")}
     if article_ids:
-        interaction.cited_articles.set(Article.objects.filter(pk__in=article_ids))
+        # Rows straight into the link table (a new interaction has no links yet), for the
+        # articles that still exist: two queries where .set() took three.
+        link = Interaction.cited_articles.through
+        existing = Article.objects.filter(pk__in=article_ids).values_list("pk", flat=True)
+        link.objects.bulk_create(
+            [link(interaction_id=interaction.pk, article_id=pk) for pk in existing]
+        )
     return interaction
 
 
