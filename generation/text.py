@@ -68,9 +68,14 @@ def stem(word: str) -> str:
     return _stem(word)
 
 
-def content_terms(text: str) -> list[str]:
-    """Stemmed content words (no stopwords, no one-letter tokens), in order."""
-    return [stem(w) for w in words(text) if w and w not in STOPWORDS and len(w) > 1]
+@lru_cache(maxsize=16384)
+def content_terms(text: str) -> tuple[str, ...]:
+    """Stemmed content words (no stopwords, no one-letter tokens), in order.
+
+    Memoized: the extractive answerer scores the same chunk sentences for question after
+    question, and this was most of its time.
+    """
+    return tuple(stem(w) for w in words(text) if w and w not in STOPWORDS and len(w) > 1)
 
 
 def estimate_tokens(text: str) -> int:

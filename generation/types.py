@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 
@@ -53,7 +53,25 @@ class Answer:
     retrieval_confidence: float = 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON-ready data, containers copied; what answer_from_dict reads back.
+
+        Not dataclasses.asdict: that deep-copies every string of every hit and was the
+        largest single cost of an uncached portal ask after the model itself.
+        """
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        data["citations"] = [
+            {f.name: getattr(c, f.name) for f in fields(c)} for c in self.citations
+        ]
+        return data
+
+
+def _plain(value: Any) -> Any:
+    """A copy of nested dicts and lists; strings, numbers and None are immutable and shared."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass

@@ -6,6 +6,7 @@ of which articles are still live; the evaluation calls it on a scratch snapshot.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import logging
@@ -109,20 +110,29 @@ def _word_stems(text: str) -> tuple[tuple[re.Match, ...], tuple[str, ...]]:
     return words, tuple(stem_words([m.group(0).lower() for m in words]))
 
 
+@functools.lru_cache(maxsize=1024)
+def _query_stems(query: str) -> frozenset[str]:
+    # One search highlights a dozen chunks for the same query: tokenize it once.
+    return frozenset(tokenize(query))
+
+
 def highlight(text: str, query: str, *, max_chars: int = SNIPPET_CHARS) -> str:
     """Escaped window of `text` around the query terms, with the terms wrapped in <mark>."""
-    stems = set(tokenize(query))
+    stems = _query_stems(query)
     hits: list[re.Match] = []
     if stems:
         words, word_stems = _word_stems(text)
         hits = [m for m, s in zip(words, word_stems, strict=True) if s in stems]
     start = 0
     if hits and len(text) > max_chars:
-        best, best_count = hits[0].start(), 0
-        for m in hits:
-            count = sum(1 for h in hits if m.start() <= h.start() < m.start() + max_chars)
+        # The window of max_chars holding the most query terms, starting at a term (the first
+        # such window on ties); bisect keeps it O(n log n) for chunks full of matches.
+        starts = [m.start() for m in hits]
+        best, best_count = starts[0], 0
+        for i, begin in enumerate(starts):
+            count = bisect.bisect_left(starts, begin + max_chars, lo=i) - i
             if count > best_count:
-                best, best_count = m.start(), count
+                best, best_count = begin, count
         start = max(0, best - 40)
         while start > 0 and not text[start - 1].isspace():
             start -= 1

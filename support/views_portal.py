@@ -6,7 +6,6 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, fields
 from pathlib import Path
 
 import nh3
@@ -131,12 +130,7 @@ def _public_article_ids(ids: set[int]) -> set[int]:
 
 def answer_for_portal(answer: Answer) -> dict:
     """The answer as the portal shows it; citations to anything not public are dropped."""
-    # Field by field rather than answer.to_dict(): asdict deep-copies every hit, and that copy
-    # was a sixth of a cached portal ask.
-    data = {f.name: getattr(answer, f.name) for f in fields(answer)}
-    data["citations"] = [asdict(c) for c in answer.citations]
-    data["nearest_articles"] = [dict(n) for n in answer.nearest_articles]
-    data["hits"] = [dict(h) for h in answer.hits]
+    data = answer.to_dict()
     cited = {c["article_id"] for c in data["citations"]}
     for n in data.get("nearest_articles") or []:
         n.setdefault("article_id", n.get("id"))  # generation names it "id"

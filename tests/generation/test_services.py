@@ -149,3 +149,25 @@ def test_extractive_answers_only_ever_quote_sources(question, kb_result, setting
     for sentence in re.split(r"(?<=[.!?])\s+", plain):
         assert sentence in corpus, sentence
     assert "joke" not in answer.text and "developer mode" not in answer.text
+
+
+def test_answer_to_dict_round_trips_and_copies_containers():
+    from generation.services import answer_from_dict
+    from generation.types import Answer, Citation
+
+    answer = Answer(
+        question="q",
+        text="Open Settings [1].",
+        citations=[Citation(number=1, article_id=3, chunk_id=7, title="T", slug="t")],
+        hits=[{"article_id": 3, "chunks": [{"chunk_id": 7, "score": 0.5}]}],
+        nearest_articles=[{"id": 3, "title": "T"}],
+    )
+    data = answer.to_dict()
+    assert answer_from_dict(data) == answer
+    # Callers annotate the dict (answer_for_portal does): the Answer must not change with it.
+    data["hits"][0]["chunks"][0]["score"] = 9
+    data["nearest_articles"][0]["article_id"] = 3
+    data["citations"][0]["url"] = "/x/"
+    assert answer.hits[0]["chunks"][0]["score"] == 0.5
+    assert "article_id" not in answer.nearest_articles[0]
+    assert not hasattr(answer.citations[0], "url")

@@ -289,3 +289,17 @@ def test_unloadable_reranker_falls_back_to_hybrid_and_says_so(author, settings):
     result = services.search("router", audience="public", mode="hybrid+rerank")
     assert result.mode == "hybrid"
     assert result.hits[0].title == "Reset your router"
+
+
+def test_snippet_window_is_the_one_with_most_query_terms():
+    from retrieval.engine import highlight
+
+    filler = " ".join(f"word{i}" for i in range(60))
+    text = f"Reset once here. {filler} Reset the password, then reset the router password. {filler}"
+    snippet = highlight(text, "reset password", max_chars=120)
+    # The dense cluster late in the text wins over the lone early match.
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert snippet.count("<mark>") == 4
+    assert "Reset once" not in snippet
+    # Short texts are shown whole, every match marked, markup escaped.
+    assert highlight("Reset <b>now</b>", "reset") == "<mark>Reset</mark> &lt;b&gt;now&lt;/b&gt;"
