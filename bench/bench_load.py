@@ -496,6 +496,11 @@ def _run_backend(backend: str, *, eval_dir: Path, queries: list[str], quick: boo
     return results
 
 
+def result_name() -> str:
+    """load.json for the default sync workers; load_gthread.json with BENCH_LOAD_THREADS."""
+    return "load_gthread" if THREADS else "load"
+
+
 def run(args) -> dict:
     """The real embedder (torch), then the int8 ONNX one for comparison (not with --quick)."""
     # A log line per request would cost the load generator CPU the server needs.

@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "results": result,
         }
-        out = RESULTS_DIR / f"{name.removeprefix('bench_')}.json"
+        # A module may name its file after its configuration (e.g. load_gthread.json).
+        namer = getattr(module, "result_name", None)
+        result_name = namer() if namer else name.removeprefix("bench_")
+        out = RESULTS_DIR / f"{result_name}.json"
         out.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         print(f"   -> {out.relative_to(BENCH_DIR.parent)}", flush=True)
     return 1 if failures else 0
