@@ -24,6 +24,32 @@ def test_database_url_sqlite_relative_path_is_under_the_project():
     assert config["NAME"].startswith(str(kb_settings.BASE_DIR))
 
 
+def test_sqlite_connections_use_wal_and_take_the_write_lock_up_front(tmp_path, django_db_blocker):
+    """Web workers and a Celery worker share the demo file: readers must not block the writer,
+    and a writer must queue for the lock rather than fail on a read-to-write upgrade."""
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    config = kb_settings.database_from_url(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    wrapper = DatabaseWrapper(
+        {
+            **config,
+            "TIME_ZONE": None,
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": False,
+            "AUTOCOMMIT": True,
+            "ATOMIC_REQUESTS": False,
+        },
+        alias="wal-check",
+    )
+    try:
+        with django_db_blocker.unblock(), wrapper.cursor() as cursor:
+            assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert wrapper.transaction_mode == "IMMEDIATE"
+    finally:
+        wrapper.close()
+
+
 @pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host:5432/", "sqlite:///"])
 def test_unsupported_database_urls_are_refused_clearly(url):
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
