@@ -497,8 +497,11 @@ def _run_backend(backend: str, *, eval_dir: Path, queries: list[str], quick: boo
 
 
 def result_name() -> str:
-    """load.json for the default sync workers; load_gthread.json with BENCH_LOAD_THREADS."""
-    return "load_gthread" if THREADS else "load"
+    """load.json for sync workers on SQLite; _gthread and _postgres name the variants."""
+    name = "load_gthread" if THREADS else "load"
+    if os.environ.get("BENCH_LOAD_DATABASE_URL", "").startswith("postgres"):
+        name += "_postgres"
+    return name
 
 
 def run(args) -> dict:

@@ -197,8 +197,13 @@ def search_snapshot(
     max_query_chars: int = 1000,
     reranker: _Reranker | None = None,
     allowed: Callable[[set[int]], dict[int, dict]] | None = None,
+    snippets: bool = True,
 ) -> SearchResult:
-    """Search one snapshot. `allowed` maps article ids to the live ones (with fresh fields)."""
+    """Search one snapshot. `allowed` maps article ids to the live ones (with fresh fields).
+
+    snippets=False leaves snippet_html empty, for callers that show only some hits and
+    highlight those themselves (`highlight`).
+    """
     started = time.perf_counter()
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
@@ -284,7 +289,7 @@ def search_snapshot(
                 text=chunks[c.chunk_id].text,
                 heading_path=chunks[c.chunk_id].heading_path,
                 score=round(c.fused, 6),
-                snippet_html=highlight(chunks[c.chunk_id].text, query),
+                snippet_html=highlight(chunks[c.chunk_id].text, query) if snippets else "",
             )
             for c in cands[:CHUNKS_PER_HIT]
         ]

@@ -77,10 +77,12 @@ def search(
     audience: str,
     top_k: int = 10,
     mode: str = "hybrid",
+    snippets: bool = True,
 ) -> SearchResult:
     """Hybrid search over published chunks the audience may see ('public' or 'internal').
 
-    mode: 'hybrid' (default), 'dense', 'lexical' or 'hybrid+rerank'.
+    mode: 'hybrid' (default), 'dense', 'lexical' or 'hybrid+rerank'. snippets=False skips
+    the highlighted snippets; `snippet_html` builds one for a hit that is shown.
     """
     store = _store()
     snapshot = store.current()
@@ -116,7 +118,13 @@ def search(
         max_query_chars=settings.SEARCH_MAX_QUERY_CHARS,
         reranker=reranker,
         allowed=_live_articles(audience),
+        snippets=snippets,
     )
+
+
+def snippet_html(text: str, query: str) -> str:
+    """The escaped snippet of `text` around the query's terms, terms in <mark>."""
+    return engine.highlight(text, query)
 
 
 def _ensure_index(store: IndexStore) -> Snapshot | None:

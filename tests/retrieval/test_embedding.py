@@ -120,6 +120,8 @@ def test_search_reuses_the_query_vector(settings, monkeypatch, reviewer):
         return real(self, texts)
 
     monkeypatch.setattr(embedding.FakeEmbedder, "embed", counting)
+    # The cache is process-wide: an earlier test may have searched the same words.
+    monkeypatch.setattr(embedding, "_query_cache", None)
     services.search("how do I pair the remote", audience="public")
     services.search("how do I pair the remote", audience="public")
     assert calls.count(["how do I pair the remote"]) == 1

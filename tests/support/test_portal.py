@@ -257,3 +257,36 @@ def test_popular_articles_rank_cited_then_viewed(client, kb):
     interaction.cited_articles.add(kb.password)
     assert popular_articles()[0] == kb.password  # cited beats viewed
     assert kb.internal not in popular_articles()
+
+
+def test_every_search_page_gets_highlighted_snippets_built_for_that_page_only(
+    client, kb, reviewer, monkeypatch
+):
+    """Snippets are highlighted lazily: the ones shown, on whichever page, and no others."""
+    from retrieval import services as retrieval_services
+    from retrieval.services import index_rebuild
+    from tests.factories import make_article
+
+    for n in range(14):
+        make_article(
+            author=reviewer,
+            title=f"Remote control guide {n}",
+            body=f"Pair the remote control with the TV, step {n}: hold Back and Play.",
+        )
+    index_rebuild()
+    built = []
+    real = retrieval_services.snippet_html
+
+    def counting(text, query):
+        built.append(text)
+        return real(text, query)
+
+    monkeypatch.setattr(retrieval_services, "snippet_html", counting)
+    first = client.get("/search/", {"q": "pair remote control"}).content.decode()
+    assert first.count('<li class="result">') == 10
+    assert first.count('<p class="snippet">') == 10 and "<mark>pair</mark>" in first.lower()
+    assert len(built) == 10  # not the 4+ results of page two
+    second = client.get("/search/", {"q": "pair remote control", "page": 2}).content.decode()
+    shown = second.count('<li class="result">')
+    assert shown >= 4 and second.count('<p class="snippet">') == shown
+    assert "<mark>" in second
