@@ -15,6 +15,9 @@ as_pg() {
 }
 
 print_env() {
+  # The ports start() ended up on (it moves off a port something else holds).
+  # shellcheck disable=SC1091
+  [ -f "$DIR/ports" ] && . "$DIR/ports"
   echo "export DATABASE_URL=postgres://kb@127.0.0.1:${PG_PORT}/kb"
   echo "export TEST_REDIS_URL=redis://127.0.0.1:${REDIS_PORT}/0"
 }
@@ -40,18 +43,42 @@ start() {
   chmod 777 "$DIR"
   as_pg "$PG_BIN/initdb" -D "$DIR/pg" -U kb --auth=trust -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
     || { cat "$DIR/initdb.log" >&2; exit 1; }
-  # Durability is pointless for a throwaway test cluster: turn it off for speed.
-  as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg.log" -w -t 60 \
-    -o "-p ${PG_PORT} -k ${DIR} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start >/dev/null || { cat "$DIR/pg.log" >&2; exit 1; }
+  # A fixed port can be taken, e.g. as the local end of some client's connection (these ports
+  # lie in Linux's ephemeral range): on "address already in use", move up and try again.
+  local attempt
+  for attempt in 1 2 3 4 5 6; do
+    # Durability is pointless for a throwaway test cluster: turn it off for speed.
+    if as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg.log" -w -t 60 \
+      -o "-p ${PG_PORT} -k ${DIR} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null; then
+      break
+    fi
+    if [ "$attempt" = 6 ] || ! grep -q "already in use" "$DIR/pg.log"; then
+      cat "$DIR/pg.log" >&2
+      exit 1
+    fi
+    echo "port ${PG_PORT} is taken: trying $((PG_PORT + 1)) for PostgreSQL" >&2
+    PG_PORT=$((PG_PORT + 1))
+  done
   as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U kb kb
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
-    --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" --dir "$DIR"
-  for _ in $(seq 1 50); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-    sleep 0.1
+  for attempt in 1 2 3 4 5 6; do
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+      --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" --dir "$DIR"
+    for _ in $(seq 1 50); do
+      redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break 2
+      grep -q "already in use" "$DIR/redis.log" 2>/dev/null && break
+      sleep 0.1
+    done
+    if [ "$attempt" = 6 ] || ! grep -q "already in use" "$DIR/redis.log" 2>/dev/null; then
+      cat "$DIR/redis.log" >&2
+      exit 1
+    fi
+    echo "port ${REDIS_PORT} is taken: trying $((REDIS_PORT + 1)) for Redis" >&2
+    : >"$DIR/redis.log"
+    REDIS_PORT=$((REDIS_PORT + 1))
   done
   redis-cli -p "$REDIS_PORT" ping >/dev/null
+  printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$DIR/ports"
   echo "test services up: PostgreSQL on 127.0.0.1:${PG_PORT}, Redis on 127.0.0.1:${REDIS_PORT}" >&2
 }
 
