@@ -30,6 +30,8 @@ def test_sqlite_connections_use_wal_and_take_the_write_lock_up_front(tmp_path, d
     from django.db.backends.sqlite3.base import DatabaseWrapper
 
     config = kb_settings.database_from_url(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    # Opening a connection costs more than a query: gunicorn workers keep theirs.
+    assert config["CONN_MAX_AGE"] == 60 and config["CONN_HEALTH_CHECKS"] is True
     wrapper = DatabaseWrapper(
         {
             **config,
