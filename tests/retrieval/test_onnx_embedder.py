@@ -167,12 +167,16 @@ def test_vectors_are_normalized_float32_rows(int8_embedder) -> None:
     assert int8_embedder.dimension == 384
     assert int8_embedder.model_id == f"onnx-int8:{int8_embedder.model_hash[:12]}"
     assert int8_embedder.embed([]).shape == (0, 384)
-    # Padding is masked out of pooling; over-long text is truncated. int8 activations are
-    # quantized with one scale per batch tensor, so batch company moves a vector a little.
+    # Over-long text is truncated. int8 activations are quantized with one scale per input
+    # tensor, so each text runs alone: its vector does not depend on what it is batched with,
+    # and a chunk indexed in a batch gets exactly the vector its text gets as a query.
     alone = int8_embedder.embed([SENTENCES[0]])[0]
     in_batch = int8_embedder.embed(["word " * 1000, SENTENCES[0], ""])
-    assert float(alone @ in_batch[1]) > 0.99
+    assert float(alone @ in_batch[1]) > 0.99999
     assert np.isfinite(in_batch).all()
+    together = int8_embedder.embed(SENTENCES)
+    one_by_one = np.vstack([int8_embedder.embed([s]) for s in SENTENCES])
+    assert (together * one_by_one).sum(axis=1).min() > 0.99999
 
 
 @pytest.mark.integration
@@ -329,11 +333,14 @@ def test_get_embedder_builds_the_onnx_backend_from_settings(
     assert embedder.model_id == int8_embedder.model_id
     assert embedder.onnx_path == int8_embedder.onnx_path
     vectors = embedder.embed(SENTENCES[:6])
-    assert (vectors * int8_embedder.embed(SENTENCES[:6])).sum(axis=1).min() > 0.99
+    # Same model, other batch size: the same vectors (int8 runs each text alone).
+    assert (vectors * int8_embedder.embed(SENTENCES[:6])).sum(axis=1).min() > 0.99999
 
 
 def test_construction_is_lazy_and_batches_follow_a_token_budget(tmp_path) -> None:
-    embedder = OnnxInt8Embedder(MODEL, cache_root=tmp_path, batch_size=3, max_batch_tokens=100)
+    embedder = OnnxInt8Embedder(
+        MODEL, quantized=False, cache_root=tmp_path, batch_size=3, max_batch_tokens=100
+    )
     assert not list(tmp_path.iterdir())  # nothing exported until the first embed
     # Longest first; a batch closes at 3 texts or when (texts x longest) would pass 100 tokens.
     lengths = [60, 40, 30, 10, 10, 5, 5, 5, 5]
@@ -343,3 +350,7 @@ def test_construction_is_lazy_and_batches_follow_a_token_budget(tmp_path) -> Non
         [3, 4, 5],
         [6, 7, 8],
     ]
+    # The int8 model runs each text alone, longest first.
+    int8 = OnnxInt8Embedder(MODEL, cache_root=tmp_path, batch_size=3, max_batch_tokens=100)
+    assert int8.per_text and not embedder.per_text
+    assert list(int8._batches([2, 0, 1], lengths)) == [[2], [0], [1]]
