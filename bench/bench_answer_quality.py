@@ -26,48 +26,27 @@ from pathlib import Path
 
 from django.conf import settings
 
-DATASETS = ("emanual-samsung-tv", "emanual-samsung-s10")
+DEBRIS = {
+    "try_now": re.compile(r"\bTry Now\b"),
+    "bare_page_number": re.compile(r"(?:^|\s)-?\s?\d{1,3}\s?-(?:\s|$)|\s\d{1,3}\s*$"),
+    "cut_with_ellipsis": re.compile(r"(\.\.\.|…)"),
+}
+_LOST_PATH = re.compile(r"\bSettings (?:General|Picture|Sound|Support|Broadcasting) [A-Z]")
 
 
-# --- metrics ------------------------------------------------------------------------------
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
+def datasets_in(eval_dir: Path) -> list[Path]:
+    """Every folder of eval_dir that holds a BEIR-style dataset (corpus, queries, qrels)."""
+    return sorted(
+        p
+        for p in Path(eval_dir).iterdir()
+        if all((p / n).is_file() for n in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"))
+    )
+
+
+# --- metrics ---------------------------------------------------------------------------
+from retrieval.evaluation import normalize_tokens, rouge_l, token_f1  # noqa: E402,F401
+
 _MARKERS = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
-
-
-def normalize_tokens(text: str) -> list[str]:
-    """SQuAD-style normalisation: lower case, no punctuation/articles/citation markers."""
-    text = _MARKERS.sub("", text).lower()
-    text = re.sub(r"[^\w\s]", " ", text)
-    return _ARTICLES.sub(" ", text).split()
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    pred, ref = normalize_tokens(prediction), normalize_tokens(reference)
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F1 (longest common subsequence of normalised tokens)."""
-    pred, ref = normalize_tokens(prediction), normalize_tokens(reference)
-    if not pred or not ref:
-        return 0.0
-    prev = [0] * (len(ref) + 1)
-    for p in pred:
-        cur = [0]
-        for j, r in enumerate(ref, start=1):
-            cur.append(prev[j - 1] + 1 if p == r else max(prev[j], cur[j - 1]))
-        prev = cur
-    lcs = prev[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(pred), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -88,10 +67,9 @@ def _fold(query_id: str) -> int:
 
 
 def _confidence(question: str, result) -> float:
-    from generation.services import answer_confidence, sources_from_hits
-
-    sources = sources_from_hits(result.hits, max_sources=settings.ANSWER_MAX_SOURCES)
-    return answer_confidence(question, sources, result.confidence)
+    """The answer confidence the pipeline computes for this search result."""
+    answer, _, _ = _answer(question, result)
+    return float(answer["confidence"])
 
 
 def _search(scratch, query: str, embedder):
@@ -103,7 +81,7 @@ def _search(scratch, query: str, embedder):
         query,
         audience="public",
         top_k=settings.ANSWER_SEARCH_TOP_K,
-        mode="hybrid",
+        mode=settings.SEARCH_MODE,
         embedder=embedder,
         fusion=fusion_params(),
     )
@@ -129,14 +107,28 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
     cited = relevant_cited = 0
     per_answer_precision = []
     sentences = []
+    chunk_f1s, first60_f1s, words = [], [], []
+    debris = Counter()
+    lost_paths = with_paths = 0
     for query in dataset.queries:
         reference = answers.get(query["id"])
         if not reference:
             continue
-        answer, first_ms, total_ms = _answer(query["text"], results[query["id"]])
+        result = results[query["id"]]
+        answer, first_ms, total_ms = _answer(query["text"], result)
         ttft.append(first_ms)
         total.append(total_ms)
         f1s.append(token_f1(answer["text"], reference))
+        words.append(len(_MARKERS.sub("", answer["text"]).split()))
+        top_chunk = result.hits[0].chunks[0].text if result.hits and result.hits[0].chunks else ""
+        chunk_f1s.append(token_f1(top_chunk, reference))
+        top_text = " ".join(c.text for c in result.hits[0].chunks) if result.hits else ""
+        first60 = " ".join(_article_text(scratch, result).split()[:60]) or top_text
+        first60_f1s.append(token_f1(first60, reference))
+        for name, pattern in DEBRIS.items():
+            debris[name] += bool(pattern.search(_MARKERS.sub("", answer["text"])))
+        lost_paths += bool(_LOST_PATH.search(answer["text"]))
+        with_paths += " > " in answer["text"]
         rouges.append(rouge_l(answer["text"], reference))
         sentences.append(len(re.findall(r"\[\d", answer["text"])))
         relevant = dataset.qrels.get(query["id"], {})
@@ -152,6 +144,12 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
         "variant": label,
         "questions": len(f1s),
         "token_f1": _mean(f1s),
+        "baseline_top_chunk_verbatim_f1": _mean(chunk_f1s),
+        "baseline_first_60_words_f1": _mean(first60_f1s),
+        "median_answer_words": statistics.median(words) if words else 0,
+        "answers_with_debris": dict(debris),
+        "answers_with_lost_menu_separators": lost_paths,
+        "answers_with_menu_paths_rendered_with_gt": with_paths,
         "rouge_l": _mean(rouges),
         "citation_precision_micro": round(relevant_cited / cited, 4) if cited else 0.0,
         "citation_precision_macro": _mean(per_answer_precision),
@@ -161,6 +159,18 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
         "total_ms_p50": pct(total, 50),
         "total_ms_p95": pct(total, 95),
     }
+
+
+def _article_text(scratch, result) -> str:
+    """The whole top article's chunk texts in order (the first-60-words baseline)."""
+    if not result.hits:
+        return ""
+    article = result.hits[0].article_id
+    chunks = sorted(
+        (m for m in scratch.snapshot.chunks.values() if m.article_id == article),
+        key=lambda m: m.position,
+    )
+    return " ".join(m.text for m in chunks)
 
 
 def _abstention_at(threshold: float, answerable: list[float], unanswerable: list[float]) -> dict:
@@ -174,7 +184,11 @@ def _abstention_at(threshold: float, answerable: list[float], unanswerable: list
     }
 
 
-def _calibrate(answerable: list[float], unanswerable: list[float]) -> dict:
+def _calibrate(
+    answerable: list[float], unanswerable: list[float], *, thresholds: tuple[float, float]
+) -> dict:
+    """Abstention at every threshold, and at the configured ones (passed in: the caller runs
+    with both forced to 0.0 so that every question is answered and scored)."""
     grid = [round(x * 0.01, 2) for x in range(0, 100)]
     rows = [_abstention_at(t, answerable, unanswerable) for t in grid]
     best = max(rows, key=lambda r: (r["balanced_accuracy"], -r["threshold"]))
@@ -192,12 +206,8 @@ def _calibrate(answerable: list[float], unanswerable: list[float]) -> dict:
         "internal": highest_with(0.05),
         "best_balanced": best,
         "current_settings": {
-            "public": _abstention_at(
-                settings.ANSWER_MIN_CONFIDENCE_PUBLIC, answerable, unanswerable
-            ),
-            "internal": _abstention_at(
-                settings.ANSWER_MIN_CONFIDENCE_INTERNAL, answerable, unanswerable
-            ),
+            "public": _abstention_at(thresholds[0], answerable, unanswerable),
+            "internal": _abstention_at(thresholds[1], answerable, unanswerable),
         },
         "grid": rows[::5],
     }
@@ -302,8 +312,8 @@ def run(args) -> dict:
     all_answerable: list[float] = []
     all_unanswerable: list[float] = []
     overhead_questions: list[tuple[str, object]] = []
-    for name in DATASETS:
-        folder = eval_dir / name
+    for folder in datasets_in(eval_dir):
+        name = folder.name
         dataset = evaluation.load_dataset(folder, limit=limit)
         answers = {
             row["id"]: row["answer"]
@@ -322,12 +332,7 @@ def run(args) -> dict:
         )
         # Quality with abstention off: every question gets an answer to score.
         settings.ANSWER_MIN_CONFIDENCE_PUBLIC = settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.0
-        variants = []
-        for use_embeddings in (True, False):
-            settings.ANSWER_EXTRACTIVE_EMBEDDINGS = use_embeddings
-            label = "lexical+embedding" if use_embeddings else "lexical"
-            variants.append(_quality(dataset, answers, results, full, label))
-        settings.ANSWER_EXTRACTIVE_EMBEDDINGS = True
+        variants = [_quality(dataset, answers, results, full, "span")]
         texts = {q["id"]: q["text"] for q in dataset.queries}
         answerable = [_confidence(texts[qid], r) for qid, r in results.items()]
         retrieval_only = [r.confidence for r in results.values()]
@@ -356,15 +361,17 @@ def run(args) -> dict:
             "retrieval_ms_p50": pct(retrieval_ms, 50),
             "retrieval_ms_p95": pct(retrieval_ms, 95),
             "extractive": variants,
-            "abstention": _calibrate(answerable, unanswerable),
+            "abstention": _calibrate(answerable, unanswerable, thresholds=saved_thresholds),
             "abstention_retrieval_confidence_only": _calibrate(
-                retrieval_only, unanswerable_retrieval_only
+                retrieval_only, unanswerable_retrieval_only, thresholds=saved_thresholds
             )["best_balanced"],
             "seconds": round(time.perf_counter() - started, 1),
         }
     settings.ANSWER_MIN_CONFIDENCE_PUBLIC, settings.ANSWER_MIN_CONFIDENCE_INTERNAL = (
         saved_thresholds
     )
-    report["abstention_pooled"] = _calibrate(all_answerable, all_unanswerable)
+    report["abstention_pooled"] = _calibrate(
+        all_answerable, all_unanswerable, thresholds=saved_thresholds
+    )
     report["llm_overhead_fake_vllm"] = _llm_overhead(overhead_questions)
     return report

@@ -79,6 +79,15 @@ def cited_sentences(text: str) -> list[CitedSentence]:
             out.append(CitedSentence(text=plain, numbers=numbers))
         elif out:
             out[-1].numbers.extend(n for n in numbers if n not in out[-1].numbers)
+    # A marker closing a passage cites the unmarked sentences just before it.
+    pending: list[CitedSentence] = []
+    for sentence in out:
+        if not sentence.numbers:
+            pending.append(sentence)
+            continue
+        for earlier in pending:
+            earlier.numbers = list(sentence.numbers)
+        pending = []
     return out
 
 
@@ -98,20 +107,58 @@ class CitationReport:
     sentences: list[CitedSentence]
 
 
-def check_citations(text: str, sources: Sequence[Source], *, min_support: float) -> CitationReport:
-    """Clean the markers of an answer, map them to sources and score support and grounding."""
+def on_topic(
+    sentences: Sequence[str], question: str, contexts: Sequence[str] | None = None
+) -> list[bool]:
+    """Per sentence: does it (with its context: the cited chunk's title and heading), or a
+    neighbour in the answer, share a content word with the question? Steps are on topic
+    through the section they come from or the sentence that names the task."""
+    q_terms = set(content_terms(question))
+    if not q_terms:
+        return [True] * len(sentences)
+    contexts = contexts or [""] * len(sentences)
+    direct = [
+        bool(q_terms & set(content_terms(f"{s} {c}")))
+        for s, c in zip(sentences, contexts, strict=True)
+    ]
+    return [
+        direct[i] or (i > 0 and direct[i - 1]) or (i + 1 < len(direct) and direct[i + 1])
+        for i in range(len(direct))
+    ]
+
+
+def check_citations(
+    text: str, sources: Sequence[Source], *, min_support: float, question: str | None = None
+) -> CitationReport:
+    """Clean the markers of an answer, map them to sources and score support and grounding.
+
+    A sentence counts as grounded when its content words are in the chunks it cites (at least
+    min_support of them) and, given the question, when it is on topic (`on_topic`): a verbatim
+    quote from an unrelated article is supported but does not answer, so it is not grounded.
+    """
     by_number = {s.number: s for s in sources}
     clean = clean_markers(text, max(by_number, default=0))
     sentences = cited_sentences(clean)
+    topical = None
+    if question:
+        contexts = [
+            " ".join(
+                f"{by_number[n].title} {by_number[n].heading_path}"
+                for n in s.numbers
+                if n in by_number
+            )
+            for s in sentences
+        ]
+        topical = on_topic([s.text for s in sentences], question, contexts)
     per_number: dict[int, list[float]] = {}
     supported_sentences = 0
-    for sentence in sentences:
+    for index, sentence in enumerate(sentences):
         cited = [by_number[n] for n in sentence.numbers if n in by_number]
         if not cited:
             continue
         union_text = " ".join(s.text + " " + s.title for s in cited)
         sentence.support = support(sentence.text, union_text)
-        if sentence.support >= min_support:
+        if sentence.support >= min_support and (topical is None or topical[index]):
             supported_sentences += 1
         for source in cited:
             score = support(sentence.text, source.text + " " + source.title)

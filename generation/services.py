@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
-from generation import extractive
+from generation import confidence as confidence_model
+from generation import extractive, spans
 from generation.backends import (
     LLMError,
     LLMNotConfigured,
@@ -51,13 +50,16 @@ from retrieval.types import AUDIENCES, PUBLIC, SearchHit, SearchResult
 
 logger = logging.getLogger(__name__)
 
-EXTRACTIVE_VERSION = "extractive-mmr-v1"
+EXTRACTIVE_VERSION = "extractive-span-v2"
 ABSTAIN_TEXT = (
     "I couldn't find this in our help center. "
     "Would you like me to connect you with a person from our support team?"
 )
 MAX_CHUNKS_PER_ARTICLE = 2
 NEAREST_ARTICLES = 3
+# Articles whose passages the extractive answer and the confidence model consider (the span
+# model was fitted over the top 3: a compound question's second part may sit in another).
+ANSWER_ARTICLES = 3
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -76,11 +78,23 @@ def _validate(question: str, audience: str) -> str:
 
 
 def answer_confidence(
-    question: str, sources: Sequence[Source], retrieval_confidence: float
+    question: str,
+    sources: Sequence[Source],
+    retrieval_confidence: float,
+    *,
+    signals: dict[str, float] | None = None,
+    span: Any = None,
 ) -> float:
-    """0..1: how likely the sources answer the question (the abstention score)."""
+    """0..1: how likely the sources answer the question (the abstention score).
+
+    With the second stage's signals (the default search mode) this is the fitted confidence
+    model (`generation.confidence`); a search without them (lexical, dense or plain hybrid
+    mode) falls back to retrieval confidence averaged with the top source's term coverage.
+    """
     if not sources:
         return 0.0
+    if signals:
+        return confidence_model.confidence(signals, span)
     coverage = extractive.question_coverage(question, sources)
     return round(0.5 * float(retrieval_confidence) + 0.5 * coverage, 4)
 
@@ -142,50 +156,18 @@ def sources_from_hits(hits: Sequence[SearchHit], *, max_sources: int) -> list[So
     return sources
 
 
-_EMBED_CACHE_SIZE = 20_000
-
-
-@lru_cache(maxsize=1)
-def _embed_fn():
-    """The embedding model as a unit-vector function, or None when retrieval has none.
-
-    Sentence vectors are memoised (bounded): popular articles' sentences are embedded once.
-    """
-    try:
-        import numpy as np
-
-        from retrieval.embedding import get_embedder
-
-        embedder = get_embedder()
-    except Exception:
-        logger.info("extractive answerer: no embedder available; lexical scoring only")
-        return None
-    memo: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def embed(texts: list[str]):
-        with lock:
-            found = {t: memo[t] for t in texts if t in memo}
-        todo = [t for t in dict.fromkeys(texts) if t not in found]
-        if todo:
-            vectors = np.asarray(embedder.embed(todo), dtype="float32")
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            fresh = dict(zip(todo, vectors / np.maximum(norms, 1e-12), strict=True))
-            found.update(fresh)
-            with lock:
-                if len(memo) + len(fresh) > _EMBED_CACHE_SIZE:
-                    memo.clear()
-                memo.update(fresh)
-        return np.vstack([found[t] for t in texts])
-
-    return embed
-
-
 def _extractive_text(question: str, sources: Sequence[Source]) -> str:
-    embed = _embed_fn() if settings.ANSWER_EXTRACTIVE_EMBEDDINGS else None
-    return extractive.extractive_answer(
-        question, sources, max_sentences=settings.ANSWER_MAX_SENTENCES, embed=embed
-    )
+    return extractive.extractive_answer(question, _answer_sources(sources))
+
+
+def _answer_sources(sources: Sequence[Source]) -> list[Source]:
+    """The sources an extractive passage may come from: those of the best few articles."""
+    articles: list[int] = []
+    for source in sources:
+        if source.article_id not in articles:
+            articles.append(source.article_id)
+    keep = set(articles[:ANSWER_ARTICLES])
+    return [s for s in sources if s.article_id in keep]
 
 
 def _token_events(text: str, *, reset: bool = False) -> Iterator[AnswerEvent]:
@@ -272,7 +254,7 @@ def _answer_cache_key(question: str, audience: str) -> str | None:
             settings.LLM_MODEL,
             settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
             settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
-            settings.ANSWER_MAX_SENTENCES,
+            settings.SEARCH_MODE,
             settings.ANSWER_MAX_SOURCES,
         )
     )
@@ -346,7 +328,12 @@ def _stream(
     )
     sources = sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
     # Judged on the condensed query: a follow-up's own words are too few to judge.
-    answer.confidence = answer_confidence(query, sources, search_result.confidence)
+    span = None
+    if search_result.signals and sources:
+        span = spans.best_span(query, _answer_sources(sources))
+    answer.confidence = answer_confidence(
+        query, sources, search_result.confidence, signals=search_result.signals, span=span
+    )
     yield AnswerEvent(
         "meta",
         {
@@ -383,7 +370,9 @@ def _stream(
         yield from _abstain(answer, hits, clock, reason="no_answer_sentences", reset=reset)
         yield _done(answer, clock)
         return
-    report = check_citations(text, sources, min_support=settings.ANSWER_MIN_SUPPORT)
+    report = check_citations(
+        text, sources, min_support=settings.ANSWER_MIN_SUPPORT, question=question
+    )
     answer.backend = "extractive"
     answer.model = EXTRACTIVE_VERSION
     answer.prompt_version = EXTRACTIVE_VERSION

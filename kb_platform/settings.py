@@ -278,6 +278,13 @@ INDEX_SEARCH_THREADS = env_int("INDEX_SEARCH_THREADS", 1, minimum=0)  # 0: all c
 # Hybrid fusion: weight of the min-max normalised dense score (the rest goes to BM25).
 SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 0.2)  # tuned on the TV DEV set
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 1000, minimum=16)
+# The search mode of portal, widget, API and answers: hybrid+rescore re-scores the fused top
+# 30 with the fitted second stage (retrieval/rescoring.py); hybrid+rerank uses RERANKER_MODEL.
+SEARCH_MODE = env_choice(
+    "SEARCH_MODE",
+    "hybrid+rescore",
+    ("hybrid+rescore", "hybrid", "hybrid+rerank", "lexical", "dense"),
+)
 # Query vectors kept per process (repeated questions and search-as-you-type skip the model).
 QUERY_VECTOR_CACHE_SIZE = env_int("QUERY_VECTOR_CACHE_SIZE", 4096, minimum=0)
 
@@ -293,9 +300,9 @@ LLM_MAX_ANSWER_TOKENS = env_int("LLM_MAX_ANSWER_TOKENS", 512, minimum=16)
 LLM_TEMPERATURE = env_float("LLM_TEMPERATURE", 0.1)
 LLM_CIRCUIT_FAILURES = env_int("LLM_CIRCUIT_FAILURES", 3, minimum=1)
 LLM_CIRCUIT_RESET_SECONDS = env_float("LLM_CIRCUIT_RESET_SECONDS", 30.0)
-# Abstain below this answer confidence (0.5 * retrieval confidence + 0.5 * question coverage).
-# Calibrated on the DEV sets with withheld gold articles (bench/bench_answer_quality.py):
-# public refuses <= 10% of answerable questions, internal <= 5%.
+# Abstain below this answer confidence (generation/confidence.py: P(answerable) from the fitted
+# model). Chosen by bench/fit_answer_models.py on the DEV sets with withheld gold articles:
+# the highest thresholds refusing <= 6% (public) / <= 3% (internal) of answerable questions.
 ANSWER_MIN_CONFIDENCE_PUBLIC = env_float("ANSWER_MIN_CONFIDENCE_PUBLIC", 0.55)
 ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.49)
 # JSON output: OpenAI "response_format" json_schema (any recent vLLM), or vLLM's extra-body
@@ -307,11 +314,8 @@ LLM_RETRY_BACKOFF_SECONDS = env_float("LLM_RETRY_BACKOFF_SECONDS", 0.25)
 LLM_HEALTHCHECK_ON_STARTUP = env_bool("LLM_HEALTHCHECK_ON_STARTUP", True)  # log-only, non-blocking
 ANSWER_SEARCH_TOP_K = env_int("ANSWER_SEARCH_TOP_K", 8, minimum=1)
 ANSWER_MAX_SOURCES = env_int("ANSWER_MAX_SOURCES", 8, minimum=1)
-ANSWER_MAX_SENTENCES = env_int("ANSWER_MAX_SENTENCES", 4, minimum=1)
 ANSWER_HISTORY_TURNS = env_int("ANSWER_HISTORY_TURNS", 6, minimum=0)
 ANSWER_MIN_SUPPORT = env_float("ANSWER_MIN_SUPPORT", 0.5)  # content-word recall for "supported"
-# Sentence embeddings in the extractive scorer: no gain on the DEV sets at ~100x the latency.
-ANSWER_EXTRACTIVE_EMBEDDINGS = env_bool("ANSWER_EXTRACTIVE_EMBEDDINGS", False)
 ANSWER_STREAM_DELAY_MS = env_int("ANSWER_STREAM_DELAY_MS", 0, minimum=0)
 # First-turn answers are cached per question, audience and index version (any publish
 # starts afresh). Shared across processes when CACHE_URL points at Redis. 0: off.

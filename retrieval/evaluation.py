@@ -10,19 +10,22 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from knowledge.normalize import build_lexicon, normalize_body
 from retrieval import engine
 from retrieval.chunking import chunk_embedding_text, chunk_markdown
 from retrieval.embedding import Embedder
 from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot
 
-MODES = ("lexical", "dense", "hybrid", "hybrid+rerank")
+MODES = ("lexical", "dense", "hybrid", "hybrid+rescore", "hybrid+rerank")
 KS = (1, 5, 10)
 
 
@@ -100,6 +103,46 @@ def score_run(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> d
     return {name: round(float(np.mean(vals)), 4) for name, vals in out.items()}
 
 
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_MARKERS = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
+
+
+def normalize_tokens(text: str) -> list[str]:
+    """SQuAD-style normalisation: lower case, no punctuation/articles/citation markers."""
+    text = _MARKERS.sub("", text).lower()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = normalize_tokens(prediction), normalize_tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1 (longest common subsequence of normalised tokens)."""
+    pred, ref = normalize_tokens(prediction), normalize_tokens(reference)
+    if not pred or not ref:
+        return 0.0
+    prev = [0] * (len(ref) + 1)
+    for p in pred:
+        cur = [0]
+        for j, r in enumerate(ref, start=1):
+            cur.append(prev[j - 1] + 1 if p == r else max(prev[j], cur[j - 1]))
+        prev = cur
+    lcs = prev[-1]
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(pred), lcs / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
 # -- scratch index ------------------------------------------------------------------------
 
 
@@ -135,19 +178,30 @@ def index_corpus(
     params: IndexParams | None = None,
     target_tokens: int = 256,
     overlap_tokens: int = 40,
+    normalize: bool = True,
 ) -> ScratchIndex:
-    """Chunk, embed, build, publish and reload the corpus in a temporary INDEX_DIR."""
+    """Chunk, embed, build, publish and reload the corpus in a temporary INDEX_DIR.
+
+    normalize=True cleans each text as an import does (`knowledge.normalize`, with the
+    lexicon learned from this corpus), so the scratch KB reads like the real one.
+    """
     params = params or IndexParams()
     started = time.perf_counter()
+    lexicon = (
+        build_lexicon((d.get("title") or "", d.get("text") or "") for d in corpus)
+        if normalize
+        else None
+    )
     metas: list[ChunkMeta] = []
     texts: list[str] = []
     doc_ids: dict[int, str] = {}
     for n, doc in enumerate(corpus, start=1):
         doc_ids[n] = doc["id"]
         title = doc.get("title") or ""
-        pieces = chunk_markdown(
-            doc.get("text") or "", target_tokens=target_tokens, overlap_tokens=overlap_tokens
-        )
+        body = doc.get("text") or ""
+        if lexicon is not None:
+            body = normalize_body(body, lexicon)
+        pieces = chunk_markdown(body, target_tokens=target_tokens, overlap_tokens=overlap_tokens)
         if not pieces:
             pieces = [None]
         for piece in pieces:

@@ -8,16 +8,20 @@ workers never corrupts or loses an update.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 
 from knowledge.models import Article, ArticleStatus, Visibility
+from knowledge.normalize import Lexicon, build_lexicon, normalize_body
 from retrieval import engine
 from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
 from retrieval.embedding import Embedder, get_embedder, query_vector
@@ -76,14 +80,16 @@ def search(
     *,
     audience: str,
     top_k: int = 10,
-    mode: str = "hybrid",
+    mode: str | None = None,
     snippets: bool = True,
 ) -> SearchResult:
     """Hybrid search over published chunks the audience may see ('public' or 'internal').
 
-    mode: 'hybrid' (default), 'dense', 'lexical' or 'hybrid+rerank'. snippets=False skips
+    mode: SEARCH_MODE by default ('hybrid+rescore'), or 'hybrid', 'dense', 'lexical',
+    'hybrid+rerank'. snippets=False skips
     the highlighted snippets; `snippet_html` builds one for a hit that is shown.
     """
+    mode = mode or settings.SEARCH_MODE
     store = _store()
     snapshot = store.current()
     # No index yet (fresh install, small KB): build it now rather than fail.
@@ -168,15 +174,52 @@ class _Planned:
     specs: list[dict] = field(default_factory=list)  # one per chunk, embedding filled later
 
 
-def _plan_article(article: Article) -> _Planned:
-    """Chunk the article's published revision (title included in what gets embedded)."""
+LEXICON_FILE = "normalize_lexicon.json"
+_lexicon_cache: dict[str, tuple[float, Lexicon]] = {}
+
+
+def normalize_lexicon(*, rebuild: bool = False) -> Lexicon:
+    """What the text cleaner learned from the live KB (menu roots, path items, headings).
+
+    Learned by every full rebuild (and `manage.py normalize_kb`) and kept in INDEX_DIR, so
+    indexing one article never reads the whole KB; until then it is learned on first use.
+    """
+    path = Path(settings.INDEX_DIR) / LEXICON_FILE
+    if not rebuild:
+        try:
+            mtime = path.stat().st_mtime
+            cached = _lexicon_cache.get(str(path))
+            if cached and cached[0] == mtime:
+                return cached[1]
+            lexicon = Lexicon.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            _lexicon_cache[str(path)] = (mtime, lexicon)
+            return lexicon
+        except (OSError, ValueError):
+            pass  # not learned yet (or unreadable): learn it now
+    rows = _live_queryset().values_list("published_revision__title", "published_revision__body")
+    lexicon = build_lexicon((title or "", body or "") for title, body in rows.iterator())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(lexicon.to_dict()), encoding="utf-8")
+    os.replace(tmp, path)
+    _lexicon_cache[str(path)] = (path.stat().st_mtime, lexicon)
+    return lexicon
+
+
+def _plan_article(article: Article, lexicon: Lexicon | None = None) -> _Planned:
+    """Chunk the article's cleaned published revision (title included in what gets embedded).
+
+    The revision keeps the text as written; chunks, and so answers and citations, use the
+    form `knowledge.normalize` cleans (no "Try Now" or page numbers, menu paths with ">").
+    """
     plan = _Planned(article)
     revision = article.published_revision
     if revision is None:
         return plan
     title = revision.title or article.title
+    body = normalize_body(revision.body, lexicon if lexicon is not None else normalize_lexicon())
     for chunk in chunk_markdown(
-        revision.body,
+        body,
         target_tokens=settings.CHUNK_TARGET_TOKENS,
         overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
     ):
@@ -357,11 +400,12 @@ def index_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict
         ).delete()
         ids = list(_live_queryset().values_list("pk", flat=True))
         total = len(ids)
+        lexicon = normalize_lexicon(rebuild=True)
         metas: list[ChunkMeta] = []
         vectors: list[bytes] = []
         for i in range(0, total, EMBED_BATCH_ARTICLES):
             articles = list(_live_queryset().filter(pk__in=ids[i : i + EMBED_BATCH_ARTICLES]))
-            plans = _fill_embeddings([_plan_article(a) for a in articles], embedder, stats)
+            plans = _fill_embeddings([_plan_article(a, lexicon) for a in articles], embedder, stats)
             for plan in plans:
                 for chunk in _write_chunks(plan, embedder.model_id):
                     metas.append(_meta(chunk, plan.article))

@@ -46,3 +46,6 @@ class SearchResult:
     mode: str = "hybrid"
     took_ms: float = 0.0
     index_version: str = ""
+    # The second stage's view of the top article (hybrid+rescore): its logit, the margin over
+    # the runner-up and its features; generation's confidence model reads these.
+    signals: dict[str, float] = field(default_factory=dict)

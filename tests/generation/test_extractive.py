@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from generation.extractive import extractive_answer, select_sentences, stream_words
+from generation.extractive import compose_answer, extractive_answer, stream_words
 from generation.prompts import Source
 from tests.generation.conftest import BILLING_TEXT, PASSWORD_TEXT, SHIPPING_TEXT
 
@@ -44,11 +44,12 @@ def test_every_sentence_comes_from_a_source():
             assert sentence in all_text, sentence
 
 
-def test_at_most_max_sentences_and_no_duplicates():
+def test_duplicate_sources_give_one_passage_not_two():
     dup = [_src(1, "A", PASSWORD_TEXT), _src(2, "B", PASSWORD_TEXT)]
-    picks = select_sentences("reset password link valid", dup, max_sentences=2)
-    assert 1 <= len(picks) <= 2
-    assert len({p.text for p in picks}) == len(picks)
+    composed = compose_answer("reset password link valid", dup)
+    assert len(composed.spans) == 1
+    sentences = _sentences_without_markers(composed.text)
+    assert len(set(sentences)) == len(sentences)
 
 
 def test_injected_instructions_are_never_obeyed_only_quoted():

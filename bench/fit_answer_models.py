@@ -1,0 +1,531 @@
+"""Fit the three small models of the answer path on the DEV sets, by grouped cross-validation.
+
+1. the second ranking stage (`retrieval/rescoring_weights.json`): logistic regression over the
+   per-article features of the fused top 30 (label: the article is relevant per qrels);
+2. the answer-span model (`generation/span_weights.json`): listwise softmax over every window
+   of the top articles' sources (target: token-F1 of the window against the reference answer);
+3. the confidence model (`generation/confidence_weights.json`): logistic regression over the
+   second stage's top signals and the chosen span (label: the question is answerable; the
+   unanswerable ones are the same DEV questions asked of an index without their relevant
+   articles, two folds per dataset) and the abstention thresholds.
+
+Folds are grouped by the dataset's answer group (queries_meta.jsonl: a question and its
+paraphrases share one), five of them, pooled over both datasets. Every number in the report is
+out-of-fold; the shipped weights are then fitted on all of DEV. Run: `make fit` (writes the
+three weight files and bench/results/answer_models.json). Only DEV data is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "answer_models.json"
+FOLDS = 5
+TOP_ARTICLES_FOR_SPANS = 3
+SPAN_TAU = 0.1  # softmax temperature of the span targets (0.02 / 0.05 / 0.1 tried: 0.1 best)
+SPAN_L2 = 0.01
+SPAN_STEPS = 1500
+# Abstention: the highest threshold whose out-of-fold false refusals stay under these.
+MAX_FALSE_REFUSAL = {"public": 0.06, "internal": 0.03}
+CONFIDENCE_FEATURES = (
+    "top_logit",
+    "margin",
+    "body_cov",
+    "missing_idf",
+    "title_cov",
+    "lead_cov",
+    "bigram_cov",
+    "dense",
+    "lexical_log",
+    "span_cov",
+    "span_cov_first",
+    "span_density",
+)
+
+
+@dataclass
+class Query:
+    dataset: str
+    qid: str
+    text: str
+    group: str
+    relevant: dict[str, int]
+    reference: str
+    doc_ids: dict[int, str] = field(default_factory=dict)
+    feature_rows: list[dict] = field(default_factory=list)
+    candidate_docs: list[str] = field(default_factory=list)
+    first_stage_docs: list[str] = field(default_factory=list)
+    lexical_docs: list[str] = field(default_factory=list)
+    hits: list = field(default_factory=list)  # first-stage SearchHits (chunks for spans)
+    signals: dict = field(default_factory=dict)
+
+
+def fold_of(group: str) -> int:
+    return int(hashlib.sha1(group.encode()).hexdigest(), 16) % FOLDS
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+
+
+def _collect(scratch, queries: list[Query], embedder, *, with_lexical: bool) -> None:
+    from retrieval import engine, rescoring
+    from retrieval.services import fusion_params
+
+    for q in queries:
+        trace: dict = {}
+        engine.search_snapshot(
+            scratch.snapshot,
+            q.text,
+            audience="public",
+            top_k=engine.RESCORE_DEPTH,
+            mode="hybrid+rescore",
+            embedder=embedder,
+            fusion=fusion_params(),
+            trace=trace,
+            snippets=False,
+        )
+        cands = trace.get("candidates", [])
+        q.feature_rows = rescoring.features(q.text, cands, trace["stats"]) if cands else []
+        q.candidate_docs = [scratch.doc_ids[c.article_id] for c in cands]
+        first = engine.search_snapshot(
+            scratch.snapshot,
+            q.text,
+            audience="public",
+            top_k=engine.RESCORE_DEPTH,
+            mode="hybrid",
+            embedder=embedder,
+            fusion=fusion_params(),
+            snippets=False,
+        )
+        q.first_stage_docs = [scratch.doc_ids[h.article_id] for h in first.hits]
+        q.hits = first.hits
+        q.doc_ids = scratch.doc_ids
+        if with_lexical:
+            lex = engine.search_snapshot(
+                scratch.snapshot,
+                q.text,
+                audience="public",
+                top_k=10,
+                mode="lexical",
+                embedder=None,
+                fusion=fusion_params(),
+                snippets=False,
+            )
+            q.lexical_docs = [scratch.doc_ids[h.article_id] for h in lex.hits]
+
+
+def _matrix(rows: list[dict], names: tuple[str, ...]) -> np.ndarray:
+    return np.array([[r.get(n, 0.0) for n in names] for r in rows], dtype=np.float64)
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> tuple:
+    from sklearn.linear_model import LogisticRegression
+
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
+    model = LogisticRegression(C=c, max_iter=5000).fit((x - mu) / sd, y)
+    return mu, sd, model.coef_[0], float(model.intercept_[0])
+
+
+def _logit(x: np.ndarray, params: tuple) -> np.ndarray:
+    mu, sd, coef, intercept = params
+    return ((x - mu) / sd) @ coef + intercept
+
+
+# -- 1. second stage ----------------------------------------------------------------------------
+def fit_rescorer(queries: list[Query]) -> tuple[dict, dict[str, list[str]], list[tuple]]:
+    from retrieval.evaluation import score_run
+    from retrieval.rescoring import FEATURES
+
+    def xy(qs: list[Query]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [r for q in qs for r in q.feature_rows]
+        labels = [1 if d in q.relevant else 0 for q in qs for d in q.candidate_docs]
+        return _matrix(rows, FEATURES), np.array(labels)
+
+    ranked: dict[str, list[str]] = {}
+    fold_models: list[tuple] = []
+    fold_report = []
+    for k in range(FOLDS):
+        params = _fit_logistic(*xy([q for q in queries if fold_of(q.group) != k]))
+        fold_models.append(params)
+        held = [q for q in queries if fold_of(q.group) == k]
+        for q in held:
+            if not q.feature_rows:
+                ranked[q.qid] = []
+                continue
+            scores = _logit(_matrix(q.feature_rows, FEATURES), params)
+            ranked[q.qid] = [q.candidate_docs[i] for i in np.argsort(-scores, kind="stable")]
+        qrels = {q.qid: q.relevant for q in held}
+        fold_report.append(
+            {
+                "fold": k,
+                "questions": len(held),
+                "rescored": _pick(score_run({q.qid: ranked[q.qid] for q in held}, qrels)),
+                "hybrid": _pick(score_run({q.qid: q.first_stage_docs for q in held}, qrels)),
+                "lexical": _pick(score_run({q.qid: q.lexical_docs for q in held}, qrels)),
+            }
+        )
+    mu, sd, coef, intercept = _fit_logistic(*xy(queries))
+    weights = {
+        "names": list(FEATURES),
+        "mean": mu.round(6).tolist(),
+        "scale": sd.round(6).tolist(),
+        "coef": coef.round(6).tolist(),
+        "intercept": round(intercept, 6),
+        "source": "bench/fit_answer_models.py: logistic regression on TV+S10 DEV, all folds",
+    }
+    return {"weights": weights, "folds": fold_report}, ranked, fold_models
+
+
+def _pick(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("hit@1", "hit@5", "mrr@10", "ndcg@10")}
+
+
+def paired_bootstrap(a: list[float], b: list[float], *, rounds: int = 2000) -> dict:
+    """Mean difference a - b with a 95% interval, resampling questions (seeded)."""
+    rng = random.Random(7)
+    n = len(a)
+    diffs = []
+    for _ in range(rounds):
+        idx = [rng.randrange(n) for _ in range(n)]
+        diffs.append(sum(a[i] - b[i] for i in idx) / n)
+    diffs.sort()
+    return {
+        "mean_diff": round(sum(x - y for x, y in zip(a, b, strict=True)) / n, 4),
+        "ci95": [round(diffs[int(0.025 * rounds)], 4), round(diffs[int(0.975 * rounds)], 4)],
+        "p_not_better": round(sum(d <= 0 for d in diffs) / rounds, 4),
+    }
+
+
+# -- 2. spans -----------------------------------------------------------------------------------
+def _sources_for(q: Query, order: list[str]):
+    from django.conf import settings
+
+    from generation.services import sources_from_hits
+
+    by_doc = {q.doc_ids[h.article_id]: h for h in q.hits}
+    hits = [by_doc[d] for d in order if d in by_doc]
+    return sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
+
+
+def _span_table(q: Query, order: list[str]):
+    from generation import spans as span_model
+    from retrieval.evaluation import token_f1
+
+    sources = _sources_for(q, order)
+    top_articles = []
+    for s in sources:
+        if s.article_id not in top_articles:
+            top_articles.append(s.article_id)
+    keep = [s for s in sources if s.article_id in top_articles[:TOP_ARTICLES_FOR_SPANS]]
+    spans = [
+        sp for rank, src in enumerate(keep) for sp in span_model.candidate_spans(src, rank=rank)
+    ]
+    span_model.score_features(q.text, spans, embed=None)
+    f1 = [token_f1(" ".join(u.text for u in sp.selected), q.reference) for sp in spans]
+    return sources, spans, f1
+
+
+def _fit_listwise(tables: list[tuple[np.ndarray, np.ndarray]], n_features: int) -> np.ndarray:
+    """Weights maximising the expected softmax fit to exp(F1 / tau) targets (full batch GD)."""
+    weights = np.zeros(n_features)
+    targets = []
+    for _, f1 in tables:
+        t = np.exp((f1 - f1.max()) / SPAN_TAU)
+        targets.append(t / t.sum())
+    for _ in range(SPAN_STEPS):
+        grad = np.zeros(n_features)
+        for (x, _), t in zip(tables, targets, strict=True):
+            s = x @ weights
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            grad += x.T @ (p - t)
+        weights -= 0.5 * (grad / len(tables) + SPAN_L2 * weights)
+    return weights
+
+
+def fit_spans(queries: list[Query], ranked: dict[str, list[str]]) -> tuple[dict, dict]:
+    from generation.spans import SPAN_FEATURES
+    from retrieval.evaluation import token_f1
+
+    names = tuple(n for n in SPAN_FEATURES if not n.startswith("cos"))
+    tables = {}
+    for q in queries:
+        if not q.reference:
+            continue
+        sources, spans, f1 = _span_table(q, ranked[q.qid])
+        if spans:
+            tables[q.qid] = (q, sources, spans, _matrix([s.features for s in spans], names), f1)
+    chosen: dict[str, object] = {}
+    out_rows = []
+    for k in range(FOLDS):
+        train = [t for t in tables.values() if fold_of(t[0].group) != k and max(t[4]) > 0.2]
+        x_all = np.vstack([t[3] for t in train])
+        mu, sd = x_all.mean(axis=0), x_all.std(axis=0) + 1e-6
+        w = _fit_listwise([((t[3] - mu) / sd, np.array(t[4])) for t in train], len(names))
+        for qid, (q, sources, spans, x, f1) in tables.items():
+            if fold_of(q.group) != k:
+                continue
+            i = int(np.argmax(((x - mu) / sd) @ w))
+            chosen[qid] = spans[i]
+            top = sources[0]
+            out_rows.append(
+                {
+                    "dataset": q.dataset,
+                    "fold": k,
+                    "span_f1": f1[i],
+                    "chunk_f1": token_f1(top.text, q.reference),
+                    "first60_f1": token_f1(" ".join(top.text.split()[:60]), q.reference),
+                    "words": sum(u.words for u in spans[i].selected),
+                }
+            )
+    x_all = np.vstack([t[3] for t in tables.values() if max(t[4]) > 0.2])
+    mu, sd = x_all.mean(axis=0), x_all.std(axis=0) + 1e-6
+    train = [((t[3] - mu) / sd, np.array(t[4])) for t in tables.values() if max(t[4]) > 0.2]
+    w = _fit_listwise(train, len(names))
+    raw = w / sd  # standardisation folded in: score = sum(raw * feature) (+ a constant)
+    report: dict = {"datasets": {}}
+    for ds in sorted({r["dataset"] for r in out_rows}):
+        rows = [r for r in out_rows if r["dataset"] == ds]
+        report["datasets"][ds] = {
+            "questions": len(rows),
+            "span_f1": round(float(np.mean([r["span_f1"] for r in rows])), 4),
+            "top_chunk_verbatim_f1": round(float(np.mean([r["chunk_f1"] for r in rows])), 4),
+            "first_60_words_f1": round(float(np.mean([r["first60_f1"] for r in rows])), 4),
+            "median_words": float(np.median([r["words"] for r in rows])),
+        }
+    weights = {
+        "weights": dict(zip(names, raw.round(6).tolist(), strict=True)),
+        "source": "bench/fit_answer_models.py: listwise softmax on TV+S10 DEV, all folds",
+        "tau": SPAN_TAU,
+    }
+    return {"weights": weights, "report": report}, chosen
+
+
+# -- 3. confidence --------------------------------------------------------------------------------
+def confidence_row(signals: dict, span) -> dict:
+    """The confidence model's features (generation.confidence computes the same at run time)."""
+    from generation.confidence import confidence_features
+
+    return confidence_features(signals, span)
+
+
+def main() -> int:
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kb_platform.settings")
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from retrieval import evaluation
+    from retrieval.embedding import get_embedder
+    from retrieval.services import index_params
+
+    eval_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "eval"
+    started = time.perf_counter()
+    embedder = evaluation.CachedEmbedder(get_embedder())
+    queries: list[Query] = []
+    withheld: list[tuple[Query, dict]] = []  # (query asked of a withheld index, its signals)
+    datasets = sorted(p for p in eval_dir.iterdir() if (p / "corpus.jsonl").is_file())
+    for folder in datasets:
+        dataset = evaluation.load_dataset(folder)
+        answers = {r["id"]: r.get("answer", "") for r in _read_jsonl(folder / "answers.jsonl")}
+        meta = {r["id"]: r for r in _read_jsonl(folder / "queries_meta.jsonl")}
+        qs = [
+            Query(
+                dataset=folder.name,
+                qid=q["id"],
+                text=q["text"],
+                group=meta.get(q["id"], {}).get("group", q["id"]),
+                relevant=dataset.qrels[q["id"]],
+                reference=answers.get(q["id"], ""),
+            )
+            for q in dataset.queries
+        ]
+        full = evaluation.index_corpus(dataset.corpus, embedder, params=index_params())
+        try:
+            _collect(full, qs, embedder, with_lexical=True)
+        finally:
+            full.folder.cleanup()
+        queries += qs
+        for half in (0, 1):
+            held = [q for q in qs if int(hashlib.sha1(q.qid.encode()).hexdigest(), 16) % 2 == half]
+            gone = set().union(*(q.relevant for q in held)) if held else set()
+            corpus = [d for d in dataset.corpus if d["id"] not in gone]
+            scratch = evaluation.index_corpus(corpus, embedder, params=index_params())
+            try:
+                copies = [
+                    Query(q.dataset, q.qid, q.text, q.group, q.relevant, q.reference) for q in held
+                ]
+                _collect(scratch, copies, embedder, with_lexical=False)
+                withheld += [(c, {}) for c in copies]
+            finally:
+                scratch.folder.cleanup()
+        print(f"collected {folder.name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+    rescorer, ranked, fold_models = fit_rescorer(queries)
+    (REPO / "retrieval" / "rescoring_weights.json").write_text(
+        json.dumps(rescorer["weights"], indent=1) + "\n", encoding="utf-8"
+    )
+    spans, _chosen = fit_spans(queries, ranked)
+    (REPO / "generation" / "span_weights.json").write_text(
+        json.dumps(spans["weights"], indent=1) + "\n", encoding="utf-8"
+    )
+    from generation import spans as span_model
+
+    span_model.load_span_weights.cache_clear()
+    confidence = fit_confidence(queries, withheld, ranked, fold_models)
+    (REPO / "generation" / "confidence_weights.json").write_text(
+        json.dumps(confidence["weights"], indent=1) + "\n", encoding="utf-8"
+    )
+    report = {
+        "date": time.strftime("%Y-%m-%d"),
+        "embedding_model": embedder.model_id,
+        "folds": FOLDS,
+        "fold_grouping": "queries_meta.jsonl group (a question and its paraphrases together)",
+        "rescorer": {"folds": rescorer["folds"], **_rescorer_summary(queries, ranked)},
+        "spans": spans["report"],
+        "confidence": confidence["report"],
+        "seconds": round(time.perf_counter() - started, 1),
+        "settings": {"ANSWER_MAX_SOURCES": settings.ANSWER_MAX_SOURCES},
+    }
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _rescorer_summary(queries: list[Query], ranked: dict[str, list[str]]) -> dict:
+    from retrieval.evaluation import ndcg_at, score_run
+
+    out = {}
+    for ds in sorted({q.dataset for q in queries}):
+        qs = [q for q in queries if q.dataset == ds]
+        qrels = {q.qid: q.relevant for q in qs}
+        resc = [ndcg_at(ranked[q.qid], q.relevant, 10) for q in qs]
+        lex = [ndcg_at(q.lexical_docs, q.relevant, 10) for q in qs]
+        hyb = [ndcg_at(q.first_stage_docs, q.relevant, 10) for q in qs]
+        out[ds] = {
+            "out_of_fold": {
+                "rescored": _pick(score_run({q.qid: ranked[q.qid] for q in qs}, qrels)),
+                "hybrid": _pick(score_run({q.qid: q.first_stage_docs for q in qs}, qrels)),
+                "lexical": _pick(score_run({q.qid: q.lexical_docs for q in qs}, qrels)),
+            },
+            "ndcg@10_rescored_minus_lexical": paired_bootstrap(resc, lex),
+            "ndcg@10_rescored_minus_hybrid": paired_bootstrap(resc, hyb),
+        }
+    return out
+
+
+def fit_confidence(
+    queries: list[Query],
+    withheld: list[tuple[Query, dict]],
+    ranked: dict[str, list[str]],
+    fold_models: list[tuple],
+) -> dict:
+    from generation import spans as span_model
+    from retrieval.rescoring import FEATURES
+
+    def row_for(q: Query, order_scores: np.ndarray | None, order: list[str]) -> dict:
+        signals: dict[str, float] = {"top_logit": -10.0, "margin": 0.0}
+        if order_scores is not None and len(order_scores):
+            best = int(np.argmax(order_scores))
+            top_two = np.sort(order_scores)[::-1]
+            signals = {
+                "top_logit": float(top_two[0]),
+                "margin": float(top_two[0] - top_two[1]) if len(top_two) > 1 else 5.0,
+                **q.feature_rows[best],
+            }
+        sources = _sources_for(q, order)
+        span = span_model.best_span(q.text, sources[:4]) if sources else None
+        return confidence_row(signals, span)
+
+    def scored(q: Query) -> tuple[np.ndarray | None, list[str]]:
+        if not q.feature_rows:
+            return None, []
+        s = _logit(_matrix(q.feature_rows, FEATURES), fold_models[fold_of(q.group)])
+        return s, [q.candidate_docs[i] for i in np.argsort(-s, kind="stable")]
+
+    rows, labels, groups, datasets = [], [], [], []
+    for q in queries:
+        s, order = scored(q)
+        rows.append(row_for(q, s, order))
+        labels.append(1)
+        groups.append(q.group)
+        datasets.append(q.dataset)
+    for q, _ in withheld:
+        s, order = scored(q)
+        rows.append(row_for(q, s, order))
+        labels.append(0)
+        groups.append(q.group)
+        datasets.append(q.dataset)
+    x = _matrix(rows, CONFIDENCE_FEATURES)
+    y = np.array(labels)
+    prob = np.zeros(len(y))
+    thresholds = {}
+    fold_report = []
+    for k in range(FOLDS):
+        train = np.array([fold_of(g) != k for g in groups])
+        params = _fit_logistic(x[train], y[train])
+        p_train = 1 / (1 + np.exp(-_logit(x[train], params)))
+        th = {a: _threshold(p_train, y[train], m) for a, m in MAX_FALSE_REFUSAL.items()}
+        thresholds[k] = th
+        p = 1 / (1 + np.exp(-_logit(x[~train], params)))
+        prob[~train] = p
+        fold_report.append({"fold": k, "public_threshold": round(th["public"], 4)})
+    report: dict = {"folds": fold_report, "datasets": {}}
+    for ds in sorted(set(datasets)):
+        idx = np.array([d == ds for d in datasets])
+        per = {}
+        for audience in MAX_FALSE_REFUSAL:
+            abstain = np.array(
+                [prob[i] < thresholds[fold_of(groups[i])][audience] for i in range(len(y))]
+            )
+            per[audience] = {
+                "unanswerable_abstained": round(float(abstain[idx & (y == 0)].mean()), 4),
+                "answerable_refused": round(float(abstain[idx & (y == 1)].mean()), 4),
+            }
+        report["datasets"][ds] = {
+            "answerable": int((idx & (y == 1)).sum()),
+            "unanswerable": int((idx & (y == 0)).sum()),
+            **per,
+        }
+    mu, sd, coef, intercept = _fit_logistic(x, y)
+    p_all = 1 / (1 + np.exp(-_logit(x, (mu, sd, coef, intercept))))
+    final_th = {a: round(_threshold(p_all, y, m), 4) for a, m in MAX_FALSE_REFUSAL.items()}
+    weights = {
+        "names": list(CONFIDENCE_FEATURES),
+        "mean": mu.round(6).tolist(),
+        "scale": sd.round(6).tolist(),
+        "coef": coef.round(6).tolist(),
+        "intercept": round(intercept, 6),
+        "thresholds": final_th,
+        "source": "bench/fit_answer_models.py: logistic regression, answerable vs withheld DEV",
+    }
+    report["shipped_thresholds"] = final_th
+    return {"weights": weights, "report": report}
+
+
+def _threshold(prob: np.ndarray, y: np.ndarray, max_false: float) -> float:
+    """The highest threshold refusing at most max_false of the answerable questions."""
+    answerable = np.sort(prob[y == 1])
+    if not len(answerable):
+        return 0.0
+    k = math.floor(max_false * len(answerable))
+    return float(answerable[k]) if k < len(answerable) else float(answerable[-1])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

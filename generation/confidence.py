@@ -1,0 +1,72 @@
+"""How likely the knowledge base answers a question: the abstention model (no ORM).
+
+A logistic regression over real signals: the second ranking stage's logit for the top article
+and its margin over the runner-up, the top article's coverage of the question's terms per
+field (title, lead, body, adjacent pairs), its dense cosine and BM25 score, and how well the
+best answer passage covers the question. Fitted by bench/fit_answer_models.py on the DEV sets,
+answerable questions against the same questions asked of an index without their articles; the
+thresholds (ANSWER_MIN_CONFIDENCE_PUBLIC / _INTERNAL defaults) come from the same fit.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+WEIGHTS_FILE = Path(__file__).with_name("confidence_weights.json")
+
+
+def confidence_features(signals: Mapping[str, float], span: Any) -> dict[str, float]:
+    """The model's inputs from a search's `signals` and the chosen span (or None)."""
+    row = {name: float(signals.get(name, 0.0)) for name in _SIGNAL_NAMES}
+    if "top_logit" not in signals:
+        row["top_logit"] = -10.0
+    features = getattr(span, "features", None) or {}
+    row["span_cov"] = float(features.get("cov", 0.0))
+    row["span_cov_first"] = float(features.get("cov_first", 0.0))
+    row["span_density"] = float(features.get("density", 0.0))
+    return row
+
+
+_SIGNAL_NAMES = (
+    "top_logit",
+    "margin",
+    "body_cov",
+    "missing_idf",
+    "title_cov",
+    "lead_cov",
+    "bigram_cov",
+    "dense",
+    "lexical_log",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def load_weights(path: str = str(WEIGHTS_FILE)) -> dict[str, Any]:
+    """The shipped confidence model (names, standardisation, coefficients, thresholds)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def fitted_threshold(audience: str) -> float:
+    """The threshold the fit chose for this audience ('public' or 'internal')."""
+    return float(load_weights()["thresholds"][audience])
+
+
+def confidence(signals: Mapping[str, float], span: Any) -> float:
+    """0..1: the probability that the question is answerable from what was found."""
+    if not signals:
+        return 0.0
+    model = load_weights()
+    row = confidence_features(signals, span)
+    z = float(model["intercept"])
+    for name, mu, sd, w in zip(
+        model["names"], model["mean"], model["scale"], model["coef"], strict=True
+    ):
+        z += w * (row.get(name, 0.0) - mu) / (sd or 1.0)
+    if z < -30:
+        return 0.0
+    return round(1.0 / (1.0 + math.exp(-z)), 4)

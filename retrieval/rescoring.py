@@ -1,0 +1,243 @@
+"""The second ranking stage: re-score the fused top candidates over per-article features.
+
+No cross-encoder ships in an installable package here, so the second stage is a linear model
+(logistic regression, fitted on the DEV sets by cross-validation, see
+bench/bench_retrieval_quality.py) over features the first stage already has or can compute
+cheaply for ~20 candidates: the lexical and dense scores and ranks, and field-aware term
+coverage (title, heading path and the article's first words apart from the body: help-center
+questions reuse section-title words). The weights live in `rescoring_weights.json` beside
+this module and are refitted by the bench; a deployment with a cross-encoder plugs it in as
+another `SecondStage` (see `retrieval.engine.get_second_stage`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from retrieval.index import ChunkMeta, Snapshot
+from retrieval.lexical import tokenize
+
+WEIGHTS_FILE = Path(__file__).with_name("rescoring_weights.json")
+# Leading words of an article that act as its lead/heading (manual sections start with it).
+LEAD_WORDS = 24
+
+FEATURES = (
+    "lexical_rel",  # best chunk BM25 / the query's best BM25
+    "lexical_log",  # log1p(best chunk BM25)
+    "dense",  # best chunk cosine
+    "dense_rel",  # best chunk cosine - the query's best cosine
+    "lexical_rank",  # 1 / (1 + rank among lexical candidates)
+    "dense_rank",  # 1 / (1 + rank among dense candidates)
+    "title_cov",  # idf-weighted share of the query's terms in the title
+    "title_prec",  # share of the title's terms found in the query
+    "lead_cov",  # ... in the heading path and the article's first words
+    "body_cov",  # ... anywhere in the article
+    "bigram_cov",  # share of the query's adjacent term pairs found adjacent in the article
+    "missing_idf",  # idf mass of query terms found nowhere in the article / query idf mass
+)
+
+
+class SecondStage(Protocol):
+    """Re-orders the first stage's best articles for a query (best first)."""
+
+    name: str
+
+    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[tuple[int, float]]:
+        """(article_id, score) best first, for the given candidates."""
+        ...
+
+
+@dataclass
+class Candidate:
+    """One article as the first stage saw it: its chunks' best scores and ranks."""
+
+    article_id: int
+    chunk_ids: list[int]
+    lexical: float | None
+    dense: float | None
+    lexical_rank: int | None
+    dense_rank: int | None
+
+
+@dataclass(frozen=True)
+class _ArticleTerms:
+    title: frozenset[str]
+    lead: frozenset[str]
+    body: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+
+
+class ArticleStats:
+    """Per-article term sets and article-level document frequencies of one snapshot."""
+
+    def __init__(self, chunks: Mapping[int, ChunkMeta], *, public_only: bool) -> None:
+        by_article: dict[int, list[ChunkMeta]] = {}
+        for meta in chunks.values():
+            if public_only and meta.visibility != "public":
+                continue  # public statistics never depend on internal text
+            by_article.setdefault(meta.article_id, []).append(meta)
+        self.terms: dict[int, _ArticleTerms] = {}
+        df: dict[str, int] = {}
+        for article_id, metas in by_article.items():
+            metas.sort(key=lambda m: m.position)
+            body_tokens: list[str] = []
+            for meta in metas:
+                body_tokens += tokenize(meta.text)
+            lead = tokenize(metas[0].heading_path) + tokenize(
+                " ".join(metas[0].text.split()[:LEAD_WORDS])
+            )
+            title = frozenset(tokenize(metas[0].title))
+            body = frozenset(body_tokens) | title
+            self.terms[article_id] = _ArticleTerms(
+                title=title,
+                lead=frozenset(lead) | title,
+                body=body,
+                bigrams=frozenset(itertools.pairwise(body_tokens)),
+            )
+            for term in body:
+                df[term] = df.get(term, 0) + 1
+        n = max(len(by_article), 1)
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.unseen_idf = math.log(1 + n)
+
+
+_stats_cache: dict[tuple[str, bool], ArticleStats] = {}
+_stats_lock = threading.Lock()
+
+
+def article_stats(snapshot: Snapshot, *, public_only: bool) -> ArticleStats:
+    """The snapshot's ArticleStats, computed once per version and audience."""
+    key = (f"{snapshot.version}:{id(snapshot.chunks)}", public_only)
+    with _stats_lock:
+        stats = _stats_cache.get(key)
+    if stats is None:
+        stats = ArticleStats(snapshot.chunks, public_only=public_only)
+        with _stats_lock:
+            if len(_stats_cache) > 8:
+                _stats_cache.clear()
+            _stats_cache[key] = stats
+    return stats
+
+
+def _coverage(q_terms: Sequence[str], weights: Sequence[float], found: frozenset[str]) -> float:
+    total = sum(weights) or 1.0
+    return sum(w for t, w in zip(q_terms, weights, strict=True) if t in found) / total
+
+
+def features(
+    query: str, candidates: Sequence[Candidate], stats: ArticleStats
+) -> list[dict[str, float]]:
+    """The feature rows of the candidates (same order), named as in FEATURES."""
+    q_terms = list(dict.fromkeys(tokenize(query)))
+    q_tokens = tokenize(query)
+    weights = [stats.idf.get(t, stats.unseen_idf) for t in q_terms]
+    q_bigrams = set(itertools.pairwise(q_tokens))
+    best_lex = max((c.lexical for c in candidates if c.lexical is not None), default=0.0)
+    best_dense = max((c.dense for c in candidates if c.dense is not None), default=0.0)
+    rows = []
+    for cand in candidates:
+        terms = stats.terms.get(cand.article_id)
+        if terms is None:
+            terms = _ArticleTerms(frozenset(), frozenset(), frozenset(), frozenset())
+        lexical = cand.lexical or 0.0
+        dense = cand.dense if cand.dense is not None else 0.0
+        body_cov = _coverage(q_terms, weights, terms.body)
+        rows.append(
+            {
+                "lexical_rel": lexical / best_lex if best_lex > 0 else 0.0,
+                "lexical_log": math.log1p(max(lexical, 0.0)),
+                "dense": dense,
+                "dense_rel": (dense - best_dense) if cand.dense is not None else -0.5,
+                "lexical_rank": 0.0 if cand.lexical_rank is None else 1 / (1 + cand.lexical_rank),
+                "dense_rank": 0.0 if cand.dense_rank is None else 1 / (1 + cand.dense_rank),
+                "title_cov": _coverage(q_terms, weights, terms.title),
+                "title_prec": (len(terms.title & set(q_terms)) / len(terms.title))
+                if terms.title
+                else 0.0,
+                "lead_cov": _coverage(q_terms, weights, terms.lead),
+                "body_cov": body_cov,
+                "bigram_cov": (len(q_bigrams & terms.bigrams) / len(q_bigrams))
+                if q_bigrams
+                else 0.0,
+                "missing_idf": 1.0 - body_cov,
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class LinearWeights:
+    """Standardisation and logistic-regression coefficients, one per feature."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    source: str = ""
+
+    def score(self, row: Mapping[str, float]) -> float:
+        """The model's logit for one feature row."""
+        z = self.intercept
+        for name, mu, sd, w in zip(self.names, self.mean, self.scale, self.coef, strict=True):
+            z += w * (row.get(name, 0.0) - mu) / (sd or 1.0)
+        return z
+
+    def to_dict(self) -> dict:
+        return {
+            "names": list(self.names),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> LinearWeights:
+        return cls(
+            names=tuple(data["names"]),
+            mean=tuple(float(x) for x in data["mean"]),
+            scale=tuple(float(x) for x in data["scale"]),
+            coef=tuple(float(x) for x in data["coef"]),
+            intercept=float(data["intercept"]),
+            source=str(data.get("source", "")),
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def load_weights(path: str = str(WEIGHTS_FILE)) -> LinearWeights:
+    """The shipped (or given) weights file."""
+    return LinearWeights.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def sigmoid(z: float) -> float:
+    if z < -30:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+class FeatureRescorer:
+    """The default second stage: logistic regression over `features`."""
+
+    name = "features-lr"
+
+    def __init__(self, stats: ArticleStats, weights: LinearWeights | None = None) -> None:
+        self.stats = stats
+        self.weights = weights or load_weights()
+
+    def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[tuple[int, float]]:
+        rows = features(query, candidates, self.stats)
+        scored = [
+            (c.article_id, self.weights.score(row)) for c, row in zip(candidates, rows, strict=True)
+        ]
+        scored.sort(key=lambda pair: pair[1], reverse=True)
+        return scored

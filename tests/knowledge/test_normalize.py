@@ -1,0 +1,77 @@
+"""The import-time cleaner for manual/PDF text: debris out, menu paths and structure back."""
+
+from __future__ import annotations
+
+from knowledge.normalize import build_lexicon, format_menu_path, normalize_body
+
+# A small manual in the shape of the e-manual exports: flattened lines, lost separators.
+MANUAL = [
+    (
+        "Setting the sleep timer",
+        "Settings General System Manager Time Sleep Timer Try Now You can use this function "
+        "to automatically shut off the TV after a preset period of time. - 88 -",
+    ),
+    (
+        "Setting the clock",
+        "Settings General System Manager Time Clock Try Now You can set the Clock manually "
+        "or automatically.",
+    ),
+    (
+        "Changing the language",
+        "Settings General System Manager Language Try Now You can change the menu language.",
+    ),
+    (
+        "Network status",
+        "Settings General Network Network Status Try Now View the current network status.",
+    ),
+    (
+        "Resetting the network",
+        "Settings General Network Reset Network Try Now Restore the network settings. "
+        "Bixby guide You can learn the voice commands that let you use Bixby. "
+        "1.Turn on the TV. 2.Start the SmartThings app. 3.Tap Add Device.",
+    ),
+]
+
+
+def _clean(index: int) -> str:
+    return normalize_body(MANUAL[index][1], build_lexicon(MANUAL))
+
+
+def test_ui_debris_and_page_markers_are_removed() -> None:
+    text = _clean(0)
+    assert "Try Now" not in text
+    assert "88" not in text
+    assert "automatically shut off the TV after a preset period of time." in text
+
+
+def test_menu_paths_get_their_separators_back_at_the_kbs_own_branch_points() -> None:
+    lexicon = build_lexicon(MANUAL)
+    assert lexicon.roots == {"General"}
+    text = _clean(0)
+    assert text.startswith("Settings > General > System Manager > Time > Sleep Timer. You can")
+    assert "Settings > General > Network > Network Status. View" in _clean(3)
+    # "System Manager" never branches after "System": one item, not two.
+    assert format_menu_path(["General", "System", "Manager", "Language"], lexicon) == (
+        "Settings > General > System Manager > Language"
+    )
+
+
+def test_run_in_headings_and_glued_steps_become_markdown_structure() -> None:
+    text = _clean(4)
+    assert "#### Bixby guide\n\nYou can learn the voice commands" in text
+    assert "1. Turn on the TV.\n2. Start the SmartThings app.\n3. Tap Add Device." in text
+
+
+def test_handwritten_markdown_is_left_alone() -> None:
+    body = (
+        "# Pair the remote\n\nHold **Back** and **Play** for 3 seconds.\n\n"
+        "- point it at the TV\n- keep it close\n\n| Problem | Try this |\n|---|---|\n| a | b |"
+    )
+    lexicon = build_lexicon([("Pair the remote", body), *MANUAL])
+    assert normalize_body(body, lexicon) == body.replace("\n\n- point", "\n\n- point")
+
+
+def test_sentence_mentions_of_settings_stay_prose() -> None:
+    body = "Open the Settings menu and choose a language you like."
+    assert normalize_body(body, build_lexicon(MANUAL)) == body
+    assert normalize_body("", build_lexicon(MANUAL)) == ""

@@ -1,0 +1,106 @@
+"""The second ranking stage and the cleaned chunk text, through the services."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from knowledge.normalize import build_lexicon
+from retrieval import rescoring, services
+from retrieval.index import ChunkMeta
+from retrieval.models import Chunk
+from tests.factories import make_article
+
+
+def _meta(chunk_id: int, article_id: int, title: str, text: str, vis: str = "public"):
+    return ChunkMeta(chunk_id, article_id, title, title.lower(), vis, "", text, 0)
+
+
+CHUNKS = {
+    1: _meta(1, 1, "Setting the sleep timer", "The TV turns itself off after a set time."),
+    2: _meta(2, 2, "Pairing the remote", "Hold Back and Play for three seconds."),
+    3: _meta(3, 3, "Internal: timer escalations", "sleep timer refunds", vis="internal"),
+}
+
+
+def test_field_features_see_title_words_and_missing_terms() -> None:
+    stats = rescoring.ArticleStats(CHUNKS, public_only=True)
+    assert 3 not in stats.terms  # public statistics never include internal text
+    cands = [
+        rescoring.Candidate(1, [1], lexical=2.0, dense=0.5, lexical_rank=0, dense_rank=1),
+        rescoring.Candidate(2, [2], lexical=1.0, dense=0.6, lexical_rank=1, dense_rank=0),
+    ]
+    timer, remote = rescoring.features("how do I set the sleep timer", cands, stats)
+    assert timer["title_cov"] == 1.0 and remote["title_cov"] == 0.0
+    assert timer["missing_idf"] == 0.0 and remote["missing_idf"] == 1.0
+    assert timer["lexical_rel"] == 1.0 and remote["lexical_rel"] == 0.5
+    assert remote["dense_rel"] == 0.0 and timer["dense_rel"] < 0
+    assert set(timer) == set(rescoring.FEATURES)
+
+
+def test_linear_weights_order_candidates_and_round_trip(tmp_path) -> None:
+    weights = rescoring.LinearWeights(
+        names=("title_cov", "dense_rel"),
+        mean=(0.0, 0.0),
+        scale=(1.0, 1.0),
+        coef=(2.0, 0.1),
+        intercept=0.0,
+    )
+    assert rescoring.LinearWeights.from_dict(weights.to_dict()) == weights
+    stats = rescoring.ArticleStats(CHUNKS, public_only=True)
+    cands = [
+        rescoring.Candidate(2, [2], lexical=1.0, dense=0.6, lexical_rank=0, dense_rank=0),
+        rescoring.Candidate(1, [1], lexical=0.9, dense=0.5, lexical_rank=1, dense_rank=1),
+    ]
+    order = rescoring.FeatureRescorer(stats, weights).rerank("sleep timer", cands)
+    assert [a for a, _ in order] == [1, 2]  # the title match wins over the first stage
+    # The shipped weights load and cover every feature they name.
+    shipped = rescoring.load_weights()
+    assert set(shipped.names) <= set(rescoring.FEATURES)
+
+
+@pytest.mark.django_db
+def test_default_search_mode_rescores_and_reports_its_signals(admin_user, settings) -> None:
+    assert settings.SEARCH_MODE == "hybrid+rescore"
+    make_article(author=admin_user, title="Setting the sleep timer", body="The TV turns off.")
+    make_article(author=admin_user, title="Pairing the remote", body="Hold Back and Play.")
+    services.index_rebuild()
+    result = services.search("sleep timer", audience="public")
+    assert result.mode == "hybrid+rescore"
+    assert result.hits[0].title == "Setting the sleep timer"
+    assert {"top_logit", "margin", "title_cov", "body_cov"} <= set(result.signals)
+    plain = services.search("sleep timer", audience="public", mode="hybrid")
+    assert plain.signals == {}
+
+
+@pytest.mark.django_db
+def test_chunks_carry_the_cleaned_text_and_the_revision_keeps_the_original(admin_user):
+    body = (
+        "Settings General System Manager Time Sleep Timer Try Now You can turn the TV off "
+        "after a preset time. - 88 -"
+    )
+    others = [
+        ("Clock", "Settings General System Manager Time Clock Try Now Set the clock."),
+        ("Language", "Settings General System Manager Language Try Now Pick one."),
+    ]
+    article = make_article(author=admin_user, title="Sleep timer", body=body)
+    for title, text in others:
+        make_article(author=admin_user, title=title, body=text)
+    services.index_rebuild()
+    chunk = Chunk.objects.get(article=article)
+    assert chunk.text.startswith("Settings > General > System Manager > Time > Sleep Timer.")
+    assert "Try Now" not in chunk.text and "88" not in chunk.text
+    article.refresh_from_db()
+    assert article.published_revision.body == body
+    stored = json.loads((settings_index_dir() / services.LEXICON_FILE).read_text())
+    assert stored["roots"] == ["General"]
+    assert build_lexicon([("Sleep timer", body), *others]).roots == {"General"}
+
+
+def settings_index_dir():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    return Path(settings.INDEX_DIR)
