@@ -303,8 +303,8 @@ LLM_CIRCUIT_RESET_SECONDS = env_float("LLM_CIRCUIT_RESET_SECONDS", 30.0)
 # Abstain below this answer confidence (generation/confidence.py: P(answerable) from the fitted
 # model). Chosen by bench/fit_answer_models.py on the DEV sets with withheld gold articles:
 # the highest thresholds refusing <= 6% (public) / <= 3% (internal) of answerable questions.
-ANSWER_MIN_CONFIDENCE_PUBLIC = env_float("ANSWER_MIN_CONFIDENCE_PUBLIC", 0.55)
-ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.49)
+ANSWER_MIN_CONFIDENCE_PUBLIC = env_float("ANSWER_MIN_CONFIDENCE_PUBLIC", 0.25)
+ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.19)
 # JSON output: OpenAI "response_format" json_schema (any recent vLLM), or vLLM's extra-body
 # fields: "structured_outputs" (vLLM >= 0.10; required form from 0.12) or "guided_json" (< 0.12).
 LLM_JSON_MODE = env_choice(

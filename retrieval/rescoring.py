@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 import math
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,10 @@ FEATURES = (
     "body_cov",  # ... anywhere in the article
     "bigram_cov",  # share of the query's adjacent term pairs found adjacent in the article
     "missing_idf",  # idf mass of query terms found nowhere in the article / query idf mass
+    "window_cov",  # the best coverage by WINDOW_SENTENCES consecutive sentences (locality)
 )
+WINDOW_SENTENCES = 3
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 class SecondStage(Protocol):
@@ -73,6 +77,7 @@ class _ArticleTerms:
     lead: frozenset[str]
     body: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
+    windows: tuple[frozenset[str], ...] = ()
 
 
 class ArticleStats:
@@ -89,8 +94,14 @@ class ArticleStats:
         for article_id, metas in by_article.items():
             metas.sort(key=lambda m: m.position)
             body_tokens: list[str] = []
+            sentences: list[frozenset[str]] = []
             for meta in metas:
                 body_tokens += tokenize(meta.text)
+                sentences += [frozenset(tokenize(s)) for s in _SENTENCE_RE.split(meta.text)]
+            windows = tuple(
+                frozenset().union(*sentences[i : i + WINDOW_SENTENCES])
+                for i in range(max(1, len(sentences) - WINDOW_SENTENCES + 1))
+            )
             lead = tokenize(metas[0].heading_path) + tokenize(
                 " ".join(metas[0].text.split()[:LEAD_WORDS])
             )
@@ -101,6 +112,7 @@ class ArticleStats:
                 lead=frozenset(lead) | title,
                 body=body,
                 bigrams=frozenset(itertools.pairwise(body_tokens)),
+                windows=windows,
             )
             for term in body:
                 df[term] = df.get(term, 0) + 1
@@ -168,6 +180,9 @@ def features(
                 if q_bigrams
                 else 0.0,
                 "missing_idf": 1.0 - body_cov,
+                "window_cov": max(
+                    (_coverage(q_terms, weights, w) for w in terms.windows), default=0.0
+                ),
             }
         )
     return rows

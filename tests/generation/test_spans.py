@@ -37,10 +37,16 @@ def test_units_keep_list_items_and_headings() -> None:
     assert all("####" not in u.text for u in clock)
 
 
-def test_the_passage_under_the_matching_heading_is_the_answer() -> None:
-    answer = extractive_answer("How do I set the sleep timer?", [_src(1, "Time", CLOCK)])
+def test_the_passage_of_the_matching_section_is_the_answer() -> None:
+    # Chunks follow the article's headings (heading_path), as the chunker writes them.
+    clock, sleep = CLOCK.split("#### Setting the sleep timer")
+    sources = [
+        Source(1, 7, 70, "Time", "time", "Setting the clock", clock.split("\n\n", 1)[1]),
+        Source(2, 7, 71, "Time", "time", "Setting the sleep timer", sleep.strip()),
+    ]
+    answer = extractive_answer("How do I set the sleep timer?", sources)
     assert answer.startswith("Settings > General > System Manager > Time > Sleep Timer")
-    assert "[1]" in answer
+    assert "[2]" in answer and "[1]" not in answer
     assert "manually or automatically" not in answer  # the clock part is not what was asked
 
 
