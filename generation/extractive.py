@@ -13,10 +13,14 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from generation.citations import format_marker
 from generation.prompts import Source
 from generation.text import content_terms, split_sentences, words
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class Candidate:
     relevance: float = 0.0  # the lexical, question-dependent part of the score
 
 
-Embed = Callable[[list[str]], "object"]  # returns an (n, d) array of unit vectors
+Embed = Callable[[list[str]], "np.ndarray"]  # returns an (n, d) array of unit vectors
 
 
 def _candidates(sources: Sequence[Source]) -> list[Candidate]:

@@ -248,6 +248,8 @@ def revision_save(
     if locked.latest_revision_id != base_revision_id:
         latest = (
             Revision.objects.select_related("author").filter(pk=locked.latest_revision_id).first()
+            if locked.latest_revision_id is not None
+            else None
         )
         raise EditConflict(article=locked, latest=latest, title=title, body=body)
     revision = Revision.objects.create(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -107,7 +108,7 @@ def model_hash(model_dir: Path) -> str:
     for path in files:
         digest.update(b"\0" + path.relative_to(model_dir).as_posix().encode() + b"\0")
         with path.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            for block in iter(functools.partial(fh.read, 1 << 20), b""):
                 digest.update(block)
     value = digest.hexdigest()
     with _hash_memo_lock:
