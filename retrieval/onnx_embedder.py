@@ -20,6 +20,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,7 +274,17 @@ def _torch_export(model_dir: Path, target: Path) -> list[str]:
     sample = st_model.tokenize(["an example sentence", "a second, longer example sentence"])
     kwargs = {name: sample[name] for name in input_names}
     dynamic = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch >= 2.9 flags the TorchScript exporter as legacy (one DeprecationWarning per
+        # export). We keep it on purpose: the torch.export-based one needs onnxscript, not a
+        # dependency here, and emits a different graph, while the int8 recipe (EXPORT_RECIPE)
+        # and its cosine/determinism numbers were measured on this exporter's graph. Moving
+        # means re-measuring them; until then the warning says nothing actionable.
+        warnings.filterwarnings(
+            "ignore",
+            message="You are using the legacy TorchScript-based ONNX export",
+            category=DeprecationWarning,
+        )
         torch.onnx.export(
             _Wrapper(transformer),
             (),
