@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# No progress bars from Hugging Face libraries ("Loading weights") in make's output.
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DATASET ?= ../shared/eval/emanual-samsung-tv
@@ -44,7 +46,7 @@ test-deps: install-dev
 	bash scripts/install-system-deps.sh
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput -v 0
 
 # With the eval dataset beside the repo, the demo also gets support logs (8 manual sections
 # withheld, so there are real gaps) and a first mining run, so Insights and the agent queue
@@ -57,8 +59,7 @@ demo-data: migrate
 	fi
 
 demo: demo-data
-	@echo "Serving on http://$(HOST):$(PORT)/  (portal /, agent assist /agent/, editor /editor/, API docs /api/docs/)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@bash scripts/demo-serve.sh $(BIN)/python $(HOST) $(PORT)
 
 serve: install
 	$(BIN)/gunicorn kb_platform.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-3} --timeout 120

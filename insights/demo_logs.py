@@ -171,7 +171,7 @@ def seed_demo_logs(
     ensure_corpus_loaded(dataset_dir, actor=actor)
     withheld = choose_withheld(ds, withhold, seed=seed)
     articles = {a.external_id: a for a in Article.objects.filter(external_id__in=list(ds.corpus))}
-    with kb.bulk_changes():
+    with kb.bulk_changes(announce=False):  # index_rebuild() below is the one catch-up
         for cid in withheld:
             article = articles.get(cid)
             if article is not None and article.status != ArticleStatus.ARCHIVED:
