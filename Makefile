@@ -51,12 +51,9 @@ migrate: install
 # With the eval dataset beside the repo, the demo also gets support logs (8 manual sections
 # withheld, so there are real gaps) and a first mining run, so Insights and the agent queue
 # have something to show. Both steps are skipped on re-runs and without the dataset.
+# One process for all of it (load_demo, seed_demo_logs, mine_logs): the model loads once.
 demo-data: migrate
-	$(BIN)/python manage.py load_demo --corpus "$(DEMO_CORPUS)"
-	@if [ -f "$(DEMO_DATASET)/queries.jsonl" ]; then \
-	  $(BIN)/python manage.py seed_demo_logs --dataset "$(DEMO_DATASET)" --withhold 8 --if-empty --no-progress && \
-	  $(BIN)/python manage.py mine_logs; \
-	fi
+	$(BIN)/python manage.py demo_setup --corpus "$(DEMO_CORPUS)" --dataset "$(DEMO_DATASET)" --withhold 8
 
 demo: demo-data
 	@bash scripts/demo-serve.sh $(BIN)/python $(HOST) $(PORT)

@@ -48,3 +48,20 @@ def test_demo_banner_lists_every_face_and_login():
         assert f"http://127.0.0.1:8123{path}" in text
     for user in ("admin", "editor", "reviewer", "agent", "customer"):
         assert f"{user}-demo-pass" in text
+
+
+def test_demo_setup_runs_the_steps_in_one_process(tmp_path, monkeypatch):
+    import django.core.management as management
+
+    from insights.management.commands import demo_setup
+
+    ran = []
+    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append(name))
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
+    assert ran == ["load_demo"]  # no queries.jsonl: no logs to seed
+    (dataset / "queries.jsonl").write_text("{}\n")
+    ran.clear()
+    management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
+    assert ran == ["load_demo", "seed_demo_logs", "mine_logs"]
