@@ -26,6 +26,7 @@ def _import_bm25s() -> Any:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     return bm25s
 
+
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP_TEXT = """a an and are as at be but by can do does for from how i if in into is it its me my
     of on or so that the their then there these this to was what when where which who why
