@@ -34,12 +34,14 @@ def warm_up() -> float | None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         background.enable()
     started = time.perf_counter()
+    had_connection = connection.connection is not None
     try:
         retrieval.search("warm up", audience="public", top_k=1)
     except Exception:  # a missing index or model must not stop the server from starting
         logger.warning("warm-up search failed; the first request pays the loading", exc_info=True)
     finally:
-        connection.close()  # opened in this thread at start-up; requests open their own
+        if not had_connection and not connection.in_atomic_block:
+            connection.close()  # the one the search opened; requests open their own
     took = time.perf_counter() - started
     logger.info("warm-up done in %.1f s: embedding model and index loaded", took)
     return took

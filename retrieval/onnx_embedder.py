@@ -285,6 +285,8 @@ def _torch_export(model_dir: Path, target: Path) -> list[str]:
             message="You are using the legacy TorchScript-based ONNX export",
             category=DeprecationWarning,
         )
+        # The same exporter's internals call their own deprecated helpers (setup_onnx_logging).
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx\.")
         torch.onnx.export(
             _Wrapper(transformer),
             (),

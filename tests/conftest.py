@@ -101,6 +101,14 @@ def chromium(monkeypatch) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+            # Connections opened while Playwright's event loop runs live in that async
+            # context, which pytest-django's teardown never sees: close them here, or one
+            # stays open to test_kb and PostgreSQL refuses to drop the test database.
+            from django.db import connections
+
+            for conn in connections.all(initialized_only=True):
+                if not conn.in_atomic_block:
+                    conn.close()
 
 
 @pytest.fixture

@@ -51,6 +51,18 @@ def test_a_failed_warm_up_does_not_stop_the_server(fresh, settings, monkeypatch,
     assert "warm-up search failed" in caplog.text
 
 
+@pytest.mark.django_db
+def test_warm_up_leaves_an_open_connection_of_its_caller_alone(fresh, settings, monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    settings.KB_WARMUP_ON_START = True
+    User = get_user_model()
+    User.objects.create(username="before-warm-up")  # inside this test's transaction
+    monkeypatch.setattr(retrieval, "search", lambda *a, **k: User.objects.count())
+    warmup.warm_up()
+    assert User.objects.filter(username="before-warm-up").exists()
+
+
 @pytest.mark.parametrize(
     ("code", "warms"),
     [("import kb_platform.wsgi", True), ("import django; django.setup()", False)],

@@ -21,6 +21,14 @@ def test_export_filters_the_legacy_torchscript_exporter_warning(tmp_path, monkey
             category=DeprecationWarning,
             stacklevel=2,
         )
+        # ... and what its internals warn about their own helpers (setup_onnx_logging).
+        warnings.warn_explicit(
+            "The feature will be removed. Please remove usage of this function",
+            DeprecationWarning,
+            "utils.py",
+            218,
+            module="torch.onnx._internal.torchscript_exporter.utils",
+        )
         warnings.warn("an unrelated warning", category=UserWarning, stacklevel=2)
 
     monkeypatch.setattr(torch.onnx, "export", export_like_torch)
@@ -31,3 +39,4 @@ def test_export_filters_the_legacy_torchscript_exporter_warning(tmp_path, monkey
     messages = [str(w.message) for w in caught]
     assert "an unrelated warning" in messages  # only that one warning is filtered
     assert not [m for m in messages if "legacy TorchScript-based ONNX export" in m]
+    assert not [m for m in messages if "The feature will be removed" in m]
