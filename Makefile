@@ -5,48 +5,58 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# No progress bars from Hugging Face libraries ("Loading weights") in make's output.
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_DATASET ?= ../shared/eval/emanual-samsung-tv
 DEMO_CORPUS ?= $(DEMO_DATASET)/corpus.jsonl
 
-.PHONY: demo install install-dev test-deps migrate demo-data serve test test-fast lint fmt bench worker beat clean
+.PHONY: demo install install-dev test-deps migrate demo-data serve test test-fast lint typecheck \
+	fmt lock bench worker beat screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 
+# Installs come from the hash-pinned locks (requirements*.lock, compiled from the
+# human-edited requirements*.txt by `make lock`): every machine gets the same files.
+# torch==...+cpu is the CPU wheel, found through pip's find-links (/opt/wheels here).
 # Stamp files make repeated `make demo` / `make test` skip installs that already happened.
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install -q -r requirements.txt
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
-	$(BIN)/pip install -q -r requirements-dev.txt
+$(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Re-pin after editing requirements*.txt: keeps every pin the edit does not force to move.
+# `make lock UPGRADE=1` moves everything to the newest versions the inputs allow.
+WHEELS ?= /opt/wheels
+LOCK_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python $(BIN)/python \
+	$(if $(wildcard $(WHEELS)),--find-links $(WHEELS)) --custom-compile-command "make lock"
+lock: install-dev
+	$(LOCK_COMPILE) $(if $(UPGRADE),--upgrade) requirements-dev.txt -o requirements-dev.lock
+	$(LOCK_COMPILE) requirements.txt -c requirements-dev.lock -o requirements.lock
+
 test-deps: install-dev
 	bash scripts/install-system-deps.sh
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput -v 0
 
 # With the eval dataset beside the repo, the demo also gets support logs (8 manual sections
 # withheld, so there are real gaps) and a first mining run, so Insights and the agent queue
 # have something to show. Both steps are skipped on re-runs and without the dataset.
+# One process for all of it (load_demo, seed_demo_logs, mine_logs): the model loads once.
 demo-data: migrate
-	$(BIN)/python manage.py load_demo --corpus "$(DEMO_CORPUS)"
-	@if [ -f "$(DEMO_DATASET)/queries.jsonl" ]; then \
-	  $(BIN)/python manage.py seed_demo_logs --dataset "$(DEMO_DATASET)" --withhold 8 --if-empty --no-progress && \
-	  $(BIN)/python manage.py mine_logs; \
-	fi
+	$(BIN)/python manage.py demo_setup --corpus "$(DEMO_CORPUS)" --dataset "$(DEMO_DATASET)" --withhold 8
 
 demo: demo-data
-	@echo "Serving on http://$(HOST):$(PORT)/  (portal /, agent assist /agent/, editor /editor/, API docs /api/docs/)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@bash scripts/demo-serve.sh $(BIN)/python $(HOST) $(PORT)
 
 serve: install
 	$(BIN)/gunicorn kb_platform.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-3} --timeout 120
@@ -57,14 +67,12 @@ worker: install
 beat: install
 	$(BIN)/celery -A kb_platform beat -l info
 
-# Runs every test: unit, integration (PostgreSQL, Redis, a real Celery worker, the real
-# embedding model) and browser tests (headless Chromium). The services are started here
-# and always stopped, whatever the outcome.
-test: test-deps
-	@bash scripts/testenv.sh start
-	@eval "$$(bash scripts/testenv.sh env)"; \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	  bash scripts/testenv.sh stop; \
+# Lint, types, then every test: unit, integration (PostgreSQL, Redis, a real Celery worker,
+# the real embedding model) and browser tests (headless Chromium). testenv.sh starts the
+# services in a directory of this run's own and stops them on any exit (failure, Ctrl-C).
+# With CI=true a skipped test fails the run (tests/conftest.py; allow-list there).
+test: test-deps lint typecheck
+	@bash scripts/testenv.sh run -- $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Without PostgreSQL/Redis: SQLite, skips what needs the services.
@@ -75,6 +83,14 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: install-dev
+	$(BIN)/mypy .
+
+# Refreshes the README's screenshots (tests write theirs to test-artifacts/ otherwise).
+screenshots: test-deps
+	KB_SCREENSHOT_DIR=docs/screenshots bash scripts/testenv.sh run -- \
+	  $(BIN)/python -m pytest -m browser tests/support/test_browser.py $(PYTEST_ARGS)
+
 fmt: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -84,4 +100,4 @@ bench: install-dev
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf var/index var/onnx .pytest_cache
+	rm -rf var/index var/onnx .pytest_cache .mypy_cache test-artifacts

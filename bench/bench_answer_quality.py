@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -57,7 +58,7 @@ def pct(values: list[float], q: float) -> float:
     return round(values[index], 2)
 
 
-def _mean(values: list[float]) -> float:
+def _mean(values: Sequence[float]) -> float:
     return round(statistics.fmean(values), 4) if values else 0.0
 
 
@@ -258,7 +259,9 @@ def _llm_overhead(questions: list[tuple[str, object]]) -> dict:
         circuit.reset_all()
         saved_min = settings.ANSWER_MIN_CONFIDENCE_PUBLIC
         settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.0  # every question reaches the server
-        totals, firsts, backends = [], [], Counter()
+        totals: list[float] = []
+        firsts: list[float] = []
+        backends: Counter[str] = Counter()
         overhead = []
         stats_url = f"{base}/fake/stats"
         for question, result in questions:

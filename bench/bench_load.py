@@ -35,6 +35,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -325,11 +326,11 @@ def _browser_sessions(base: str, count: int, question: str) -> list[tuple[str, s
     for _ in range(count):
         with httpx.Client(base_url=base, timeout=60) as client:
             client.get("/ask/")
-            token = client.cookies.get("csrftoken", "")
+            token = client.cookies.get("csrftoken") or ""
             response = client.post("/ask/", data={"q": question, "csrfmiddlewaretoken": token})
             if response.status_code != 200 or 'class="answer' not in response.text:
                 raise RuntimeError(f"portal ask failed before the load run: {response.status_code}")
-            sessions.append((token, client.cookies.get("sessionid", "")))
+            sessions.append((token, client.cookies.get("sessionid") or ""))
     return sessions
 
 
@@ -356,6 +357,8 @@ def _prepared_requests(
 
 
 def _wrk_level(base: str, concurrency: int, seconds: float, script: Path, data: Path) -> dict:
+    if WRK is None:
+        raise RuntimeError("wrk is not installed (make bench installs it)")
     command = [WRK, "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--timeout", "30s"]
     command += ["-s", str(script), base, "--", str(data)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
@@ -381,7 +384,7 @@ def _run_levels_wrk(base: str, tmp: Path, queries: list[str], levels, quick: boo
     out["warmup"]["ask"] = _wrk_level(base, WORKERS * 2, 2 * seconds, script, files["ask"])
     out["warmup"]["search"] = _wrk_level(base, WORKERS * 2, seconds, script, files["search"])
     for level in levels:
-        row = {}
+        row: dict[str, Any] = {}
         for kind in ("search", "ask"):
             row[kind] = _wrk_level(base, level, seconds, script, files[kind])
             print(f"   {level:>3} clients {kind:<10} {row[kind]}", flush=True)
@@ -401,7 +404,7 @@ def _run_levels_httpx(base: str, queries: list[str], levels, quick: bool) -> dic
     asyncio.run(_run_level(base, "search", WORKERS * 2, WORKERS * 8, 120, queries))
     for level in levels:
         total = min(level * (6 if quick else 12), 1200)
-        row = {}
+        row: dict[str, Any] = {}
         for kind in ("search", "ask"):
             row[kind] = asyncio.run(
                 _run_level(base, kind, level, total, 30 if quick else 60, queries)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ def run(args) -> dict:
                 runs, results = evaluation.run_queries(
                     scratch, dataset, embedder, mode=mode, fusion=fusion, reranker=reranker
                 )
-                metrics = evaluation.score_run(runs, dataset.qrels)
+                metrics: dict[str, Any] = evaluation.score_run(runs, dataset.qrels)
                 metrics["ms_per_query"] = round(
                     1000 * (time.perf_counter() - t0) / max(1, len(runs)), 2
                 )

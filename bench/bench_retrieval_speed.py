@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -111,9 +112,11 @@ def bench_ann(sizes: list[int], n_queries: int, hnsw_max: int) -> dict:
             # The speed/recall trade-off of the search-time knob (efSearch / nprobe).
             sweep = {}
             for value in (32, 64, 128, 256) if kind == "hnsw" else (8, 16, 32, 64, 128):
-                field = "hnsw_ef_search" if kind == "hnsw" else "ivf_nprobe"
-                index.params = IndexParams(
-                    ann_threshold=1, ann_kind=kind, ivf_nprobe_auto=False, **{field: value}
+                base = IndexParams(ann_threshold=1, ann_kind=kind, ivf_nprobe_auto=False)
+                index.params = (
+                    dataclasses.replace(base, hnsw_ef_search=value)
+                    if kind == "hnsw"
+                    else dataclasses.replace(base, ivf_nprobe=value)
                 )
                 index._apply_search_params()
                 lat, found = _latency(index, queries)
@@ -185,6 +188,7 @@ def bench_full_search(n: int, n_queries: int) -> dict:
         publish_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         loaded = store.current()
+        assert loaded is not None
         load_s = time.perf_counter() - t0
     queries = synthetic(n_queries, seed=5)
     qtexts = [" ".join(vocab[w] for w in rng.zipf(1.3, size=4) % len(vocab)) for _ in queries]

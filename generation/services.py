@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -285,7 +285,7 @@ def answer_question_stream(
     audience: str,
     history: Sequence[Turn] = (),
     search_result: SearchResult | None = None,
-) -> Iterator[AnswerEvent]:
+) -> Generator[AnswerEvent, None, None]:
     """The same answer as a stream: 'meta' (hits), then 'token' deltas, then 'done' (Answer).
 
     Raises ValueError at once (before any event) for an empty/oversized question or a bad
@@ -302,7 +302,7 @@ def _stream(
     audience: str,
     history: tuple[Turn, ...],
     search_result: SearchResult | None,
-) -> Iterator[AnswerEvent]:
+) -> Generator[AnswerEvent, None, None]:
     clock = _Clock()
     query = condense_question(question, history) if history else question
     fallback_reason = ""
@@ -393,7 +393,7 @@ def _llm_answer(
     sources: list[Source],
     answer: Answer,
     clock: _Clock,
-) -> Iterator[AnswerEvent]:
+) -> Generator[AnswerEvent, None, tuple[str, bool]]:
     """Stream the LLM's answer into `answer`; returns (outcome, tokens_were_sent).
 
     outcome: 'done', 'abstain' or 'fallback' (answer.fallback_reason then says why). When

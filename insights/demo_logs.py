@@ -168,10 +168,13 @@ def seed_demo_logs(
     rng = random.Random(seed)
     ds = load_dataset(dataset_dir)
     actor = seed_user()
-    ensure_corpus_loaded(dataset_dir, actor=actor)
     withheld = choose_withheld(ds, withhold, seed=seed)
-    articles = {a.external_id: a for a in Article.objects.filter(external_id__in=list(ds.corpus))}
-    with kb.bulk_changes():
+    # index_rebuild() below is the one index catch-up for the import and the archiving.
+    with kb.bulk_changes(announce=False):
+        ensure_corpus_loaded(dataset_dir, actor=actor)
+        articles = {
+            a.external_id: a for a in Article.objects.filter(external_id__in=list(ds.corpus))
+        }
         for cid in withheld:
             article = articles.get(cid)
             if article is not None and article.status != ArticleStatus.ARCHIVED:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ class LoggedQuestion:
     cited: list[int] = field(default_factory=list)
 
 
-def _asker_key(row: dict[str, Any]) -> str:
+def _asker_key(row: Mapping[str, Any]) -> str:
     if row["user_id"]:
         return f"u{row['user_id']}"
     if row["session_key"]:
@@ -332,14 +332,17 @@ def most_disliked_articles(
     through = Interaction.cited_articles.through
     # Two plain counts over the citation table: annotating both on one queryset would reuse
     # the join that the first filter restricted, and count only disliked answers as rated.
+    # django-stubs cannot see an annotation made after .values() ("Cannot resolve keyword 'n'").
     disliked = dict(
-        through.objects.filter(interaction__in=window.filter(feedback__helpful=False).values("id"))
+        through.objects.filter(  # type: ignore[misc]
+            interaction__in=window.filter(feedback__helpful=False).values("id")
+        )
         .values("article_id")
         .annotate(n=Count("interaction_id", distinct=True))
         .values_list("article_id", "n")
     )
     rated = dict(
-        through.objects.filter(
+        through.objects.filter(  # type: ignore[misc]  # same stubs limitation
             interaction__in=window.filter(feedback__helpful__isnull=False).values("id"),
             article_id__in=list(disliked),
         )

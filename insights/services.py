@@ -241,7 +241,7 @@ def _mine_new_articles(
     progress("embed questions", 0, len(texts))
     from retrieval.embedding import get_embedder
 
-    vectors = get_embedder().embed(texts) if texts else []
+    vectors = get_embedder().embed(texts) if texts else np.zeros((0, 0), dtype=np.float32)
     progress("embed questions", len(texts), len(texts))
     weights = [len({q.asker for q in by_key[k]}) for k in keys]
     clusters = cluster_items(

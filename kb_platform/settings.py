@@ -233,12 +233,20 @@ INDEX_DIR = Path(env_str("INDEX_DIR", str(VAR_DIR / "index")))
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_TASK_ALWAYS_EAGER:
+    # Eager delay() still builds a producer for the broker URL; an empty one means kombu's
+    # default amqp://localhost and a "No hostname was supplied" warning per task. The
+    # in-memory transport needs no server and is never used for sending here.
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "kb")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The web process (runserver, gunicorn) warms up at start: embedding model, index, one search,
+# so the first request after "ready" is as fast as the rest (kb_platform/warmup.py).
+KB_WARMUP_ON_START = env_bool("KB_WARMUP_ON_START", True)
 # A message whose worker died unacknowledged is redelivered after this many seconds (Redis).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1)
@@ -378,6 +386,16 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # Libraries that log every index build or HTTP request at DEBUG/INFO.
-    "loggers": {name: {"level": "WARNING"} for name in ("bm25s", "httpx", "httpcore", "faiss")},
+    # Libraries that log every index build or HTTP request at DEBUG/INFO; without a broker
+    # (tasks run in-process) also Celery's per-task "succeeded in" lines.
+    "loggers": {
+        name: {"level": "WARNING"}
+        for name in (
+            "bm25s",
+            "httpx",
+            "httpcore",
+            "faiss",
+            *(("celery", "kombu") if CELERY_TASK_ALWAYS_EAGER else ()),
+        )
+    },
 }

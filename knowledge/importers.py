@@ -304,7 +304,7 @@ def parse_html(path: Path) -> ParseResult:
                 title = heading.get_text(" ", strip=True) if heading else ""
                 if heading:
                     heading.decompose()
-                ext = section.get("data-id") or section.get("id") or f"{rel}#{n}"
+                ext = str(section.get("data-id") or section.get("id") or f"{rel}#{n}")
                 result.records.append(
                     _html_record(section, title, ext, rel, section.sourceline or 1)
                 )
@@ -317,7 +317,7 @@ def parse_html(path: Path) -> ParseResult:
         else:
             title = soup.title.get_text(" ", strip=True) if soup.title else ""
         meta_id = soup.find("meta", attrs={"name": "article-id"})
-        ext = (meta_id.get("content") if meta_id else None) or rel
+        ext = str((meta_id.get("content") if meta_id else None) or rel)
         result.records.append(_html_record(container, title, ext, rel, 1))
     return result
 
@@ -393,6 +393,8 @@ def _blocks(node: Any) -> Iterator[str]:
             inline_buf.append(_inline(child))
             continue
         yield from flush()
+        if not isinstance(child, Tag):  # only tags get here; narrows the type
+            continue
         name = child.name
         if name in ("h1", "h2", "h3", "h4", "h5", "h6"):
             yield "#" * int(name[1]) + " " + child.get_text(" ", strip=True)

@@ -69,6 +69,8 @@ def articles_for_export(*, include_internal: bool = False) -> list[dict[str, Any
     rows = []
     for article in qs.prefetch_related("tags").order_by("pk"):
         revision = article.published_revision
+        if revision is None:  # excluded by the audience filter; narrows the type
+            continue
         rows.append(
             {
                 "id": article.external_id or f"kb-{article.pk}",

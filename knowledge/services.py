@@ -36,11 +36,12 @@ _bulk_state = threading.local()
 
 
 @contextmanager
-def bulk_changes() -> Iterator[None]:
+def bulk_changes(*, announce: bool = True) -> Iterator[None]:
     """Hold back per-article announcements; send one `knowledge_bulk_changed` at the end.
 
     Imports wrap their work in this, so 10,000 imported articles cause one index catch-up
-    (after commit) rather than 10,000 single-article index tasks.
+    (after commit) rather than 10,000 single-article index tasks. announce=False: the caller
+    rebuilds the index itself right after, so no catch-up is sent at all.
     """
     depth = getattr(_bulk_state, "depth", 0)
     _bulk_state.depth = depth + 1
@@ -48,7 +49,7 @@ def bulk_changes() -> Iterator[None]:
         yield
     finally:
         _bulk_state.depth = depth
-    if depth == 0:
+    if depth == 0 and announce:
         transaction.on_commit(lambda: knowledge_bulk_changed.send(sender=Article))
 
 
@@ -248,6 +249,8 @@ def revision_save(
     if locked.latest_revision_id != base_revision_id:
         latest = (
             Revision.objects.select_related("author").filter(pk=locked.latest_revision_id).first()
+            if locked.latest_revision_id is not None
+            else None
         )
         raise EditConflict(article=locked, latest=latest, title=title, body=body)
     revision = Revision.objects.create(

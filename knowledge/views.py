@@ -12,7 +12,7 @@ import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,7 +20,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -164,7 +164,7 @@ def article_create(request: HttpRequest) -> HttpResponse:
                         locale=cd["locale"],
                         summary=cd["summary"] or "Created",
                     )
-                    if submit:
+                    if submit and article.latest_revision is not None:
                         services.revision_submit(
                             revision=article.latest_revision, submitted_by=request.user
                         )
@@ -211,7 +211,11 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
                         locale=cd["locale"],
                     )
                     current = revision or article.latest_revision
-                    if submit and current.state in (RevisionState.DRAFT, RevisionState.REJECTED):
+                    if (
+                        submit
+                        and current is not None
+                        and current.state in (RevisionState.DRAFT, RevisionState.REJECTED)
+                    ):
                         services.revision_submit(revision=current, submitted_by=request.user)
             except services.EditConflict as conflict:
                 return _render_conflict(request, article, form, conflict)
@@ -250,7 +254,7 @@ def _render_conflict(
 ) -> HttpResponse:
     # Keep everything the user typed; move the base to the latest revision so a second save,
     # after they have merged, goes through deliberately.
-    data = form.data.copy()
+    data = cast(QueryDict, form.data).copy()  # a bound form's data: request.POST
     data["base_revision_id"] = str(conflict.latest.pk) if conflict.latest else ""
     kept = ArticleForm(data)
     kept.is_valid()
@@ -348,7 +352,7 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action in ("submit", "publish", "reject"):
         rev_id = request.POST.get("revision") or article.latest_revision_id
         try:
-            rev_pk = int(rev_id)
+            rev_pk = int(str(rev_id))  # None -> "None" -> ValueError
         except (TypeError, ValueError):
             return _forbidden(request, "The revision to act on is missing or invalid.")
         revision = get_object_or_404(Revision.objects.select_related("article"), pk=rev_pk)
@@ -357,14 +361,17 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     target = _safe_next(request, reverse("knowledge:article_detail", args=[article.pk]))
     try:
         if action == "submit":
+            assert revision is not None  # loaded above for submit, publish and reject
             services.revision_submit(revision=revision, submitted_by=request.user)
         elif action == "publish":
+            assert revision is not None
             services.revision_publish(revision=revision, published_by=request.user)
         elif action == "reject":
             form = RejectForm(request.POST)
             if not form.is_valid():
                 messages.error(request, "Say what needs to change: the note is required.")
                 return HttpResponseRedirect(target)
+            assert revision is not None
             services.revision_reject(
                 revision=revision, reviewed_by=request.user, note=form.cleaned_data["note"]
             )
@@ -426,7 +433,8 @@ def article_history(request: HttpRequest, pk: int) -> HttpResponse:
                 {"explanation": f"Article {article.pk} has no revision {num}."},
                 status=404,
             )
-    rev_a, rev_b = by_number.get(a_num), by_number.get(b_num)
+    rev_a = by_number.get(a_num) if a_num is not None else None
+    rev_b = by_number.get(b_num) if b_num is not None else None
     rows = diff_lines(rev_a.body, rev_b.body) if rev_a and rev_b else []
     split = request.GET.get("view") == "split"
     split_rows = diff_split(rev_a.body, rev_b.body) if split and rev_a and rev_b else []

@@ -7,10 +7,17 @@ logger = logging.getLogger(__name__)
 
 def _enqueue(task_name: str, *args) -> None:
     """Send an indexing task; a broker outage is logged, never raised into the publisher."""
-    from retrieval import tasks
+    from django.conf import settings
 
+    from retrieval import background, tasks
+
+    task = getattr(tasks, task_name)
+    if settings.CELERY_TASK_ALWAYS_EAGER and background.enabled():
+        # No broker, serving process: off the request thread (retrieval/background.py).
+        background.submit(task_name, lambda: task.apply(args=args, throw=True))
+        return
     try:
-        getattr(tasks, task_name).delay(*args)
+        task.delay(*args)
     except Exception:
         logger.exception("could not enqueue %s%r: run rebuild_index later", task_name, args)
 

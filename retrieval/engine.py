@@ -261,7 +261,7 @@ def search_snapshot(
     public_only = audience != INTERNAL
     n_cand = max(fusion.candidates, top_k * 5)
     use_dense = mode != "lexical" and embedder is not None
-    if use_dense and embedder.model_id != snapshot.model_id:
+    if use_dense and embedder is not None and embedder.model_id != snapshot.model_id:
         logger.warning(
             "index built with %s but embedder is %s: dense search skipped",
             snapshot.model_id,
@@ -269,7 +269,7 @@ def search_snapshot(
         )
         use_dense = False
     dense: dict[int, float] = {}
-    if use_dense:
+    if use_dense and embedder is not None:
         qv = embedder.embed([query])
         index = snapshot.dense_public if public_only else snapshot.dense_all
         scores, ids = index.search(qv, n_cand)
@@ -376,7 +376,7 @@ def search_snapshot(
         result.signals = {k: round(float(v), 6) for k, v in signals.items()}
     if hits:
         top = hits[0]
-        lex_top = max(lexical, key=lexical.get) if lexical else None
+        lex_top = max(lexical, key=lexical.__getitem__) if lexical else None
         agree = lex_top is not None and chunks[lex_top].article_id == top.article_id
         if dense:
             top_cos = top.dense_score if top.dense_score is not None else min(dense.values())

@@ -16,12 +16,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from knowledge.normalize import build_lexicon, normalize_body
 from retrieval import engine
-from retrieval.chunking import chunk_embedding_text, chunk_markdown
+from retrieval.chunking import TextChunk, chunk_embedding_text, chunk_markdown
 from retrieval.embedding import Embedder
 from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot
 
@@ -201,7 +202,9 @@ def index_corpus(
         body = doc.get("text") or ""
         if lexicon is not None:
             body = normalize_body(body, lexicon)
-        pieces = chunk_markdown(body, target_tokens=target_tokens, overlap_tokens=overlap_tokens)
+        pieces: list[TextChunk | None] = list(
+            chunk_markdown(body, target_tokens=target_tokens, overlap_tokens=overlap_tokens)
+        )
         if not pieces:
             pieces = [None]
         for piece in pieces:
@@ -276,12 +279,15 @@ def run_queries(
     return runs, results
 
 
+DENSE_WEIGHT_GRID = tuple(round(x * 0.05, 2) for x in range(1, 19))
+
+
 def tune_dense_weight(
     scratch: ScratchIndex,
     dataset: Dataset,
     embedder: Embedder,
     *,
-    grid: tuple[float, ...] = tuple(round(x * 0.05, 2) for x in range(1, 19)),
+    grid: tuple[float, ...] = DENSE_WEIGHT_GRID,
 ) -> tuple[float, list[dict]]:
     """Grid-search the fusion weight on this (DEV) set: best mean of nDCG@10 and Recall@5."""
     rows = []
@@ -322,7 +328,7 @@ def evaluate(
                 scratch, dataset, cached, mode=mode, fusion=fusion, reranker=reranker
             )
             took = time.perf_counter() - started
-            metrics = score_run(runs, dataset.qrels)
+            metrics: dict[str, Any] = score_run(runs, dataset.qrels)
             metrics["ms_per_query"] = round(1000 * took / max(1, len(runs)), 2)
             metrics["confidence"] = confidence_report(runs, results, dataset.qrels)
             if mode == "hybrid+rerank" and reranker is None:

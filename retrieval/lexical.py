@@ -11,10 +11,21 @@ import logging
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+
+def _import_bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when first imported, overriding settings.LOGGING (which
+    # has it at WARNING): without this every index build logs "Building index from tokens".
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _STOP_TEXT = """a an and are as at be but by can do does for from how i if in into is it its me my
@@ -68,7 +79,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: list[str], chunk_ids: list[int], public: list[bool]) -> LexicalIndex:
         """Index the texts (already including title and headings)."""
-        import bm25s
+        bm25s = _import_bm25s()
 
         retriever = None
         if texts:
@@ -108,7 +119,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
+        bm25s = _import_bm25s()
 
         info = json.loads((folder / "lexical.json").read_text())
         retriever = None

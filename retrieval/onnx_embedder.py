@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +109,7 @@ def model_hash(model_dir: Path) -> str:
     for path in files:
         digest.update(b"\0" + path.relative_to(model_dir).as_posix().encode() + b"\0")
         with path.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            for block in iter(functools.partial(fh.read, 1 << 20), b""):
                 digest.update(block)
     value = digest.hexdigest()
     with _hash_memo_lock:
@@ -272,7 +274,19 @@ def _torch_export(model_dir: Path, target: Path) -> list[str]:
     sample = st_model.tokenize(["an example sentence", "a second, longer example sentence"])
     kwargs = {name: sample[name] for name in input_names}
     dynamic = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch >= 2.9 flags the TorchScript exporter as legacy (one DeprecationWarning per
+        # export). We keep it on purpose: the torch.export-based one needs onnxscript, not a
+        # dependency here, and emits a different graph, while the int8 recipe (EXPORT_RECIPE)
+        # and its cosine/determinism numbers were measured on this exporter's graph. Moving
+        # means re-measuring them; until then the warning says nothing actionable.
+        warnings.filterwarnings(
+            "ignore",
+            message="You are using the legacy TorchScript-based ONNX export",
+            category=DeprecationWarning,
+        )
+        # The same exporter's internals call their own deprecated helpers (setup_onnx_logging).
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx\.")
         torch.onnx.export(
             _Wrapper(transformer),
             (),

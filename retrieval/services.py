@@ -70,7 +70,7 @@ def _live_articles(audience: str) -> Callable[[set[int]], dict[int, dict]]:
         )
         if audience != "internal":
             qs = qs.filter(visibility=Visibility.PUBLIC)
-        return {row["pk"]: row for row in qs.values("pk", "title", "slug", "visibility")}
+        return {row["pk"]: dict(row) for row in qs.values("pk", "title", "slug", "visibility")}
 
     return check
 
@@ -262,7 +262,7 @@ def _known_embeddings(hashes: Iterable[str], model_id: str) -> dict[str, bytes]:
             embedding__isnull=False,
         ).values_list("content_hash", "embedding")
         for h, emb in rows:
-            found[h] = bytes(emb)
+            found[h] = _blob(emb)
     return found
 
 
@@ -315,6 +315,13 @@ def _fill_embeddings(plans: list[_Planned], embedder: Embedder, stats: dict) -> 
     return ok
 
 
+def _blob(value: bytes | memoryview | None) -> bytes:
+    """A stored embedding as bytes (the rows read here always have one)."""
+    if value is None:
+        raise ValueError("chunk has no stored embedding")
+    return bytes(value)
+
+
 def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
     """Replace the article's chunk rows unless they already match exactly."""
     article = plan.article
@@ -337,7 +344,7 @@ def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
             [
                 Chunk(
                     article=article,
-                    revision_id=article.published_revision_id,
+                    revision_id=article.published_revision_id,  # type: ignore[misc]  # published
                     position=s["position"],
                     text=s["text"],
                     heading_path=s["heading_path"],
@@ -409,7 +416,7 @@ def index_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict
             for plan in plans:
                 for chunk in _write_chunks(plan, embedder.model_id):
                     metas.append(_meta(chunk, plan.article))
-                    vectors.append(bytes(chunk.embedding))
+                    vectors.append(_blob(chunk.embedding))
                 stats["articles"] += 1
             if progress:
                 progress(min(i + EMBED_BATCH_ARTICLES, total), total)
@@ -512,7 +519,7 @@ def article_index(*, article_id: int) -> None:
                 if not plans:
                     raise RuntimeError(f"embedding article {article_id} failed")
                 for chunk in _write_chunks(plans[0], embedder.model_id):
-                    new.append((_meta(chunk, article), bytes(chunk.embedding)))
+                    new.append((_meta(chunk, article), _blob(chunk.embedding)))
             indexed = {c: m for c, m in current.chunks.items() if m.article_id == article_id}
             # Nothing changed (a re-announcement, a duplicate task): no new version.
             if indexed != {m.chunk_id: m for m, _ in new}:
@@ -570,8 +577,8 @@ def index_drift() -> dict[str, list[int]]:
         chunk_revisions.setdefault(article_id, set()).add(revision_id)
     indexed: dict[int, ChunkMeta] = {}
     if snapshot is not None:
-        for meta in snapshot.chunks.values():
-            indexed.setdefault(meta.article_id, meta)
+        for chunk_meta in snapshot.chunks.values():
+            indexed.setdefault(chunk_meta.article_id, chunk_meta)
     to_index = []
     for pk, row in live.items():
         if not (row["published_revision__body"] or "").strip():

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Start or stop the throwaway services the test suite runs against: a PostgreSQL 15 cluster
 # and a Redis server, both on loopback, with their data under $KB_TESTENV_DIR.
-# Usage: scripts/testenv.sh start|stop|env
+# Usage:
+#   scripts/testenv.sh run -- CMD...   start the services in a fresh directory (mktemp, unless
+#                                      KB_TESTENV_DIR is set), run CMD with DATABASE_URL and
+#                                      TEST_REDIS_URL exported, then stop them and remove the
+#                                      directory on any exit: CMD's failure, Ctrl-C, a failed start
+#   scripts/testenv.sh start|stop|env  the same steps by hand (KB_TESTENV_DIR, default
+#                                      /tmp/kb-testenv); a failed start stops what it started
 set -euo pipefail
 
-DIR=${KB_TESTENV_DIR:-/tmp/kb-testenv}
+DIR=${KB_TESTENV_DIR:-}
 PG_PORT=${KB_TEST_PG_PORT:-54329}
 REDIS_PORT=${KB_TEST_REDIS_PORT:-63799}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
@@ -41,6 +47,8 @@ start() {
   rm -rf "$DIR"
   mkdir -p "$DIR"
   chmod 777 "$DIR"
+  # Whatever fails below (initdb, a port, Redis), stop what was already started.
+  trap 'stop' EXIT
   as_pg "$PG_BIN/initdb" -D "$DIR/pg" -U kb --auth=trust -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
     || { cat "$DIR/initdb.log" >&2; exit 1; }
   # A fixed port can be taken, e.g. as the local end of some client's connection (these ports
@@ -79,12 +87,37 @@ start() {
   done
   redis-cli -p "$REDIS_PORT" ping >/dev/null
   printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$PG_PORT" "$REDIS_PORT" >"$DIR/ports"
+  trap - EXIT
   echo "test services up: PostgreSQL on 127.0.0.1:${PG_PORT}, Redis on 127.0.0.1:${REDIS_PORT}" >&2
 }
 
+run() {
+  [ "${1:-}" = "--" ] && shift
+  [ $# -gt 0 ] || { echo "usage: $0 run -- CMD..." >&2; exit 2; }
+  local own_dir=""
+  if [ -z "$DIR" ]; then
+    # A directory per run: concurrent runs (two checkouts, two CI jobs) never share one.
+    DIR=$(mktemp -d "${TMPDIR:-/tmp}/kb-testenv.XXXXXX")
+    own_dir=1
+  fi
+  # Registered before anything starts: the services go away on every way out of this script.
+  # shellcheck disable=SC2064
+  trap "stop; [ -n '$own_dir' ] && rm -rf '$DIR'; true" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  ( start )  # its own EXIT trap stops a half-started set; ours covers the rest
+  eval "$(print_env)"
+  export KB_TESTENV_DIR="$DIR"
+  local rc=0
+  "$@" || rc=$?
+  exit "$rc"
+}
+
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  env) print_env ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  start) DIR=${DIR:-/tmp/kb-testenv}; start ;;
+  stop) DIR=${DIR:-/tmp/kb-testenv}; stop ;;
+  env) DIR=${DIR:-/tmp/kb-testenv}; print_env ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 run -- CMD... | start | stop | env" >&2; exit 2 ;;
 esac

@@ -243,7 +243,9 @@ class RevisionSerializer(serializers.ModelSerializer):
 class ArticleDetailSerializer(ArticleListSerializer):
     published_revision = RevisionSerializer(read_only=True)
     latest_revision = serializers.SerializerMethodField()
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta(ArticleListSerializer.Meta):
         fields = [*ArticleListSerializer.Meta.fields, "tags", "published_revision"]
@@ -617,6 +619,7 @@ class ArticlePublishView(BaseAPIView):
     def post(self, request, pk: int):
         article = get_object_or_404(Article, pk=pk)
         data = _validated(PublishSerializer, request.data or {})
+        revision: Revision | None
         if "revision_id" in data:
             revision = get_object_or_404(Revision, pk=data["revision_id"], article=article)
         else:

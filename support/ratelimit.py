@@ -33,7 +33,7 @@ def client_key(request: HttpRequest) -> str:
     session = getattr(request, "session", None)
     session_key = session.session_key if session is not None else ""
     user = getattr(request, "user", None)
-    user_part = f"u{user.pk}" if getattr(user, "is_authenticated", False) else ""
+    user_part = f"u{user.pk}" if user is not None and user.is_authenticated else ""
     raw = f"{ip}|{session_key or ''}|{user_part}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 

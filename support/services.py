@@ -328,7 +328,7 @@ def message_add(
         suggestion=suggestion,
         suggestion_usage=usage,
     )
-    if usage:
+    if usage and suggestion is not None:
         suggestion_feedback(interaction=suggestion, usage=usage, user=author, sent_text=body)
     if role == Message.Role.AGENT and conversation.status == Conversation.Status.OPEN:
         conversation.status = Conversation.Status.PENDING

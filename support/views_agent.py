@@ -314,7 +314,11 @@ def agent_article(request: HttpRequest, pk: int) -> HttpResponse:
         "support/agent/article.html",
         {
             "article": article,
-            "body_html": mark_safe(render_markdown(article.published_revision.body)),
+            "body_html": mark_safe(
+                render_markdown(
+                    article.published_revision.body if article.published_revision else ""
+                )
+            ),
             "flag_reasons": ArticleFlag.Reason.choices,
         },
     )

@@ -21,6 +21,7 @@ from django.http import (
     HttpResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -232,7 +233,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "article": article,
             "revision": revision,
-            "body_html": mark_safe(render_markdown(revision.body)),
+            "body_html": mark_safe(render_markdown(revision.body if revision else "")),
             "related": related,
         },
     )
@@ -437,7 +438,7 @@ def sse_response(stream: Iterator[str]) -> StreamingHttpResponse:
 
 
 @require_POST
-def ask_stream(request: HttpRequest) -> HttpResponse:
+def ask_stream(request: HttpRequest) -> HttpResponseBase:
     """The streamed answer (fetch + SSE): meta, token..., done (with the recorded id)."""
     try:
         question = services.question_validate(request.POST.get("q"))
@@ -555,7 +556,7 @@ def answer_escalate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def widget_js(request: HttpRequest) -> HttpResponse:
+def widget_js(request: HttpRequest) -> HttpResponseBase:
     """The one-script-tag embed: static/js/widget.js, served with CORS so any site can load it."""
     path = Path(settings.BASE_DIR) / "static" / "js" / "widget.js"
     response = FileResponse(path.open("rb"), content_type="application/javascript")
@@ -593,7 +594,7 @@ def _json_error(message: str, status: int, code: str = "invalid") -> HttpRespons
 
 @csrf_exempt  # anonymous by design (no cookies in a third-party frame); rate-limited per IP
 @require_POST
-def widget_ask_stream(request: HttpRequest) -> HttpResponse:
+def widget_ask_stream(request: HttpRequest) -> HttpResponseBase:
     try:
         question = services.question_validate(request.POST.get("q"))
     except ValidationError as exc:

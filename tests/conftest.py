@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.factories import UserFactory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+pytest_plugins = ["tests.ci_skips"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _async_unsafe_not_leaked() -> Iterator[None]:
+    """DJANGO_ALLOW_ASYNC_UNSAFE is for browser tests only (the chromium fixture scopes it)."""
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    yield
+    after = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    assert after == before, "a test set DJANGO_ALLOW_ASYNC_UNSAFE and did not restore it"
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +62,66 @@ def admin_user(db):
     user.is_superuser = True
     user.save()
     return user
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    """The Chromium on PATH: the same test scripts/install-system-deps.sh makes."""
+    return shutil.which("chromium")
+
+
+@pytest.fixture
+def chromium(monkeypatch) -> Iterator[Any]:
+    """A headless Chromium (Playwright), closed after the test."""
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (make test-deps)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe here.
+    # Only for this test: monkeypatch restores the environment afterwards.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import close_old_connections
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        # Django connections are per async context: one this context opened in an earlier
+        # test may have died since (the PostgreSQL restart test). Replace it if so.
+        close_old_connections()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # Connections opened while Playwright's event loop runs live in that async
+            # context, which pytest-django's teardown never sees: close them here, or one
+            # stays open to test_kb and PostgreSQL refuses to drop the test database.
+            from django.db import connections
+
+            for conn in connections.all(initialized_only=True):
+                if not conn.in_atomic_block:
+                    conn.close()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    """Where browser tests save screenshots: test-artifacts/screenshots/ (ignored by git).
+
+    `make screenshots` sets KB_SCREENSHOT_DIR=docs/screenshots to refresh the README's.
+    """
+    path = Path(os.environ.get("KB_SCREENSHOT_DIR") or REPO_ROOT / "test-artifacts" / "screenshots")
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def celery_worker_command(name: str) -> list[str]:

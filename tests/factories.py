@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -21,7 +23,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pass-for-tests-1")
 
     @factory.post_generation
-    def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+    def role(self: Any, create: bool, extracted: str | None, **kwargs: object) -> None:
+        # factory_boy calls this with the created user as `self`, not the factory.
         if create:
             self.save()
         if create and extracted:

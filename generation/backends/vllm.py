@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import httpx
@@ -144,7 +144,7 @@ class VLLMBackend:
     def _sleep_before_retry(self, attempt: int) -> None:
         time.sleep(min(self.backoff_s * (2**attempt), 4.0))
 
-    def _guarded(self, inner: Iterator[str]) -> Iterator[str]:
+    def _guarded(self, inner: Iterator[str]) -> Generator[str, None, None]:
         """Apply the circuit breaker around a call and turn every failure into an LLMError."""
         if not self.breaker.allow():
             raise LLMCircuitOpen("circuit open: the LLM failed repeatedly; not calling it")

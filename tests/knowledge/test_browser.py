@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from knowledge import services
@@ -16,27 +13,8 @@ PASSWORD = "pass-for-tests-1"
 
 
 @pytest.fixture
-def page(live_server):
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed (make test-deps)")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from django.db import close_old_connections
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            headless=True,
-        )
-        # Django connections are per async context: one this context opened in an earlier
-        # test may have died since (the PostgreSQL restart test). Replace it if so.
-        close_old_connections()
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+def page(live_server, chromium):
+    return chromium.new_page(viewport={"width": 1280, "height": 900})
 
 
 def _login(page, base: str, username: str) -> None:

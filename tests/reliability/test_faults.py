@@ -62,7 +62,7 @@ def _ask_everywhere(staff) -> list[Interaction]:
     assert "Reset password" in r.content.decode() or "reset" in r.content.decode().lower()
     r = portal.post("/ask/stream/", {"q": question})
     assert r.status_code == 200
-    stream = b"".join(r.streaming_content).decode()
+    stream = r.getvalue().decode()  # joins a streaming response's content
     assert "event: done" in stream and "event: error" not in stream
     api = Client()
     r = api.post("/api/ask", {"question": question}, content_type="application/json")

@@ -28,7 +28,7 @@ WRK_RESULT {"requests":3000,"duration_us":15000000,"connect":0,"read":2,"write":
 def _send(url: str, raw: bytes) -> bytes:
     """Send one prepared request as-is (as wrk does) and read the whole response."""
     parts = urlparse(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=30) as sock:
         sock.sendall(raw)
         data = b""
         # The server may keep the connection open (HTTP/1.1): read to Content-Length.

@@ -1,12 +1,12 @@
 """End to end in headless Chromium: customer -> agent -> editor -> customer again.
 
-Saves the screenshots referenced by the README to docs/screenshots/.
+Saves screenshots to test-artifacts/screenshots/ (`make screenshots`: the README's, in
+docs/screenshots/).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,39 +14,12 @@ from support.models import ArticleFlag, Conversation, Feedback, Interaction, Mes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "pass-for-tests-1"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
-def browser(monkeypatch):
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Chromium is not installed (make test-deps)")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM is still safe here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from django.db import close_old_connections
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
-        # Django connections are per async context: one this context opened in an earlier
-        # test may have died since (the PostgreSQL restart test). Replace it if so.
-        close_old_connections()
-        try:
-            yield browser
-        finally:
-            browser.close()
+def browser(chromium):
+    return chromium
 
 
 def _login(page, base: str, username: str) -> None:
@@ -57,11 +30,12 @@ def _login(page, base: str, username: str) -> None:
     page.wait_for_load_state()
 
 
-def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, reviewer):
+def test_customer_agent_editor_round_trip(
+    live_server, browser, kb, agent, reviewer, screenshot_dir
+):
     from playwright.sync_api import expect
 
     base = live_server.url
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
     # --- Customer: search as you type, ask, streamed cited answer, unhelpful, escalate.
     customer = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -76,7 +50,7 @@ def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, revie
     expect(chip).to_have_attribute("href", f"/articles/{kb.password.slug}/")
     expect(page.locator("#answer-area .answer-text")).to_contain_text("24 hours")
     assert page.locator("#answer-area").get_attribute("aria-live") == "polite"
-    page.screenshot(path=str(SHOTS / "portal-answer.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "portal-answer.png"), full_page=True)
     page.click("#answer-area button[data-helpful=no]")
     expect(page.locator("#answer-area")).to_contain_text("Thanks for your feedback")
     page.click("#answer-area button.talk")
@@ -106,7 +80,7 @@ def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, revie
     assert "[1]" not in inserted and "Helpful articles:" in inserted
     assert suggestion.answer_text.split("[")[0].replace("*", "").strip() in inserted
     assert f"{base}/articles/{kb.password.slug}/" in inserted
-    page.screenshot(path=str(SHOTS / "agent-conversation.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "agent-conversation.png"), full_page=True)
     page.click("#reply-form button:has-text('Send reply')")
     expect(page.locator(".thread")).to_contain_text("suggestion used as-is")
     reply = Message.objects.get(conversation=conversation, role="agent")
@@ -131,7 +105,7 @@ def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, revie
     page.fill("#id_body", body)
     page.fill("input[name=summary]", "Reset links now expire after 1 hour (flagged by support)")
     expect(page.locator("#preview")).to_contain_text("valid for 1 hour")
-    page.screenshot(path=str(SHOTS / "editor.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "editor.png"), full_page=True)
     page.click("button[name=save_submit]")
     page.wait_for_load_state()
     page.click("button:has-text('Approve')")
@@ -172,7 +146,7 @@ def test_portal_works_without_javascript(live_server, browser, kb):
     ctx.close()
 
 
-def test_widget_opens_and_answers(live_server, browser, kb):
+def test_widget_opens_and_answers(live_server, browser, kb, screenshot_dir):
     from playwright.sync_api import expect
 
     ctx = browser.new_context(viewport={"width": 1100, "height": 800})
@@ -183,7 +157,7 @@ def test_widget_opens_and_answers(live_server, browser, kb):
     frame.locator("#ask-q").fill("How do I connect to Wi-Fi?")
     frame.locator(".ask-form button[type=submit]").click()
     expect(frame.locator("#answer-area .chips a.chip").first).to_be_visible(timeout=15_000)
-    page.screenshot(path=str(SHOTS / "widget.png"))
+    page.screenshot(path=str(screenshot_dir / "widget.png"))
     assert Interaction.objects.get().channel == "widget"
     ctx.close()
 

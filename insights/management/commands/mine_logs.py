@@ -25,7 +25,9 @@ class Command(BaseCommand):
                 return
             bar = bars.get(stage)
             if bar is None:
-                bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", leave=True)
+                bar = bars[stage] = tqdm(
+                    total=total, desc=stage, unit="item", leave=True, disable=None
+                )
             bar.total = total
             bar.n = done
             bar.refresh()

@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 return
             bar = bars.get(stage)
             if bar is None:
-                bar = bars[stage] = tqdm(total=total, desc=stage, unit="q")
+                bar = bars[stage] = tqdm(total=total, desc=stage, unit="q", disable=None)
             bar.n = done
             bar.refresh()
 

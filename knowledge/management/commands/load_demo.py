@@ -48,8 +48,8 @@ class Command(BaseCommand):
         corpus = Path(opts["corpus"]) if opts["corpus"] else None
         max_chars = settings.KB_MAX_ARTICLE_BODY_CHARS
         sample = importers.parse_path(SAMPLE_KB_DIR, fmt="markdown", max_body_chars=max_chars)
-        # One index catch-up for both imports, not one per import.
-        with services.bulk_changes():
+        # No index catch-up per import: the one rebuild below (or none with --no-index).
+        with services.bulk_changes(announce=False):
             if corpus and corpus.is_file():
                 self.stdout.write(f"Importing the corpus {corpus} …")
                 parsed = importers.parse_path(corpus, fmt="jsonl", max_body_chars=max_chars)
@@ -101,7 +101,8 @@ class Command(BaseCommand):
             parsed.records,
             desc="Importing",
             unit="article",
-            disable=opts["no_progress"] or not parsed.records,
+            # None: tqdm draws only on a terminal (no bars in CI or `make demo > log`).
+            disable=True if opts["no_progress"] or not parsed.records else None,
             file=self.stderr._out,
         )
         summary = services.articles_import(

@@ -14,7 +14,12 @@ class Command(BaseCommand):
     help = "Re-chunk live articles, embed new text only, rebuild and publish the FAISS/BM25 index."
 
     def handle(self, *args, **options) -> None:
-        bar = tqdm(total=0, unit="article", desc="indexing", disable=options["verbosity"] == 0)
+        bar = tqdm(
+            total=0,
+            unit="article",
+            desc="indexing",
+            disable=True if options["verbosity"] == 0 else None,
+        )
 
         def progress(done: int, total: int) -> None:
             bar.total = total
