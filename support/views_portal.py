@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from knowledge.models import Category
 from retrieval import services as retrieval
-from support import presenters, ratelimit, responses, selectors, services, sse
+from support import presenters, ratelimit, responses, selectors, services, sse, threads
 from support.models import Channel, Conversation, Interaction
 
 logger = logging.getLogger(__name__)
@@ -340,7 +340,15 @@ def answer_escalate(request: HttpRequest, pk: int) -> HttpResponse:
         )
     if responses.wants_json(request):
         return HttpResponse(
-            json.dumps({"ok": True, "conversation_id": conversation.pk}),
+            json.dumps(
+                {
+                    "ok": True,
+                    "conversation_id": conversation.pk,
+                    "thread_url": f"/requests/{conversation.pk}/"
+                    if conversation.customer_id
+                    else f"/t/{threads.thread_link_token(conversation)}/",
+                }
+            ),
             content_type="application/json",
         )
     return render(

@@ -114,7 +114,7 @@ def smtp_server(settings, monkeypatch):
             self.messages: list = []
             self.refuse = False
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        async def handle_DATA(self, server, session, envelope):
             if self.refuse:
                 return "451 4.3.0 Try again later"
             msg = email.message_from_bytes(envelope.content)
@@ -151,6 +151,9 @@ def smtp_server(settings, monkeypatch):
 
 def mail_text(message) -> str:
     if message.is_multipart():
-        return "".join(part.get_payload(decode=True).decode() for part in message.walk()
-                       if part.get_content_type() == "text/plain")
+        return "".join(
+            part.get_payload(decode=True).decode()
+            for part in message.walk()
+            if part.get_content_type() == "text/plain"
+        )
     return message.get_payload(decode=True).decode()

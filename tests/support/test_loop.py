@@ -40,7 +40,9 @@ def spy_history(monkeypatch):
     return seen
 
 
-def test_streamed_api_ask_joins_the_conversation_with_its_history(client, kb, customer, spy_history):
+def test_streamed_api_ask_joins_the_conversation_with_its_history(
+    client, kb, customer, spy_history
+):
     # The bug of issue 12: ?stream=1 recorded the answer with no conversation and no history.
     client.force_login(customer)
     created = client.post(
