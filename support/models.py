@@ -302,3 +302,25 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status}: {self.subject} -> {self.to}"
+
+
+class ArticleFeedback(models.Model):
+    """A portal reader's "Was this article helpful?" (one per session and article)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="reader_votes")
+    helpful = models.BooleanField()
+    session_key = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "session_key"], name="one_article_vote_per_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"article {self.article_id}: helpful={self.helpful}"

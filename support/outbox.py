@@ -54,16 +54,22 @@ def email_queue(
         next_attempt_at=timezone.now(),
     )
 
+    enqueue_send(email_id=email.pk)
+    return email
+
+
+def enqueue_send(*, email_id: int) -> None:
+    """After commit: hand the mail to a worker (eager in the demo)."""
+
     def enqueue() -> None:
         from support.tasks import outbox_send
 
         try:
-            outbox_send.delay(email.pk)
+            outbox_send.delay(email_id)
         except Exception:  # broker down: the row stays queued and outbox_flush sends it
-            logger.warning("could not enqueue mail %s; outbox_flush will send it", email.pk)
+            logger.warning("could not enqueue mail %s; outbox_flush will send it", email_id)
 
     transaction.on_commit(enqueue)
-    return email
 
 
 def outbox_deliver(*, email_id: int) -> str:

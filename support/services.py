@@ -19,6 +19,7 @@ from generation.types import Answer, AnswerEvent, Citation, Turn
 from knowledge.models import Article
 from support import threads, validation
 from support.models import (
+    ArticleFeedback,
     ArticleFlag,
     ArticleViewCount,
     Channel,
@@ -249,6 +250,18 @@ def search_log_record(*, query: str, audience: str, channel: str, hits: Iterable
         results_count=len(hits),
         top_article=top,
     )
+
+
+def article_feedback_record(
+    *, article: Article, helpful: bool, user: Any, session_key: str
+) -> ArticleFeedback:
+    """ "Was this article helpful?" on the portal: one vote per session, a second updates it."""
+    vote, _ = ArticleFeedback.objects.update_or_create(
+        article=article,
+        session_key=(session_key or "")[:64],
+        defaults={"helpful": helpful, "user": _user_or_none(user)},
+    )
+    return vote
 
 
 def article_view_record(*, article: Article) -> None:

@@ -16,6 +16,11 @@ portal = [
     path("", views_portal.home, name="home"),
     path("categories/<slug:slug>/", views_portal.category_detail, name="category"),
     path("articles/<slug:slug>/", views_portal.article_detail, name="article"),
+    path(
+        "articles/<slug:slug>/feedback/",
+        views_portal.article_feedback,
+        name="article_feedback",
+    ),
     path("search/", views_portal.search, name="search"),
     path("ask/", views_portal.ask, name="ask"),
     path("ask/stream/", views_portal.ask_stream, name="ask_stream"),

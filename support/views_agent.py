@@ -179,7 +179,10 @@ def _suggestion_context(
         "suggestion": interaction,
         "suggestion_html": answer_html(interaction.answer_text, {c["number"] for c in citations}),
         "sources": sources,
-        "reply_text": services.suggestion_reply_text(
+        # An abstention ("I couldn't find this...") is never a reply for an agent to send.
+        "reply_text": ""
+        if interaction.abstained or not interaction.answer_text
+        else services.suggestion_reply_text(
             answer_text=interaction.answer_text,
             links=[
                 (src["title"], request.build_absolute_uri(src["url"]))

@@ -99,14 +99,6 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
     revision = article.published_revision
     services.article_view_record(article=article)
-    related = (
-        selectors.portal_articles()
-        .filter(category=article.category)
-        .exclude(pk=article.pk)
-        .order_by("title")[:5]
-        if article.category_id
-        else []
-    )
     return render(
         request,
         "support/portal/article.html",
@@ -114,9 +106,51 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "article": article,
             "revision": revision,
             "body_html": mark_safe(render_markdown(revision.body)),
-            "related": related,
+            "related": _related_articles(article),
+            "voted": request.GET.get("voted", ""),
         },
     )
+
+
+def _related_articles(article, limit: int = 5) -> list:
+    """Nearest public articles by meaning (the index's own search), not alphabetical."""
+    try:
+        result = retrieval.search(
+            f"{article.title}\n{article.published_revision.body[:500]}",
+            audience=AUDIENCE,
+            top_k=limit + 3,
+            snippets=False,
+        )
+        ids = [h.article_id for h in result.hits if h.article_id != article.pk]
+    except Exception:  # no index yet: same category instead
+        logger.warning("related articles: search failed for article %s", article.pk)
+        ids = []
+    by_id = selectors.portal_articles().in_bulk(ids)
+    related = [by_id[i] for i in dict.fromkeys(ids) if i in by_id][:limit]
+    if not related and article.category_id:
+        related = list(
+            selectors.portal_articles()
+            .filter(category=article.category)
+            .exclude(pk=article.pk)
+            .order_by("title")[:limit]
+        )
+    return related
+
+
+@require_POST
+def article_feedback(request: HttpRequest, slug: str) -> HttpResponse:
+    """ "Was this article helpful?": one vote per session (a second one updates it)."""
+    article = get_object_or_404(selectors.portal_articles(), slug=slug)
+    helpful = {"yes": True, "no": False}.get(request.POST.get("helpful", ""))
+    if helpful is None:
+        return HttpResponse("Choose yes or no.", status=400)
+    services.article_feedback_record(
+        article=article,
+        helpful=helpful,
+        user=request.user,
+        session_key=responses.session_key(request),
+    )
+    return redirect(f"/articles/{article.slug}/?voted={'yes' if helpful else 'no'}")
 
 
 @require_GET

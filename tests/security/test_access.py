@@ -65,6 +65,8 @@ TABLE: list[tuple[str, set[str]]] = [
     (r"^requests/<int:pk>/", {"customer"}),
     # The private thread link is the credential: whoever holds a valid one (forged: 404).
     (r"^t/<str:token>/", EVERYONE),
+    # Portal readers rate an article (one vote per session).
+    (r"^articles/<slug:slug>/feedback/$", EVERYONE),
     # Customer portal and widget: public.
     (
         r"^(|categories/<slug:slug>/|articles/<slug:slug>/|search/|ask/|ask/stream/"

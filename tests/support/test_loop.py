@@ -295,3 +295,55 @@ def test_agent_reply_is_mailed_by_the_celery_worker(
     assert "Please restart it." in text and "INTERNAL-ONLY" not in text
     assert re.search(r"http://testserver/t/[^/\s]+/", text)
     assert OutgoingEmail.objects.get().status == "sent"
+
+
+def test_an_emailed_reply_reopens_the_thread_only_with_its_link(client, kb, agent, smtp_server):
+    from support.inbound import InboundRejected, inbound_email_receive
+
+    conversation = _handed_off(client)
+    threads.agent_reply(conversation=conversation, body="Try this.", author=agent, resolve=True)
+    _send_queued()
+    original = mail_text(smtp_server.messages[-1])
+    quoted = "\n".join("> " + line for line in original.splitlines())
+
+    def mail(sender: str, body: str, subject: str | None = None) -> bytes:
+        subject = subject or f"Re: [Request #{conversation.pk}] Resolved"
+        return (
+            f"From: Carla <{sender}>\r\nTo: support@localhost\r\nSubject: {subject}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+        ).encode()
+
+    with pytest.raises(InboundRejected, match="not the customer"):
+        inbound_email_receive(raw=mail("mallory@example.com", "Hi\n\n" + quoted))
+    with pytest.raises(InboundRejected, match="no valid link"):
+        inbound_email_receive(raw=mail("carla@example.com", "Hi, no link here"))
+    with pytest.raises(InboundRejected, match="names no request"):
+        inbound_email_receive(raw=mail("carla@example.com", "x\n" + quoted, subject="Hello"))
+    message = inbound_email_receive(
+        raw=mail("carla@example.com", "Still broken after all.\n\nOn Monday you wrote:\n" + quoted)
+    )
+    assert message.body == "Still broken after all."
+    conversation.refresh_from_db()
+    assert conversation.status == "reopened"
+
+
+def test_article_page_asks_was_this_helpful_and_relates_by_meaning(client, kb):
+    from support.models import ArticleFeedback
+
+    html = client.get(f"/articles/{kb.password.slug}/").content.decode()
+    assert "Was this article helpful?" in html
+    response = client.post(f"/articles/{kb.password.slug}/feedback/", {"helpful": "no"})
+    assert response.status_code == 302
+    client.post(f"/articles/{kb.password.slug}/feedback/", {"helpful": "yes"})
+    vote = ArticleFeedback.objects.get()  # one per session: the second vote updated it
+    assert vote.helpful is True and vote.article == kb.password
+    assert (
+        client.post(f"/articles/{kb.password.slug}/feedback/", {"helpful": "?"}).status_code == 400
+    )
+    assert (
+        client.post(f"/articles/{kb.internal.slug}/feedback/", {"helpful": "no"}).status_code == 404
+    )
+    # Related articles come from the index (other categories too), never internal ones.
+    html = client.get(f"/articles/{kb.wifi.slug}/").content.decode()
+    related = html.split("Related articles", 1)[1] if "Related articles" in html else ""
+    assert "zebracode" not in related
