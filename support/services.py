@@ -462,6 +462,12 @@ def _ask_finish(ask: _Ask, answer: Answer) -> AskResult:
             threads.conversation_handoff(conversation=conversation, reason=handoff, user=ask.user)
             handed_off = True
             conversation.refresh_from_db()
+            # Insights counts escalations by the answer they came from.
+            interaction.escalated = True
+            interaction.save(update_fields=["escalated"])
+            if conversation.source_interaction_id is None:
+                conversation.source_interaction = interaction
+                conversation.save(update_fields=["source_interaction"])
     return AskResult(
         answer=answer,
         interaction=interaction,

@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from knowledge import roles
-from support import selectors, threads
+from support import presenters, selectors, threads
 from support.models import Conversation
 
 
@@ -60,9 +60,15 @@ def _thread_page(
     status: int = 200,
     **extra: object,
 ) -> HttpResponse:
+    messages_list = list(selectors.thread_messages(conversation=conversation, staff=False))
+    for m in messages_list:
+        if m.role == "bot" and m.interaction is not None:
+            # The assistant's answer as the portal shows it: [k] links, public sources only.
+            shown = presenters.interaction_context(m.interaction)
+            m.answer_html, m.sources = shown["answer_html"], shown["sources"]
     context = {
         "conversation": conversation,
-        "messages_list": selectors.thread_messages(conversation=conversation, staff=False),
+        "messages_list": messages_list,
         "base": base,
         "scores": threads.CSAT_SCORES,
         "can_rate": conversation.status == Conversation.Status.RESOLVED,

@@ -266,6 +266,21 @@
     ask(form);
   });
 
+  // The widget frame resumes its thread on this site: link to it (and follow-ups join it).
+  function showResume() {
+    if (!document.body || !document.body.classList.contains("widget-frame")) return;
+    var token = null;
+    try { token = window.localStorage.getItem(THREAD_KEY); } catch (e) { return; }
+    if (!token || document.getElementById("kb-resume")) return;
+    var p = el("p", { id: "kb-resume", "class": "small" });
+    var a = el("a", { href: "/t/" + token + "/", target: "_blank", rel: "noopener" }, "Your conversation so far");
+    p.appendChild(a);
+    var main = document.getElementById("main");
+    if (main) main.insertBefore(p, main.firstChild);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showResume);
+  else showResume();
+
   // In the widget frame, Esc asks the host page to close the panel.
   document.addEventListener("keydown", function (ev) {
     if (ev.key === "Escape" && window.parent !== window && document.body.classList.contains("widget-frame")) {
