@@ -173,6 +173,10 @@ class ConversationListView(BaseAPIView):
         qs = selectors.conversation_list_for_user(user=request.user)
         if request.query_params.get("status"):
             qs = qs.filter(status=request.query_params["status"])
+        else:
+            # Like "My requests" and the queue: threads still with the assistant are listed
+            # only when asked for (?status=bot); each ask returns its conversation_id.
+            qs = qs.exclude(status=Conversation.Status.BOT)
         paginator = ArticlesPagination()
         page = paginator.paginate_queryset(qs.order_by("-updated_at", "-id"), request, view=self)
         return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
@@ -203,7 +207,14 @@ class ConversationDetailView(BaseAPIView):
         summary="One conversation with its messages",
     )
     def get(self, request, pk: int):
-        return Response(ConversationDetailSerializer(_conversation_for(request.user, pk)).data)
+        conversation = _conversation_for(request.user, pk)
+        data = ConversationDetailSerializer(conversation).data
+        # Customers never see internal notes or the agent's handoff summary.
+        messages = selectors.thread_messages(
+            conversation=conversation, staff=roles.is_agent(request.user)
+        )
+        data["messages"] = MessageSerializer(messages, many=True).data
+        return Response(data)
 
 
 class ConversationMessagesView(BaseAPIView):

@@ -347,3 +347,19 @@ def test_article_page_asks_was_this_helpful_and_relates_by_meaning(client, kb):
     html = client.get(f"/articles/{kb.wifi.slug}/").content.decode()
     related = html.split("Related articles", 1)[1] if "Related articles" in html else ""
     assert "zebracode" not in related
+
+
+def test_api_customers_never_see_internal_notes(client, kb, customer, agent):
+    client.force_login(customer)
+    created = client.post(
+        "/api/conversations", {"subject": "Help", "body": "Broken"}, content_type="application/json"
+    ).json()
+    conversation = Conversation.objects.get(pk=created["id"])
+    threads.note_add(conversation=conversation, body="NOTE-ONLY-STAFF", author=agent)
+    threads.agent_reply(conversation=conversation, body="On it.", author=agent)
+    detail = client.get(f"/api/conversations/{conversation.pk}").json()
+    bodies = [m["body"] for m in detail["messages"]]
+    assert "On it." in bodies and "NOTE-ONLY-STAFF" not in str(detail)
+    staff = Client()
+    staff.force_login(agent)
+    assert "NOTE-ONLY-STAFF" in str(staff.get(f"/api/conversations/{conversation.pk}").json())
