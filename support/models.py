@@ -62,10 +62,24 @@ class Interaction(models.Model):
 
 
 class Conversation(models.Model):
+    """One customer thread across portal, widget, API and e-mail (see support.handoff)."""
+
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PENDING = "pending", "Waiting on customer"
+        BOT = "bot", "With the assistant"
+        WAITING_AGENT = "waiting_agent", "Waiting for an agent"
+        AGENT_REPLIED = "agent_replied", "Agent replied"
+        WAITING_CUSTOMER = "waiting_customer", "Waiting on customer"
         RESOLVED = "resolved", "Resolved"
+        REOPENED = "reopened", "Reopened"
+
+    class HandoffReason(models.TextChoices):
+        NONE = "", "Not handed off"
+        CUSTOMER_ASKED = "customer_asked", "Customer asked for a person"
+        LOW_CONFIDENCE = "low_confidence", "Low confidence"
+        SAFETY = "safety", "Safety"
+        NEGATIVE_FEEDBACK = "negative_feedback", "Negative feedback"
+        REPEATED_QUESTION = "repeated_question", "Repeated question"
+        POLICY = "policy", "Policy"
 
     subject = models.CharField(max_length=300)
     customer = models.ForeignKey(
@@ -78,7 +92,37 @@ class Conversation(models.Model):
     customer_name = models.CharField(max_length=200, blank=True)
     customer_email = models.EmailField(blank=True)
     status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+        max_length=16, choices=Status.choices, default=Status.WAITING_AGENT, db_index=True
+    )
+    handoff_reason = models.CharField(
+        max_length=32, choices=HandoffReason.choices, default="", blank=True
+    )
+    urgent = models.BooleanField(default=False, db_index=True)
+    # What the agent needs so they never ask again: question, what was tried, articles, feedback.
+    handoff_summary = models.TextField(blank=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    # Anonymous portal threads belong to a session; widget threads to a signed token.
+    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    # Part of every private thread link: rotating it revokes all links sent so far.
+    link_nonce = models.CharField(max_length=32, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resolved_conversations",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_comment = models.TextField(blank=True)
+    csat_at = models.DateTimeField(null=True, blank=True)
+    # The agent the rating counts for (who resolved it, else who was assigned).
+    csat_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="csat_ratings",
     )
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
     assigned_to = models.ForeignKey(
@@ -101,11 +145,16 @@ class Conversation(models.Model):
     def __str__(self) -> str:
         return self.subject
 
+    @property
+    def is_handed_off(self) -> bool:
+        return self.status != self.Status.BOT
+
 
 class Message(models.Model):
     class Role(models.TextChoices):
         CUSTOMER = "customer", "Customer"
         AGENT = "agent", "Agent"
+        BOT = "bot", "Assistant"
         SYSTEM = "system", "System"
 
     class SuggestionUsage(models.TextChoices):
@@ -122,6 +171,13 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     body = models.TextField()
+    # Internal notes (and the handoff summary) are for staff only: never shown or mailed to
+    # the customer, never part of a customer-facing answer's history.
+    internal = models.BooleanField(default=False)
+    # A bot message shows this answer (citations, feedback).
+    interaction = models.ForeignKey(
+        Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     # The suggested reply the agent started from, and what they did with it.
     suggestion = models.ForeignKey(
         Interaction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -212,3 +268,59 @@ class ArticleViewCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}: {self.views} views"
+
+
+class OutgoingEmail(models.Model):
+    """Mail queued in the database and sent by a Celery task: an SMTP outage loses nothing."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.subject} -> {self.to}"
+
+
+class ArticleFeedback(models.Model):
+    """A portal reader's "Was this article helpful?" (one per session and article)."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="reader_votes")
+    helpful = models.BooleanField()
+    session_key = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["article", "session_key"], name="one_article_vote_per_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"article {self.article_id}: helpful={self.helpful}"

@@ -45,27 +45,44 @@ def portal_categories() -> list[Category]:
     )
 
 
-def conversation_queue(*, user: Any, status: str = "", scope: str = "") -> QuerySet[Conversation]:
-    """The agent queue, filterable by status and by mine/unassigned."""
+QUEUE_NEEDS_ACTION = "needs_action"
+# Statuses a person handles (the bot's own threads are not in the queue unless asked for).
+HANDLED = [s for s in Conversation.Status.values if s != Conversation.Status.BOT]
+
+
+def conversation_queue(
+    *, user: Any, status: str = QUEUE_NEEDS_ACTION, scope: str = ""
+) -> QuerySet[Conversation]:
+    """The agent queue: by default what needs an agent now, urgent first; or by status."""
+    S = Conversation.Status
     qs = Conversation.objects.select_related("assigned_to", "customer").annotate(
-        n_messages=Count("messages")
+        n_messages=Count("messages", filter=Q(messages__internal=False))
     )
-    if status in Conversation.Status.values:
+    if status == QUEUE_NEEDS_ACTION:
+        qs = qs.filter(status__in=[S.WAITING_AGENT, S.REOPENED])
+    elif status in S.values:
         qs = qs.filter(status=status)
+    elif status == "all":
+        qs = qs.filter(status__in=HANDLED)
     if scope == "mine":
         qs = qs.filter(assigned_to=user)
     elif scope == "unassigned":
         qs = qs.filter(assigned_to__isnull=True)
+    if status == QUEUE_NEEDS_ACTION:
+        return qs.order_by("-urgent", "updated_at", "id")  # urgent, then oldest waiting first
     return qs.order_by("-updated_at", "-id")
 
 
 def conversation_turns(*, conversation: Conversation) -> list[Turn]:
-    """The conversation as generation Turns: customer -> user, agent -> assistant."""
+    """The thread as generation Turns: customer -> user, agent and bot -> assistant.
+
+    Internal notes and system lines never enter the history of an answer.
+    """
     turns: list[Turn] = []
-    for message in conversation.messages.all():
+    for message in conversation.messages.filter(internal=False):
         if message.role == Message.Role.CUSTOMER:
             turns.append(Turn(role="user", content=message.body))
-        elif message.role == Message.Role.AGENT:
+        elif message.role in {Message.Role.AGENT, Message.Role.BOT}:
             turns.append(Turn(role="assistant", content=message.body))
     return turns
 
@@ -88,6 +105,28 @@ def conversation_last_customer_question(*, conversation: Conversation) -> str:
     return first.body if first else conversation.subject
 
 
+def conversation_list_for_customer(*, user: Any) -> QuerySet[Conversation]:
+    """ "My requests": a signed-in customer's own threads, newest activity first."""
+    if not getattr(user, "is_authenticated", False):
+        return Conversation.objects.none()
+    return Conversation.objects.filter(customer=user).order_by("-updated_at", "-id")
+
+
+def thread_messages(*, conversation: Conversation, staff: bool) -> QuerySet[Message]:
+    """A thread's messages; customers never see internal notes or system lines."""
+    qs = conversation.messages.select_related("author", "interaction")
+    return qs if staff else qs.filter(internal=False).exclude(role=Message.Role.SYSTEM)
+
+
+def agent_csat(*, agent: Any) -> dict:
+    """An agent's CSAT: ratings counted and their average."""
+    from django.db.models import Avg
+
+    qs = Conversation.objects.filter(csat_agent=agent, csat_score__isnull=False)
+    agg = qs.aggregate(n=Count("id"), avg=Avg("csat_score"))
+    return {"n": agg["n"] or 0, "avg": round(agg["avg"], 2) if agg["avg"] else None}
+
+
 def conversation_list_for_user(*, user: Any) -> QuerySet[Conversation]:
     """API: agents see every conversation, customers their own."""
     from knowledge import roles
@@ -96,3 +135,16 @@ def conversation_list_for_user(*, user: Any) -> QuerySet[Conversation]:
     if roles.is_agent(user):
         return qs
     return qs.filter(customer=user)
+
+
+def conversation_rejected_answers(*, conversation: Conversation) -> list[Interaction]:
+    """Answers in this thread the customer marked unhelpful, and drafts the agent discarded."""
+    return list(
+        conversation.interactions.filter(
+            Q(feedback__helpful=False, feedback__suggestion_usage="", channel__in=CUSTOMER_CHANNELS)
+            | Q(feedback__suggestion_usage="discarded")
+        ).distinct()
+    )
+
+
+CUSTOMER_CHANNELS = [Channel.PORTAL, Channel.WIDGET, Channel.API]

@@ -6,7 +6,8 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -14,9 +15,11 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
-from generation.types import Answer, Citation
+from generation.types import Answer, AnswerEvent, Citation, Turn
 from knowledge.models import Article
+from support import threads, validation
 from support.models import (
+    ArticleFeedback,
     ArticleFlag,
     ArticleViewCount,
     Channel,
@@ -30,12 +33,15 @@ from support.models import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_MESSAGE_CHARS = 20_000
-MAX_COMMENT_CHARS = 5_000
-
-
-def _user_or_none(user: Any) -> Any:
-    return user if getattr(user, "is_authenticated", False) else None
+# Validation and conversation writes live in their own modules; re-exported for callers.
+MAX_MESSAGE_CHARS = validation.MAX_MESSAGE_CHARS
+MAX_COMMENT_CHARS = validation.MAX_COMMENT_CHARS
+question_validate = validation.question_validate
+_user_or_none = validation.user_or_none
+_drop_nul = validation.drop_nul
+_validate_body = validation.body_validate
+conversation_create = threads.conversation_create
+conversation_update = threads.conversation_update
 
 
 def _citation_dict(citation: Citation | dict) -> dict:
@@ -51,26 +57,6 @@ def _citation_dict(citation: Citation | dict) -> dict:
         "supported": citation.supported,
         "support_score": citation.support_score,
     }
-
-
-def _drop_nul(text: str) -> str:
-    # PostgreSQL text cannot hold NUL bytes: raw form input with one would fail the INSERT.
-    return text.replace("\x00", "")
-
-
-def question_validate(question: Any) -> str:
-    """Strip and check a question: text, not empty, within KB_MAX_QUESTION_CHARS."""
-    if not isinstance(question, str):
-        raise ValidationError("The question must be text.")
-    question = _drop_nul(question).strip()
-    if not question:
-        raise ValidationError("Please type a question.")
-    limit = settings.KB_MAX_QUESTION_CHARS
-    if len(question) > limit:
-        raise ValidationError(
-            f"The question is {len(question):,} characters long; the limit is {limit:,}."
-        )
-    return question
 
 
 def _retry_when_locked(func: Callable[..., T]) -> Callable[..., T]:
@@ -160,112 +146,6 @@ def feedback_submit(
     )
 
 
-def _validate_body(body: Any, *, what: str = "message") -> str:
-    if not isinstance(body, str):
-        raise ValidationError(f"The {what} must be text.")
-    body = _drop_nul(body).strip()
-    if not body:
-        raise ValidationError(f"The {what} is empty.")
-    if len(body) > MAX_MESSAGE_CHARS:
-        raise ValidationError(f"The {what} is too long (limit {MAX_MESSAGE_CHARS:,} characters).")
-    return body
-
-
-@transaction.atomic
-def conversation_create(
-    *,
-    subject: str,
-    body: str,
-    customer: Any = None,
-    name: str = "",
-    email: str = "",
-    channel: str = Channel.PORTAL,
-) -> Conversation:
-    """Open a support conversation with the customer's first message."""
-    subject = (subject or "").strip()[:300] or "Support request"
-    body = _validate_body(body)
-    customer = _user_or_none(customer)
-    conversation = Conversation.objects.create(
-        subject=subject,
-        customer=customer,
-        customer_name=(name or (customer.get_full_name() if customer else ""))[:200]
-        or (customer.get_username() if customer else ""),
-        customer_email=email or (customer.email if customer else ""),
-        channel=channel if channel in Channel.values else Channel.PORTAL,
-    )
-    Message.objects.create(
-        conversation=conversation, role=Message.Role.CUSTOMER, author=customer, body=body
-    )
-    return conversation
-
-
-@transaction.atomic
-def conversation_escalate(
-    *,
-    interaction: Interaction,
-    name: str,
-    email: str,
-    note: str = "",
-    user: Any = None,
-) -> Conversation:
-    """Hand a portal answer to a person: a conversation carrying question, answer and citations."""
-    name = _drop_nul(name or "").strip()[:200]
-    email = _drop_nul(email or "").strip()
-    if not name:
-        raise ValidationError("Please tell us your name.")
-    from django.core.validators import validate_email
-
-    validate_email(email)
-    note = _drop_nul(note or "").strip()
-    if len(note) > MAX_MESSAGE_CHARS:
-        raise ValidationError("The note is too long.")
-    if interaction.escalated:
-        existing = Conversation.objects.filter(source_interaction=interaction).first()
-        if existing is not None:
-            return existing
-    conversation = Conversation.objects.create(
-        subject=interaction.question[:300],
-        customer=_user_or_none(user),
-        customer_name=name,
-        customer_email=email,
-        channel=interaction.channel,
-        source_interaction=interaction,
-    )
-    Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.CUSTOMER,
-        author=_user_or_none(user),
-        body=interaction.question,
-    )
-    lines = ["Automatic answer shown to the customer:", "", interaction.answer_text or "(none)"]
-    if interaction.citations:
-        lines += ["", "Sources:"]
-        by_article: dict[Any, list[dict]] = {}
-        for c in interaction.citations:
-            by_article.setdefault(c.get("article_id"), []).append(c)
-        lines += [
-            "".join(f"[{c.get('number')}]" for c in cs)
-            + f" {cs[0].get('title')} (/articles/{cs[0].get('slug')}/)"
-            for cs in by_article.values()
-        ]
-    if interaction.abstained:
-        lines.insert(0, "The help center had no answer (abstained).")
-    Message.objects.create(
-        conversation=conversation, role=Message.Role.SYSTEM, body="\n".join(lines)
-    )
-    if note:
-        Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.CUSTOMER,
-            author=_user_or_none(user),
-            body=note,
-        )
-    interaction.escalated = True
-    interaction.conversation = conversation
-    interaction.save(update_fields=["escalated", "conversation"])
-    return conversation
-
-
 SOURCES_HEADING = "Helpful articles:"
 _MARKER_RE = re.compile(r"\s?\[\d{1,3}\]")
 _MD_EMPHASIS_RE = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
@@ -304,38 +184,14 @@ def suggestion_usage_classify(*, suggestion_text: str, sent_text: str) -> str:
     return Message.SuggestionUsage.EDITED if ratio >= 0.5 else Message.SuggestionUsage.DISCARDED
 
 
-@transaction.atomic
-def message_add(
-    *,
-    conversation: Conversation,
-    role: str,
-    body: str,
-    author: Any = None,
-    suggestion: Interaction | None = None,
-) -> Message:
-    """Add a message; an agent reply that started from a suggestion records what became of it."""
-    if role not in Message.Role.values:
-        raise ValidationError(f"Unknown role {role!r}.")
-    body = _validate_body(body)
-    usage = ""
-    if suggestion is not None and role == Message.Role.AGENT:
-        usage = suggestion_usage_classify(suggestion_text=suggestion.answer_text, sent_text=body)
-    message = Message.objects.create(
-        conversation=conversation,
-        role=role,
-        author=_user_or_none(author),
-        body=body,
-        suggestion=suggestion,
-        suggestion_usage=usage,
-    )
-    if usage and suggestion is not None:
-        suggestion_feedback(interaction=suggestion, usage=usage, user=author, sent_text=body)
-    if role == Message.Role.AGENT and conversation.status == Conversation.Status.OPEN:
-        conversation.status = Conversation.Status.PENDING
-    elif role == Message.Role.CUSTOMER and conversation.status != Conversation.Status.OPEN:
-        conversation.status = Conversation.Status.OPEN
-    conversation.save(update_fields=["status", "updated_at"])
-    return message
+def suggestion_repeats(*, text: str, rejected: str) -> bool:
+    """Is a draft (nearly) the answer the customer already rejected?"""
+    import difflib
+
+    a, b = " ".join(_plain(text).split()), " ".join(_plain(rejected).split())
+    if not a or not b:
+        return False
+    return a == b or difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.85
 
 
 def suggestion_feedback(
@@ -351,27 +207,6 @@ def suggestion_feedback(
         comment=sent_text[:MAX_COMMENT_CHARS] if usage == "edited" else "",
         user=_user_or_none(user),
     )
-
-
-def conversation_update(
-    *,
-    conversation: Conversation,
-    status: str | None = None,
-    assigned_to: Any = None,
-    unassign: bool = False,
-) -> Conversation:
-    """Change status and/or assignee."""
-    fields = ["updated_at"]
-    if status is not None:
-        if status not in Conversation.Status.values:
-            raise ValidationError(f"Unknown status {status!r}.")
-        conversation.status = status
-        fields.append("status")
-    if assigned_to is not None or unassign:
-        conversation.assigned_to = _user_or_none(assigned_to)
-        fields.append("assigned_to")
-    conversation.save(update_fields=fields)
-    return conversation
 
 
 def article_flag(
@@ -417,8 +252,314 @@ def search_log_record(*, query: str, audience: str, channel: str, hits: Iterable
     )
 
 
+def article_feedback_record(
+    *, article: Article, helpful: bool, user: Any, session_key: str
+) -> ArticleFeedback:
+    """ "Was this article helpful?" on the portal: one vote per session, a second updates it."""
+    vote, _ = ArticleFeedback.objects.update_or_create(
+        article=article,
+        session_key=(session_key or "")[:64],
+        defaults={"helpful": helpful, "user": _user_or_none(user)},
+    )
+    return vote
+
+
 def article_view_record(*, article: Article) -> None:
     """Count a portal page view (popular articles)."""
     updated = ArticleViewCount.objects.filter(article=article).update(views=F("views") + 1)
     if not updated:
         ArticleViewCount.objects.get_or_create(article=article, defaults={"views": 1})
+
+
+# --- Conversations (the writes themselves are in support.threads) ----------------------------
+
+
+def conversation_escalate(
+    *,
+    interaction: Interaction,
+    name: str,
+    email: str,
+    note: str = "",
+    user: Any = None,
+) -> Conversation:
+    """ "Talk to a person" under an answer: its thread goes to an agent, with the reason."""
+    if interaction.conversation_id is not None:
+        conversation = interaction.conversation
+    else:  # an answer recorded outside a thread (older rows): give it one
+        conversation = threads.conversation_for_ask(
+            channel=interaction.channel,
+            user=user,
+            session_key=interaction.session_key,
+            subject=interaction.question,
+        )
+        threads.thread_record_answer(
+            conversation=conversation,
+            question=interaction.question,
+            interaction=interaction,
+            user=user,
+        )
+    if conversation.source_interaction_id is None:
+        conversation.source_interaction = interaction
+        conversation.save(update_fields=["source_interaction"])
+    conversation = threads.conversation_handoff(
+        conversation=conversation,
+        reason=handoff_reason_for(interaction=interaction),
+        name=name,
+        email=email,
+        note=note,
+        user=user,
+        require_contact=True,
+    )
+    if not interaction.escalated:
+        interaction.escalated = True
+        interaction.save(update_fields=["escalated"])
+    return conversation
+
+
+def handoff_reason_for(*, interaction: Interaction) -> str:
+    """Why a customer escalating from this answer needs a person."""
+    R = Conversation.HandoffReason
+    if interaction.conversation_id and interaction.conversation.handoff_reason == R.SAFETY:
+        return R.SAFETY
+    if interaction.feedback.filter(helpful=False, suggestion_usage="").exists():
+        return R.NEGATIVE_FEEDBACK
+    if interaction.abstained:
+        return R.LOW_CONFIDENCE
+    return R.CUSTOMER_ASKED
+
+
+def message_add(
+    *,
+    conversation: Conversation,
+    role: str,
+    body: str,
+    author: Any = None,
+    suggestion: Interaction | None = None,
+) -> Message:
+    """An agent's reply (mailed) or the customer's message (back to the agent / reopens)."""
+    if role == Message.Role.AGENT:
+        return threads.agent_reply(
+            conversation=conversation, body=body, author=author, suggestion=suggestion
+        )
+    if role == Message.Role.CUSTOMER:
+        return threads.customer_reply(conversation=conversation, body=body, user=author)
+    raise ValidationError(f"Unknown role {role!r}.")
+
+
+# --- Answer and record: the one path every channel (portal, widget, API) asks through -------
+
+
+@dataclass
+class AskResult:
+    answer: Answer
+    interaction: Interaction
+    conversation: Conversation | None
+    kind: str = "answer"  # "answer", or a smalltalk kind: "greeting", "thanks", "human"
+    handed_off: bool = False
+
+
+@dataclass
+class _Ask:
+    question: str
+    audience: str
+    channel: str
+    user: Any
+    session_key: str
+    conversation: Conversation | None
+    threaded: bool
+    kind: str
+    history: list[Turn]
+    repeated: bool
+
+
+def _ask_prepare(
+    *,
+    question: str,
+    audience: str,
+    channel: str,
+    user: Any,
+    session_key: str,
+    conversation: Conversation | None,
+    threaded: bool,
+) -> _Ask:
+    from support import selectors, smalltalk
+
+    # A customer thread only holds customer-facing answers: never an internal-audience one.
+    threaded = threaded and audience == "public"
+    if threaded:
+        conversation = threads.conversation_for_ask(
+            channel=channel,
+            user=user,
+            session_key=session_key,
+            subject=question,
+            conversation=conversation,
+        )
+    history = (
+        selectors.conversation_turns(conversation=conversation) if conversation is not None else []
+    )
+    repeated = bool(
+        threaded
+        and conversation is not None
+        and threads.repeated_question(conversation=conversation, question=question)
+        and conversation.interactions.filter(abstained=True).exists()
+    )
+    return _Ask(
+        question=question,
+        audience=audience,
+        channel=channel,
+        user=user,
+        session_key=session_key,
+        conversation=conversation,
+        threaded=threaded,
+        kind=smalltalk.classify(question),
+        history=history,
+        repeated=repeated,
+    )
+
+
+def _smalltalk_answer(ask: _Ask) -> Answer:
+    from support import smalltalk
+
+    text = smalltalk.REPLIES[ask.kind]
+    if ask.kind == smalltalk.HUMAN and not threads.agents_online():
+        text += " " + settings.KB_AGENTS_OFFLINE_MESSAGE
+    return Answer(question=ask.question, text=text, backend="smalltalk", confidence=1.0)
+
+
+def _ask_finish(ask: _Ask, answer: Answer) -> AskResult:
+    """Record the answer in the log and the thread; hand off when the answer says so."""
+    from support import smalltalk
+
+    interaction = interaction_record(
+        answer=answer,
+        channel=ask.channel,
+        user=ask.user,
+        session_key=ask.session_key,
+        conversation=ask.conversation,
+        audience=ask.audience,
+    )
+    conversation = ask.conversation
+    handed_off = False
+    if ask.threaded and conversation is not None:
+        threads.thread_record_answer(
+            conversation=conversation, question=ask.question, interaction=interaction, user=ask.user
+        )
+        # The safety gate's answer carries handoff_reason="safety" (generation.safety); coded
+        # with getattr so it works before that field exists on Answer.
+        reason = getattr(answer, "handoff_reason", "") or ""
+        R = Conversation.HandoffReason
+        if answer.abstained and reason == R.SAFETY:
+            handoff = R.SAFETY
+        elif ask.kind == smalltalk.HUMAN:
+            handoff = R.CUSTOMER_ASKED
+        elif ask.repeated:
+            handoff = R.REPEATED_QUESTION
+        elif reason in R.values and reason and answer.abstained:
+            handoff = reason  # e.g. "policy" or "low_confidence" decided by generation
+        else:
+            handoff = ""
+        if handoff and handoff != R.LOW_CONFIDENCE:
+            threads.conversation_handoff(conversation=conversation, reason=handoff, user=ask.user)
+            handed_off = True
+            conversation.refresh_from_db()
+            # Insights counts escalations by the answer they came from.
+            interaction.escalated = True
+            interaction.save(update_fields=["escalated"])
+            if conversation.source_interaction_id is None:
+                conversation.source_interaction = interaction
+                conversation.save(update_fields=["source_interaction"])
+    return AskResult(
+        answer=answer,
+        interaction=interaction,
+        conversation=conversation,
+        kind=ask.kind or "answer",
+        handed_off=handed_off,
+    )
+
+
+def ask_answer(
+    *,
+    question: str,
+    audience: str,
+    channel: str,
+    user: Any,
+    session_key: str,
+    conversation: Conversation | None = None,
+    threaded: bool = True,
+) -> AskResult:
+    """Answer a question in its thread (with the thread's history) and record everything."""
+    from generation import services as generation
+
+    ask = _ask_prepare(
+        question=question,
+        audience=audience,
+        channel=channel,
+        user=user,
+        session_key=session_key,
+        conversation=conversation,
+        threaded=threaded,
+    )
+    if ask.kind:
+        answer = _smalltalk_answer(ask)
+    else:
+        answer = generation.answer_question(question, audience=audience, history=ask.history)
+    return _ask_finish(ask, answer)
+
+
+def ask_answer_stream(
+    *,
+    question: str,
+    audience: str,
+    channel: str,
+    user: Any,
+    session_key: str,
+    conversation: Conversation | None = None,
+    threaded: bool = True,
+) -> Iterator[AnswerEvent | AskResult]:
+    """The same, streamed: generation's meta/token/error events, then the AskResult.
+
+    A client that hangs up mid-answer still leaves its question on record (marked
+    `client_disconnected`): the question was asked, and insights should see it.
+    """
+    from generation import services as generation
+
+    ask = _ask_prepare(
+        question=question,
+        audience=audience,
+        channel=channel,
+        user=user,
+        session_key=session_key,
+        conversation=conversation,
+        threaded=threaded,
+    )
+    if ask.kind:
+        answer = _smalltalk_answer(ask)
+        yield AnswerEvent(type="meta", data={"hits": []})
+        yield AnswerEvent(type="token", data={"text": answer.text})
+        yield _ask_finish(ask, answer)
+        return
+    events = generation.answer_question_stream(question, audience=audience, history=ask.history)
+    recorded = False
+    try:
+        for event in events:
+            if event.type == "done":
+                answer = generation.answer_from_dict(event.data["answer"])
+                result = _ask_finish(ask, answer)
+                recorded = True
+                yield result
+            else:
+                yield event
+    except GeneratorExit:
+        events.close()  # stop generating (and stop the LLM) for a client that is gone
+        if not recorded:
+            interaction_record(
+                answer=Answer(
+                    question=question, text="", backend="", fallback_reason="client_disconnected"
+                ),
+                channel=channel,
+                user=user,
+                session_key=session_key,
+                conversation=ask.conversation,
+                audience=audience,
+            )
+        raise

@@ -19,9 +19,9 @@ from knowledge import roles
 from knowledge.models import Article
 from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
-from support import selectors, services
-from support.models import ArticleFlag, Channel, Conversation, Interaction, Message
-from support.views_portal import answer_html, group_sources, snippet_clean
+from support import selectors, services, threads
+from support.models import ArticleFlag, Channel, Conversation, Interaction
+from support.presenters import answer_html, group_sources, snippet_clean
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +45,10 @@ def agent_required(view: Callable) -> Callable:
 @require_GET
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "open")
+    # Opens on what needs an agent now (waiting or reopened, urgent first).
+    status = request.GET.get("status", selectors.QUEUE_NEEDS_ACTION)
     scope = request.GET.get("scope", "")
-    qs = selectors.conversation_queue(
-        user=request.user, status="" if status == "all" else status, scope=scope
-    )
+    qs = selectors.conversation_queue(user=request.user, status=status, scope=scope)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -59,11 +58,12 @@ def queue(request: HttpRequest) -> HttpResponse:
             "status": status,
             "scope": scope,
             "statuses": [
-                ("open", "Open"),
-                ("pending", "Pending"),
-                ("resolved", "Resolved"),
-                ("all", "All"),
+                (selectors.QUEUE_NEEDS_ACTION, "Needs action"),
+                *[(v, lbl) for v, lbl in Conversation.Status.choices if v != "bot"],
+                ("all", "All handed off"),
+                ("bot", "With the assistant"),
             ],
+            "csat": selectors.agent_csat(agent=request.user),
             "scopes": [("", "Everyone"), ("mine", "Mine"), ("unassigned", "Unassigned")],
         },
     )
@@ -82,8 +82,12 @@ def _conversation_page(
     context = {
         **extra,
         "conversation": conversation,
-        "messages_list": conversation.messages.select_related("author"),
-        "statuses": Conversation.Status.choices,
+        "messages_list": selectors.thread_messages(conversation=conversation, staff=True),
+        "statuses": [
+            (v, lbl)
+            for v, lbl in Conversation.Status.choices
+            if v == conversation.status or v in threads.TRANSITIONS[conversation.status]
+        ],
         "flag_reasons": ArticleFlag.Reason.choices,
         "related_query": selectors.conversation_last_customer_question(conversation=conversation),
     }
@@ -111,7 +115,7 @@ def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def conversation_messages(request: HttpRequest, pk: int) -> HttpResponse:
     """Polled by htmx: the message list; signals the sidebar when something new arrived."""
     conversation = _conversation(pk)
-    messages_list = list(conversation.messages.select_related("author"))
+    messages_list = list(selectors.thread_messages(conversation=conversation, staff=True))
     response = render(
         request,
         "support/agent/_messages.html",
@@ -125,20 +129,33 @@ def conversation_messages(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @agent_required
 def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
-    """Draft a reply from the KB (internal audience) with the conversation as history."""
+    """Draft a customer-facing reply from PUBLIC articles, with the thread as history.
+
+    Internal articles never go into the draft (they are shown beside it as guidance), and the
+    draft never repeats an answer the customer already rejected.
+    """
     conversation = _conversation(pk)
     turns = selectors.conversation_turns(conversation=conversation)
     question = selectors.conversation_last_customer_question(conversation=conversation)
     # History is everything before the last customer message (the question itself).
     history = turns[:-1] if turns and turns[-1].role == "user" else turns
-    answer = generation.answer_question(question, audience=AUDIENCE, history=history)
+    rejected = selectors.conversation_rejected_answers(conversation=conversation)
+    result = retrieval.search(question, audience="public")
+    rejected_articles = {c.get("article_id") for r in rejected for c in r.citations}
+    if rejected_articles:
+        result.hits = [h for h in result.hits if h.article_id not in rejected_articles]
+    answer = generation.answer_question(
+        question, audience="public", history=history, search_result=result
+    )
+    if any(services.suggestion_repeats(text=answer.text, rejected=r.answer_text) for r in rejected):
+        answer.text, answer.citations, answer.abstained = "", [], True
     interaction = services.interaction_record(
         answer=answer,
         channel=Channel.AGENT,
         user=request.user,
         session_key=request.session.session_key or "",
         conversation=conversation,
-        audience=AUDIENCE,
+        audience="public",
     )
     if not request.headers.get("HX-Request"):
         return redirect("support:agent_conversation", pk=conversation.pk)
@@ -154,12 +171,18 @@ def _suggestion_context(
 ) -> dict:
     citations = _with_links(interaction.citations)
     sources = _with_links(group_sources(interaction.citations))
+    question = selectors.conversation_last_customer_question(conversation=conversation)
     return {
+        "guidance": _internal_guidance(question),
+        "rejected_count": len(selectors.conversation_rejected_answers(conversation=conversation)),
         "conversation": conversation,
         "suggestion": interaction,
         "suggestion_html": answer_html(interaction.answer_text, {c["number"] for c in citations}),
         "sources": sources,
-        "reply_text": services.suggestion_reply_text(
+        # An abstention ("I couldn't find this...") is never a reply for an agent to send.
+        "reply_text": ""
+        if interaction.abstained or not interaction.answer_text
+        else services.suggestion_reply_text(
             answer_text=interaction.answer_text,
             links=[
                 (src["title"], request.build_absolute_uri(src["url"]))
@@ -168,6 +191,21 @@ def _suggestion_context(
             ],
         ),
     }
+
+
+def _internal_guidance(question: str) -> list[dict]:
+    """Internal articles on the question: for the agent's eyes, never part of the draft."""
+    result = retrieval.search(question, audience=AUDIENCE, top_k=6)
+    return [
+        {
+            "article_id": h.article_id,
+            "title": h.title,
+            "agent_url": f"/agent/articles/{h.article_id}/",
+            "snippet": snippet_clean(h.chunks[0].snippet_html if h.chunks else ""),
+        }
+        for h in result.hits
+        if h.visibility != "public"
+    ][:3]
 
 
 def _with_links(items: list[dict]) -> list[dict]:
@@ -236,12 +274,12 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
             pk=int(suggestion_id), conversation=conversation, channel=Channel.AGENT
         ).first()
     try:
-        services.message_add(
+        threads.agent_reply(
             conversation=conversation,
-            role=Message.Role.AGENT,
             body=request.POST.get("body", ""),
             author=request.user,
             suggestion=suggestion,
+            resolve=bool(request.POST.get("resolve")),
         )
     except ValidationError as exc:
         return _conversation_page(
@@ -251,9 +289,31 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
             error=" ".join(exc.messages),
             draft=request.POST.get("body", ""),
         )
-    if request.POST.get("resolve"):
-        services.conversation_update(conversation=conversation, status="resolved")
     return redirect("support:agent_conversation", pk=conversation.pk)
+
+
+@require_POST
+@agent_required
+def conversation_note(request: HttpRequest, pk: int) -> HttpResponse:
+    """An internal note: staff only, never shown or mailed to the customer."""
+    conversation = _conversation(pk)
+    try:
+        threads.note_add(
+            conversation=conversation, body=request.POST.get("body", ""), author=request.user
+        )
+    except ValidationError as exc:
+        return _conversation_page(
+            request, conversation, status=400, note_error=" ".join(exc.messages)
+        )
+    return redirect("support:agent_conversation", pk=conversation.pk)
+
+
+@require_POST
+@agent_required
+def conversation_revoke_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every private link sent for this conversation stops working."""
+    threads.thread_link_revoke(conversation=_conversation(pk))
+    return redirect("support:agent_conversation", pk=pk)
 
 
 @require_POST
@@ -262,7 +322,9 @@ def conversation_status(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = _conversation(pk)
     try:
         if "status" in request.POST:
-            services.conversation_update(conversation=conversation, status=request.POST["status"])
+            threads.conversation_update(
+                conversation=conversation, status=request.POST["status"], by=request.user
+            )
         if request.POST.get("assign") == "me":
             services.conversation_update(conversation=conversation, assigned_to=request.user)
         elif request.POST.get("assign") == "none":

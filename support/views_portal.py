@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator
-from pathlib import Path
 
-import nh3
-from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
-    StreamingHttpResponse,
 )
-from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.clickjacking import xframe_options_exempt
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from generation import services as generation
-from generation.types import Answer
 from knowledge.models import Category
 from retrieval import services as retrieval
-from support import ratelimit, selectors, services
-from support.models import Channel, Interaction
+from support import presenters, ratelimit, responses, selectors, services, sse, threads
+from support.models import Channel, Conversation, Interaction
 
 logger = logging.getLogger(__name__)
 
@@ -42,114 +29,7 @@ AUDIENCE = selectors.PORTAL_AUDIENCE  # the portal never sees internal content, 
 SEARCH_PAGE_SIZE = 10
 SEARCH_MAX_RESULTS = 50
 MAX_QUERY_CHARS = 500
-ANSWER_TOKEN_SALT = "support.answer"
-
-
-def _session_key(request: HttpRequest) -> str:
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key or ""
-
-
-def _too_many(request: HttpRequest, limited: ratelimit.Limited, *, fragment: bool = False):
-    if fragment or request.headers.get("HX-Request"):
-        response = HttpResponse(
-            f'<p class="error" role="alert">{escape(limited.message)}</p>', status=429
-        )
-    elif "text/event-stream" in request.headers.get("Accept", "") or request.path.endswith(
-        "/stream/"
-    ):
-        response = HttpResponse(
-            json.dumps({"error": {"code": "throttled", "message": limited.message}}),
-            status=429,
-            content_type="application/json",
-        )
-    else:
-        response = render(
-            request, "support/portal/rate_limited.html", {"limited": limited}, status=429
-        )
-    response["Retry-After"] = str(limited.retry_after)
-    return response
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def snippet_clean(html: str) -> SafeString:
-    """Search snippets come as HTML with <mark>: keep only that."""
-    # Chunks are Markdown source: drop emphasis/code markers so snippets read as prose.
-    text = _MD_MARKERS.sub("", html or "")
-    return mark_safe(nh3.clean(text, tags={"mark"}, attributes={}))
-
-
-_CITE_RE = re.compile(r"\[(\d{1,3})\]")
-_MD_MARKERS = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
-_STRONG_RE = re.compile(r"\*\*(\S(?:[^*\n]*?\S)?)\*\*")
-_EM_RE = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*?\S)?)\*(?![\w*])")
-
-
-def answer_html(text: str, numbers: set[int]) -> SafeString:
-    """Escape the answer and turn [k] markers into links to the k-th source."""
-    escaped = str(escape(text or ""))
-
-    def link(match: re.Match) -> str:
-        k = int(match.group(1))
-        if k in numbers:
-            return f'<a class="cite" href="#source-{k}" aria-label="source {k}">[{k}]</a>'
-        return ""
-
-    html = _CITE_RE.sub(link, escaped)
-    # Answers quote Markdown sources: show **bold** and *emphasis* as such, not as asterisks.
-    html = _STRONG_RE.sub(r"<strong>\1</strong>", html)
-    html = _EM_RE.sub(r"<em>\1</em>", html)
-    paragraphs = [p.strip() for p in html.split("\n\n") if p.strip()]
-    return mark_safe("".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs))
-
-
-def group_sources(citations: list[dict]) -> list[dict]:
-    """One chip per cited article, carrying every [k] that points into it (first-cited first)."""
-    by_article: dict[int, dict] = {}
-    for c in citations:
-        entry = by_article.setdefault(
-            c["article_id"],
-            {
-                "article_id": c["article_id"],
-                "title": c.get("title", ""),
-                "slug": c.get("slug", ""),
-                "url": c.get("url") or f"/articles/{c.get('slug')}/",
-                "numbers": [],
-            },
-        )
-        entry["numbers"].append(c["number"])
-    return list(by_article.values())
-
-
-def _public_article_ids(ids: set[int]) -> set[int]:
-    return set(selectors.portal_articles().filter(pk__in=ids).values_list("pk", flat=True))
-
-
-def answer_for_portal(answer: Answer) -> dict:
-    """The answer as the portal shows it; citations to anything not public are dropped."""
-    data = answer.to_dict()
-    cited = {c["article_id"] for c in data["citations"]}
-    for n in data.get("nearest_articles") or []:
-        n.setdefault("article_id", n.get("id"))  # generation names it "id"
-    nearest = {n.get("article_id") for n in data.get("nearest_articles") or []}
-    allowed = _public_article_ids({i for i in cited | nearest if i})
-    if cited - allowed:
-        logger.error("portal answer cited non-public articles %s: dropped", cited - allowed)
-    data["citations"] = [c for c in data["citations"] if c["article_id"] in allowed]
-    data["nearest_articles"] = [
-        n for n in data.get("nearest_articles") or [] if n.get("article_id") in allowed
-    ]
-    for c in data["citations"]:
-        c["url"] = f"/articles/{c['slug']}/"
-    for n in data["nearest_articles"]:
-        n["url"] = f"/articles/{n.get('slug')}/"
-    data["html"] = str(answer_html(data["text"], {c["number"] for c in data["citations"]}))
-    data["sources"] = group_sources(data["citations"])
-    return data
+THREAD_SESSION_KEY = "support_thread"
 
 
 class _LazySnippet:
@@ -165,14 +45,14 @@ class _LazySnippet:
 
     def __call__(self) -> SafeString:
         if self._html is None:
-            self._html = snippet_clean(retrieval.snippet_html(self._text, self._query))
+            self._html = presenters.snippet_clean(retrieval.snippet_html(self._text, self._query))
         return self._html
 
 
 def _search(query: str, *, channel: str) -> list[dict]:
     result = retrieval.search(query, audience=AUDIENCE, top_k=SEARCH_MAX_RESULTS, snippets=False)
     hits = [h for h in result.hits if h.visibility == "public"]
-    allowed = _public_article_ids({h.article_id for h in hits})
+    allowed = presenters.public_article_ids({h.article_id for h in hits})
     hits = [h for h in hits if h.article_id in allowed]
     services.search_log_record(query=query, audience=AUDIENCE, channel=channel, hits=hits)
     return [
@@ -219,24 +99,58 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
     revision = article.published_revision
     services.article_view_record(article=article)
-    related = (
-        selectors.portal_articles()
-        .filter(category=article.category)
-        .exclude(pk=article.pk)
-        .order_by("title")[:5]
-        if article.category_id
-        else []
-    )
     return render(
         request,
         "support/portal/article.html",
         {
             "article": article,
             "revision": revision,
-            "body_html": mark_safe(render_markdown(revision.body if revision else "")),
-            "related": related,
+            "body_html": mark_safe(render_markdown(revision.body)),
+            "related": _related_articles(article),
+            "voted": request.GET.get("voted", ""),
         },
     )
+
+
+def _related_articles(article, limit: int = 5) -> list:
+    """Nearest public articles by meaning (the index's own search), not alphabetical."""
+    try:
+        result = retrieval.search(
+            f"{article.title}\n{article.published_revision.body[:500]}",
+            audience=AUDIENCE,
+            top_k=limit + 3,
+            snippets=False,
+        )
+        ids = [h.article_id for h in result.hits if h.article_id != article.pk]
+    except Exception:  # no index yet: same category instead
+        logger.warning("related articles: search failed for article %s", article.pk)
+        ids = []
+    by_id = selectors.portal_articles().in_bulk(ids)
+    related = [by_id[i] for i in dict.fromkeys(ids) if i in by_id][:limit]
+    if not related and article.category_id:
+        related = list(
+            selectors.portal_articles()
+            .filter(category=article.category)
+            .exclude(pk=article.pk)
+            .order_by("title")[:limit]
+        )
+    return related
+
+
+@require_POST
+def article_feedback(request: HttpRequest, slug: str) -> HttpResponse:
+    """ "Was this article helpful?": one vote per session (a second one updates it)."""
+    article = get_object_or_404(selectors.portal_articles(), slug=slug)
+    helpful = {"yes": True, "no": False}.get(request.POST.get("helpful", ""))
+    if helpful is None:
+        return HttpResponse("Choose yes or no.", status=400)
+    services.article_feedback_record(
+        article=article,
+        helpful=helpful,
+        user=request.user,
+        session_key=responses.session_key(request),
+    )
+    return redirect(f"/articles/{article.slug}/?voted={'yes' if helpful else 'no'}")
 
 
 @require_GET
@@ -250,7 +164,7 @@ def search(request: HttpRequest) -> HttpResponse:
     if query:
         limited = ratelimit.check(request, scope="search")
         if limited:
-            return _too_many(request, limited, fragment=fragment)
+            return responses.too_many(request, limited, fragment=fragment)
         channel = Channel.WIDGET if request.GET.get("channel") == "widget" else Channel.PORTAL
         results = _search(query, channel=channel)
         context["page_obj"] = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -272,23 +186,6 @@ def _interaction_for_client(request: HttpRequest, pk: int) -> Interaction:
     return interaction
 
 
-def _interaction_context(interaction: Interaction, public: set[int] | None = None) -> dict:
-    """What the answer templates show; `public` is the checked public article ids, if known."""
-    if public is None:
-        public = _public_article_ids({c.get("article_id") for c in interaction.citations})
-    citations = [
-        {**c, "url": f"/articles/{c.get('slug')}/"}
-        for c in interaction.citations
-        if c.get("article_id") in public
-    ]
-    return {
-        "interaction": interaction,
-        "answer_html": answer_html(interaction.answer_text, {c["number"] for c in citations}),
-        "citations": citations,
-        "sources": group_sources(citations),
-    }
-
-
 @require_http_methods(["GET", "POST"])
 def ask(request: HttpRequest) -> HttpResponse:
     """Without JavaScript: POST the question, get the whole answer server-side."""
@@ -305,19 +202,22 @@ def ask(request: HttpRequest) -> HttpResponse:
             {"q": request.POST.get("q", ""), "error": exc.messages[0]},
             status=400,
         )
-    session_key = _session_key(request)  # before the limit check: the bucket uses it
+    session_key = responses.session_key(request)  # before the limit check: the bucket uses it
     limited = ratelimit.check(request, scope="ask")
     if limited:
-        return _too_many(request, limited)
-    answer = generation.answer_question(question, audience=AUDIENCE)
-    interaction = services.interaction_record(
-        answer=answer,
+        return responses.too_many(request, limited)
+    result = services.ask_answer(
+        question=question,
+        audience=AUDIENCE,
         channel=Channel.WIDGET if widget else Channel.PORTAL,
         user=request.user,
         session_key=session_key,
-        audience=AUDIENCE,
+        conversation=None if widget else _session_thread(request),
     )
-    data = answer_for_portal(answer)
+    interaction = result.interaction
+    if not widget and result.conversation is not None:
+        request.session[THREAD_SESSION_KEY] = result.conversation.pk
+    data = presenters.answer_for_portal(result.answer)
     # The citations stored on the interaction are the answer's: reuse the visibility check.
     checked_public = {c["article_id"] for c in data["citations"]}
     response = render(
@@ -325,7 +225,7 @@ def ask(request: HttpRequest) -> HttpResponse:
         template,
         {
             "q": question,
-            **_interaction_context(interaction, checked_public),
+            **presenters.interaction_context(interaction, checked_public),
             "nearest": data["nearest_articles"],
             "link_target": "_blank" if widget else "",
         },
@@ -335,110 +235,8 @@ def ask(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def sse_event(event: str, data: dict) -> str:
-    """One server-sent event; JSON on a single data line."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-def answer_event_stream(
-    request: HttpRequest,
-    *,
-    question: str,
-    audience: str,
-    channel: str,
-    session_key: str,
-    public_filter: bool,
-) -> Iterator[str]:
-    """Generation's events as SSE; records the Interaction when the answer is done.
-
-    A client that hangs up mid-answer still leaves its question on record (marked
-    `client_disconnected`): the question was asked, and insights should see it.
-    """
-    user = request.user
-    prefix = "/widget" if channel == Channel.WIDGET else ""
-    events = generation.answer_question_stream(question, audience=audience)
-    recorded = False
-    try:
-        for event in events:
-            if event.type == "meta":
-                hits = event.data.get("hits") or []
-                if public_filter:
-                    allowed = _public_article_ids({h.get("article_id") for h in hits})
-                    hits = [h for h in hits if h.get("article_id") in allowed]
-                yield sse_event(
-                    "meta",
-                    {
-                        "hits": [
-                            {
-                                "article_id": h.get("article_id"),
-                                "title": h.get("title"),
-                                "slug": h.get("slug"),
-                                "score": h.get("score"),
-                            }
-                            for h in hits
-                        ]
-                    },
-                )
-            elif event.type == "token":
-                token = {"text": event.data.get("text", "")}
-                if event.data.get("reset"):
-                    # The LLM stream broke after some text was shown: the client clears it
-                    # and the extractive answer follows.
-                    token["reset"] = True
-                yield sse_event("token", token)
-            elif event.type == "done":
-                answer = generation.answer_from_dict(event.data["answer"])
-                interaction = services.interaction_record(
-                    answer=answer,
-                    channel=channel,
-                    user=user,
-                    session_key=session_key,
-                    audience=audience,
-                )
-                recorded = True
-                data = answer_for_portal(answer) if public_filter else answer.to_dict()
-                data.pop("hits", None)
-                yield sse_event(
-                    "done",
-                    {
-                        "answer": data,
-                        "interaction_id": interaction.pk,
-                        "feedback_url": f"{prefix}/ask/{interaction.pk}/feedback/",
-                        "escalate_url": f"{prefix}/ask/{interaction.pk}/escalate/",
-                        "token": signing.dumps(interaction.pk, salt=ANSWER_TOKEN_SALT),
-                    },
-                )
-            elif event.type == "error":
-                yield sse_event("error", {"message": str(event.data.get("message", "Error"))})
-    except GeneratorExit:
-        events.close()  # stop generating (and stop the LLM) for a client that is gone
-        if not recorded:
-            services.interaction_record(
-                answer=Answer(
-                    question=question, text="", backend="", fallback_reason="client_disconnected"
-                ),
-                channel=channel,
-                user=user,
-                session_key=session_key,
-                audience=audience,
-            )
-        raise
-    except Exception:  # the stream has started: report in-band, never a half-open response
-        logger.exception("answer stream failed")
-        yield sse_event(
-            "error", {"message": "Sorry, something went wrong while answering. Please retry."}
-        )
-
-
-def sse_response(stream: Iterator[str]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
-    return response
-
-
 @require_POST
-def ask_stream(request: HttpRequest) -> HttpResponseBase:
+def ask_stream(request: HttpRequest) -> HttpResponse:
     """The streamed answer (fetch + SSE): meta, token..., done (with the recorded id)."""
     try:
         question = services.question_validate(request.POST.get("q"))
@@ -448,21 +246,55 @@ def ask_stream(request: HttpRequest) -> HttpResponseBase:
             status=400,
             content_type="application/json",
         )
-    session_key = _session_key(request)
+    session_key = responses.session_key(request)
     limited = ratelimit.check(request, scope="ask")
     if limited:
-        return _too_many(request, limited)
-    channel = Channel.WIDGET if request.POST.get("channel") == "widget" else Channel.PORTAL
-    return sse_response(
-        answer_event_stream(
-            request,
-            question=question,
-            audience=AUDIENCE,
-            channel=channel,
-            session_key=session_key,
-            public_filter=True,
-        )
+        return responses.too_many(request, limited)
+    if request.POST.get("new") == "1":
+        request.session.pop(THREAD_SESSION_KEY, None)
+    thread = _session_thread(request)
+    stream = services.ask_answer_stream(
+        question=question,
+        audience=AUDIENCE,
+        channel=Channel.PORTAL,
+        user=request.user,
+        session_key=session_key,
+        conversation=thread,
     )
+    return sse.sse_response(
+        _remember_thread(request, sse.ask_event_stream(stream, public_filter=True))
+    )
+
+
+def _session_thread(request: HttpRequest) -> Conversation | None:
+    """The portal's current bot thread: this session's (or signed-in customer's) own."""
+    pk = request.session.get(THREAD_SESSION_KEY)
+    if not isinstance(pk, int):
+        return None
+    conversation = (
+        Conversation.objects.filter(pk=pk).exclude(status=Conversation.Status.RESOLVED).first()
+    )
+    if conversation is None:
+        return None
+    mine = (request.user.is_authenticated and conversation.customer_id == request.user.pk) or (
+        conversation.customer_id is None and conversation.session_key == request.session.session_key
+    )
+    return conversation if mine else None
+
+
+def _remember_thread(request: HttpRequest, events: Iterator[str]) -> Iterator[str]:
+    """Keep the thread in the session once the answer is recorded (follow-ups join it)."""
+    try:
+        for event in events:
+            if event.startswith("event: done"):
+                data = json.loads(event.split("data: ", 1)[1])
+                if data.get("conversation_id"):
+                    request.session[THREAD_SESSION_KEY] = data["conversation_id"]
+                    request.session.save()
+            yield event
+    except GeneratorExit:
+        events.close()  # type: ignore[attr-defined]
+        raise
 
 
 @require_GET
@@ -471,7 +303,7 @@ def answer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "support/portal/ask.html",
-        {"q": interaction.question, **_interaction_context(interaction)},
+        {"q": interaction.question, **presenters.interaction_context(interaction)},
     )
 
 
@@ -480,10 +312,10 @@ def answer_feedback(request: HttpRequest, pk: int) -> HttpResponse:
     interaction = _interaction_for_client(request, pk)
     raw = request.POST.get("helpful")
     helpful = {"yes": True, "no": False}.get(raw or "")
-    wants_json = _wants_json(request)
+    wants_json = responses.wants_json(request)
     if helpful is None and not request.POST.get("comment"):
         if wants_json:
-            return _json_error("Choose yes or no.", 400)
+            return responses.json_error("Choose yes or no.", 400)
         return HttpResponse("Choose yes or no.", status=400)
     try:
         feedback = services.feedback_submit(
@@ -494,7 +326,7 @@ def answer_feedback(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         if wants_json:
-            return _json_error(exc.messages[0], 400)
+            return responses.json_error(exc.messages[0], 400)
         return HttpResponse(escape(exc.messages[0]), status=400)
     if wants_json:
         return HttpResponse(
@@ -532,17 +364,25 @@ def answer_escalate(request: HttpRequest, pk: int) -> HttpResponse:
             user=user,
         )
     except ValidationError as exc:
-        if _wants_json(request):
-            return _json_error(" ".join(exc.messages), 400)
+        if responses.wants_json(request):
+            return responses.json_error(" ".join(exc.messages), 400)
         return render(
             request,
             template,
             {"interaction": interaction, "form": form, "error": " ".join(exc.messages)},
             status=400,
         )
-    if _wants_json(request):
+    if responses.wants_json(request):
         return HttpResponse(
-            json.dumps({"ok": True, "conversation_id": conversation.pk}),
+            json.dumps(
+                {
+                    "ok": True,
+                    "conversation_id": conversation.pk,
+                    "thread_url": f"/requests/{conversation.pk}/"
+                    if conversation.customer_id
+                    else f"/t/{threads.thread_link_token(conversation)}/",
+                }
+            ),
             content_type="application/json",
         )
     return render(
@@ -550,104 +390,3 @@ def answer_escalate(request: HttpRequest, pk: int) -> HttpResponse:
         "support/portal/_escalated.html" if fragment else "support/portal/escalated.html",
         {"interaction": interaction, "conversation": conversation},
     )
-
-
-# --- Widget -------------------------------------------------------------------------------
-
-
-@require_GET
-def widget_js(request: HttpRequest) -> HttpResponseBase:
-    """The one-script-tag embed: static/js/widget.js, served with CORS so any site can load it."""
-    path = Path(settings.BASE_DIR) / "static" / "js" / "widget.js"
-    response = FileResponse(path.open("rb"), content_type="application/javascript")
-    response["Access-Control-Allow-Origin"] = "*"
-    response["Cache-Control"] = "public, max-age=300"
-    return response
-
-
-@require_GET
-@xframe_options_exempt  # the frame is made to be embedded on customer sites
-def widget_frame(request: HttpRequest) -> HttpResponse:
-    return render(request, "support/widget/frame.html", {"q": ""})
-
-
-def _widget_interaction(request: HttpRequest, pk: int) -> Interaction:
-    """Cross-site frames get no cookies: the signed token from the stream proves ownership."""
-    try:
-        signed_pk = signing.loads(
-            request.POST.get("token", ""), salt=ANSWER_TOKEN_SALT, max_age=24 * 3600
-        )
-    except signing.BadSignature as exc:
-        raise Http404("No such answer.") from exc
-    if signed_pk != pk:
-        raise Http404("No such answer.")
-    return get_object_or_404(Interaction, pk=pk, audience=AUDIENCE, channel=Channel.WIDGET)
-
-
-def _json_error(message: str, status: int, code: str = "invalid") -> HttpResponse:
-    return HttpResponse(
-        json.dumps({"error": {"code": code, "message": message, "fields": {}}}),
-        status=status,
-        content_type="application/json",
-    )
-
-
-@csrf_exempt  # anonymous by design (no cookies in a third-party frame); rate-limited per IP
-@require_POST
-def widget_ask_stream(request: HttpRequest) -> HttpResponseBase:
-    try:
-        question = services.question_validate(request.POST.get("q"))
-    except ValidationError as exc:
-        return _json_error(exc.messages[0], 400)
-    limited = ratelimit.check(request, scope="ask")
-    if limited:
-        return _too_many(request, limited)
-    request.user = AnonymousUser()  # never act as a signed-in user from a cookie-less POST
-    return sse_response(
-        answer_event_stream(
-            request,
-            question=question,
-            audience=AUDIENCE,
-            channel=Channel.WIDGET,
-            session_key="",
-            public_filter=True,
-        )
-    )
-
-
-@csrf_exempt
-@require_POST
-def widget_feedback(request: HttpRequest, pk: int) -> HttpResponse:
-    interaction = _widget_interaction(request, pk)
-    helpful = {"yes": True, "no": False}.get(request.POST.get("helpful", ""))
-    try:
-        services.feedback_submit(
-            interaction=interaction, helpful=helpful, comment=request.POST.get("comment", "")
-        )
-    except ValidationError as exc:
-        return _json_error(exc.messages[0], 400)
-    return HttpResponse(json.dumps({"ok": True}), content_type="application/json")
-
-
-@csrf_exempt
-@require_POST
-def widget_escalate(request: HttpRequest, pk: int) -> HttpResponse:
-    interaction = _widget_interaction(request, pk)
-    try:
-        conversation = services.conversation_escalate(
-            interaction=interaction,
-            name=request.POST.get("name", ""),
-            email=request.POST.get("email", ""),
-            note=request.POST.get("note", ""),
-        )
-    except ValidationError as exc:
-        return _json_error(" ".join(exc.messages), 400)
-    return HttpResponse(
-        json.dumps({"ok": True, "conversation_id": conversation.pk}),
-        content_type="application/json",
-    )
-
-
-@require_GET
-def widget_demo(request: HttpRequest) -> HttpResponse:
-    return render(request, "support/widget/demo.html")

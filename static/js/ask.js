@@ -120,8 +120,14 @@
         postForm(done.escalate_url, {
           name: inputs.name.value, email: inputs.email.value, note: inputs.note.value, token: token
         }, form).then(function (data) {
-          esc.replaceChildren(el("p", { "class": "thanks", role: "status" },
-            "Thanks. Your request #" + data.conversation_id + " is with our support team; we will reply by email."));
+          var msg = el("p", { "class": "thanks", role: "status" },
+            "Thanks. Your request #" + data.conversation_id + " is with our support team; we will reply here and by email. ");
+          if (data.thread_url) {
+            var link = el("a", { href: data.thread_url, "class": "thread-link" }, "Open your conversation");
+            if (form.getAttribute("data-link-target")) link.setAttribute("target", "_blank");
+            msg.appendChild(link);
+          }
+          esc.replaceChildren(msg);
         }).catch(function (err) {
           send.disabled = false;
           var old = f.querySelector(".error");
@@ -138,7 +144,7 @@
 
   function renderDone(area, textNode, done, form) {
     var answer = done.answer;
-    var article = area.querySelector("article.answer");
+    var article = area.matches("article.answer") ? area : area.querySelector("article.answer");
     article.classList.toggle("abstained", !!answer.abstained);
     // The final text replaces the streamed one: [k] markers become links to the sources.
     var text = article.querySelector(".answer-text");
@@ -173,8 +179,23 @@
       near.appendChild(ul);
       article.appendChild(near);
     }
+    if (done.thread) {
+      try { window.localStorage.setItem(THREAD_KEY, done.thread); } catch (e) { /* private mode */ }
+    }
+    if (done.handed_off) {
+      var handed = el("p", { "class": "thanks handed-off", role: "status" },
+        "A person from our support team will reply in this conversation. ");
+      if (done.thread_url) {
+        var open = el("a", { href: done.thread_url, "class": "thread-link" }, "Open your conversation");
+        if (target) open.setAttribute("target", "_blank");
+        handed.appendChild(open);
+      }
+      article.appendChild(handed);
+    }
     renderAfter(article, done, form);
   }
+
+  var THREAD_KEY = "kb-widget-thread";
 
   function ask(form) {
     var area = document.getElementById(form.getAttribute("data-answer-area") || "answer-area");
@@ -183,8 +204,12 @@
     var question = q.value.trim();
     if (!question) { q.focus(); return; }
     var body = new FormData(form);
-    area.replaceChildren();
+    if (body.get("channel") === "widget") {
+      try { body.append("thread", window.localStorage.getItem(THREAD_KEY) || ""); } catch (e) { /* none */ }
+    }
+    // A follow-up joins the thread: earlier answers stay on screen above it.
     area.setAttribute("aria-busy", "true");
+    if (area.children.length) area.appendChild(el("p", { "class": "turn-question" }, question));
     var article = el("article", { "class": "answer streaming" });
     var status = el("p", { "class": "muted small thinking" }, "Looking through the help center…");
     var textBox = el("div", { "class": "answer-text" });
@@ -217,7 +242,7 @@
         } else if (event === "done") {
           status.remove();
           article.classList.remove("streaming");
-          renderDone(area, textNode, data, form);
+          renderDone(article, textNode, data, form);
         } else if (event === "error") {
           throw new Error(data.message);
         }
@@ -229,6 +254,7 @@
     }).finally(function () {
       area.setAttribute("aria-busy", "false");
       button.disabled = false;
+      q.value = "";
     });
   }
 
@@ -238,6 +264,28 @@
     if (!window.fetch || !window.TextDecoder || !window.ReadableStream) return; // plain POST
     ev.preventDefault();
     ask(form);
+  });
+
+  // The widget frame resumes its thread on this site: link to it (and follow-ups join it).
+  function showResume() {
+    if (!document.body || !document.body.classList.contains("widget-frame")) return;
+    var token = null;
+    try { token = window.localStorage.getItem(THREAD_KEY); } catch (e) { return; }
+    if (!token || document.getElementById("kb-resume")) return;
+    var p = el("p", { id: "kb-resume", "class": "small" });
+    var a = el("a", { href: "/t/" + token + "/", target: "_blank", rel: "noopener" }, "Your conversation so far");
+    p.appendChild(a);
+    var main = document.getElementById("main");
+    if (main) main.insertBefore(p, main.firstChild);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showResume);
+  else showResume();
+
+  // In the widget frame, Esc asks the host page to close the panel.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && window.parent !== window && document.body.classList.contains("widget-frame")) {
+      window.parent.postMessage({ kb: "close" }, "*");
+    }
   });
 
   // Enter sends, Shift+Enter makes a new line.

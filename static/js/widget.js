@@ -54,7 +54,7 @@
     close.className = "kb-close";
     close.type = "button";
     close.setAttribute("aria-label", "Close help");
-    close.textContent = "×";
+    close.textContent = "\u00d7"; // escaped: host pages that are not UTF-8 show it right
     head.appendChild(close);
     panel.appendChild(head);
     var frame = null;
@@ -83,6 +83,10 @@
     close.addEventListener("click", hide);
     document.addEventListener("keydown", function (ev) {
       if (ev.key === "Escape" && panel.classList.contains("open")) hide();
+    });
+    // Esc pressed inside the frame: the frame asks its host page to close it.
+    window.addEventListener("message", function (ev) {
+      if (ev.origin === origin && ev.data && ev.data.kb === "close") hide();
     });
   }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);

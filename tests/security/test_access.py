@@ -38,8 +38,12 @@ TABLE: list[tuple[str, set[str]]] = [
     # a model without a public URL; and the audit log is append-only (no add or delete).
     (r"^admin/(\(\?P<url>|autocomplete/|r/)", set()),
     (r"^admin/knowledge/auditlog/(add/|<path:object_id>/delete/)", set()),
+    # The outbox is written by the support services only (admins read it and retry).
+    (r"^admin/support/outgoingemail/add/", set()),
     (r"^admin/", {"admin"}),
     (r"^accounts/(login|logout)/$", EVERYONE),
+    # After login: a redirect to the role's home (anonymous: the portal).
+    (r"^accounts/home/$", EVERYONE),
     # Knowledge editor and insights: editor, reviewer, admin. Review queue: reviewers.
     (r"^editor/review/$", REVIEWERS),
     (r"^editor/", EDITORS),
@@ -59,6 +63,13 @@ TABLE: list[tuple[str, set[str]]] = [
     # Answers belong to the session or user that asked: others get 404.
     (r"^ask/<int:pk>/", {"customer"}),
     (r"^widget/ask/<int:pk>/", set()),  # needs the signed token from the stream
+    # "My requests": signed-in customers, their own threads only (others get 404).
+    (r"^requests/$", SIGNED_IN),
+    (r"^requests/<int:pk>/", {"customer"}),
+    # The private thread link is the credential: whoever holds a valid one (forged: 404).
+    (r"^t/<str:token>/", EVERYONE),
+    # Portal readers rate an article (one vote per session).
+    (r"^articles/<slug:slug>/feedback/$", EVERYONE),
     # Customer portal and widget: public.
     (
         r"^(|categories/<slug:slug>/|articles/<slug:slug>/|search/|ask/|ask/stream/"
@@ -116,7 +127,13 @@ def fill(route: str, world: World) -> str:
         path = path.replace(
             "<path:content_type_id>", str(ContentType.objects.get_for_model(Article).pk)
         ).replace("<path:object_id>", str(world.article.pk))
-    if path.startswith(("agent/conversations", "api/conversations")):
+    if "<str:token>" in path:
+        from support.models import Conversation
+        from support.threads import thread_link_token
+
+        conversation = Conversation.objects.get(pk=world.conversation_id)
+        path = path.replace("<str:token>", thread_link_token(conversation))
+    if path.startswith(("agent/conversations", "api/conversations", "requests/")):
         pk = world.conversation_id
     elif path.startswith(("ask/", "widget/ask/")):
         pk = world.interaction_id

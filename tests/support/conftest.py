@@ -95,3 +95,65 @@ def sse_events(response) -> list[tuple[str, dict]]:
                 data.append(line[5:].strip())
         events.append((name, json.loads("\n".join(data))))
     return events
+
+
+@pytest.fixture
+def smtp_server(settings, monkeypatch):
+    """A real SMTP server (aiosmtpd) on loopback; `.messages` holds what it received.
+
+    Settings and the environment both point at it, so a Celery worker started after this
+    fixture sends there too.
+    """
+    import email
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self) -> None:
+            self.messages: list = []
+            self.refuse = False
+
+        async def handle_DATA(self, server, session, envelope):
+            if self.refuse:
+                return "451 4.3.0 Try again later"
+            msg = email.message_from_bytes(envelope.content)
+            msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+            self.messages.append(msg)
+            return "250 OK"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    handler = Handler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    values = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "EMAIL_TIMEOUT_SECONDS": "5",
+        "KB_SITE_URL": "http://testserver",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings.EMAIL_BACKEND = values["EMAIL_BACKEND"]
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_TIMEOUT = 5
+    settings.KB_SITE_URL = "http://testserver"
+    handler.port = port
+    handler.controller = controller
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def mail_text(message) -> str:
+    if message.is_multipart():
+        return "".join(
+            part.get_payload(decode=True).decode()
+            for part in message.walk()
+            if part.get_content_type() == "text/plain"
+        )
+    return message.get_payload(decode=True).decode()

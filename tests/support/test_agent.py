@@ -48,8 +48,9 @@ def test_queue_filters_status_and_assignment(client, agent, editor, conversation
     theirs = services.conversation_create(subject="Assigned to editor", body="hi")
     services.conversation_update(conversation=theirs, assigned_to=editor)
     client.force_login(agent)
-    open_html = client.get("/agent/", {"status": "open"}).content.decode()
+    open_html = client.get("/agent/").content.decode()  # opens on "needs action"
     assert "Password reset link" in open_html and "Old resolved thing" not in open_html
+    assert 'value="needs_action" checked' in open_html
     resolved_html = client.get("/agent/", {"status": "resolved"}).content.decode()
     assert "Old resolved thing" in resolved_html and "Password reset link" not in resolved_html
     unassigned = client.get("/agent/", {"status": "all", "scope": "unassigned"}).content.decode()
@@ -66,7 +67,7 @@ def test_conversation_page_shows_messages(client, agent, conversation):
     assert 'id="reply-body"' in html and "Suggested reply" in html
 
 
-def test_suggested_reply_uses_internal_kb_and_history(client, agent, kb):
+def test_suggested_reply_is_customer_facing_with_internal_guidance_apart(client, agent, kb):
     conversation = services.conversation_create(
         subject="Refund", body="Can you override my refund? Someone said zebracode."
     )
@@ -76,11 +77,17 @@ def test_suggested_reply_uses_internal_kb_and_history(client, agent, kb):
     )
     assert response.status_code == 200
     suggestion = Interaction.objects.get(channel="agent")
-    assert suggestion.conversation == conversation and suggestion.audience == "internal"
-    assert kb.internal in suggestion.cited_articles.all()
+    # The draft is written from public articles only: internal text can never be sent.
+    assert suggestion.conversation == conversation and suggestion.audience == "public"
+    assert kb.internal not in suggestion.cited_articles.all()
+    assert "zebracode" not in suggestion.answer_text.replace("Someone said zebracode", "")
     html = response.content.decode()
     assert f'name="suggestion_id" form="reply-form" value="{suggestion.pk}"' in html
-    assert "internal" in html  # the internal source is labelled
+    # ... and the internal article is shown beside it, labelled, outside the reply template.
+    guidance = html.split('id="internal-guidance"', 1)[1]
+    assert "Refund override with zebracode" in guidance and "not for the customer" in guidance
+    raw = html.split('<template id="suggestion-raw">', 1)[1].split("</template>")[0]
+    assert "override" not in raw
 
 
 def test_related_sidebar_includes_internal_articles_and_search(client, agent, kb, conversation):
@@ -123,7 +130,7 @@ def test_reply_records_suggestion_usage(client, agent, conversation, sent, usage
     feedback = Feedback.objects.get(interaction=suggestion)
     assert feedback.suggestion_usage == usage and feedback.user == agent
     conversation.refresh_from_db()
-    assert conversation.status == "pending"
+    assert conversation.status == "agent_replied"
 
 
 def test_empty_reply_is_rejected_and_keeps_nothing(client, agent, conversation):
@@ -138,9 +145,15 @@ def test_send_and_resolve_and_status_change(client, agent, conversation):
     client.post(f"/agent/conversations/{conversation.pk}/reply/", {"body": "Done!", "resolve": "1"})
     conversation.refresh_from_db()
     assert conversation.status == "resolved"
-    client.post(f"/agent/conversations/{conversation.pk}/status/", {"status": "open"})
+    assert conversation.resolved_by == agent
+    # resolved -> waiting for agent is not a move of the state machine: refused, clearly
+    refused = client.post(
+        f"/agent/conversations/{conversation.pk}/status/", {"status": "waiting_agent"}
+    )
+    assert refused.status_code == 400 and "cannot become" in refused.content.decode()
+    client.post(f"/agent/conversations/{conversation.pk}/status/", {"status": "reopened"})
     conversation.refresh_from_db()
-    assert conversation.status == "open"
+    assert conversation.status == "reopened"
     bad = client.post(f"/agent/conversations/{conversation.pk}/status/", {"status": "nope"})
     assert bad.status_code == 400
 
@@ -184,10 +197,14 @@ def test_messages_poll_signals_change(client, agent, conversation):
 
 
 def test_customer_message_reopens_conversation(conversation):
-    services.conversation_update(conversation=conversation, status="pending")
+    services.conversation_update(conversation=conversation, status="waiting_customer")
     services.message_add(conversation=conversation, role="customer", body="Still broken")
     conversation.refresh_from_db()
-    assert conversation.status == Conversation.Status.OPEN
+    assert conversation.status == Conversation.Status.WAITING_AGENT
+    services.conversation_update(conversation=conversation, status="resolved")
+    services.message_add(conversation=conversation, role="customer", body="Broken again")
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.REOPENED
 
 
 def test_suggestion_reply_text_and_usage_ignore_markers_and_link_footer():

@@ -333,7 +333,7 @@ def test_conversations_visibility_and_messages(kb, users):
     assert reply.status_code == 201 and reply.json()["role"] == "agent"
     detail = customer_api.get(f"/api/conversations/{created['id']}").json()
     assert [m["role"] for m in detail["messages"]] == ["customer", "agent"]
-    assert detail["status"] == "pending"
+    assert detail["status"] == "agent_replied"
     assert_error(api_for(users, "anonymous").get(f"/api/conversations/{other.pk}"), 401)
     assert_error(
         customer_api.post(f"/api/conversations/{created['id']}/messages", {"body": ""}, "json"),

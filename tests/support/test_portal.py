@@ -171,13 +171,15 @@ def test_feedback_and_escalation_create_conversation_with_question_answer_citati
     interaction.refresh_from_db()
     assert interaction.escalated and interaction.conversation == conversation
     assert conversation.source_interaction == interaction
-    bodies = [m.body for m in conversation.messages.all()]
-    assert bodies[0] == "How do I reset my password?"
-    assert interaction.answer_text in bodies[1]
-    assert f"/articles/{kb.password.slug}/" in bodies[1]
-    assert bodies[1].count(f"/articles/{kb.password.slug}/") == 1  # one line per article
-    assert bodies[2] == "The link expired"
-    assert conversation.messages.filter(role=Message.Role.SYSTEM).count() == 1
+    # One thread: the question, the bot's answer, the note; the agent's summary is internal.
+    bodies = [m.body for m in conversation.messages.filter(internal=False)]
+    assert bodies == ["How do I reset my password?", interaction.answer_text, "The link expired"]
+    summary = conversation.messages.get(role=Message.Role.SYSTEM, internal=True).body
+    assert summary.count(f"/articles/{kb.password.slug}/") == 1  # one line per article
+    assert "customer said not helpful" in summary
+    assert conversation.status == "waiting_agent"
+    assert conversation.handoff_reason == "negative_feedback"
+    assert conversation.handoff_summary in summary
 
 
 def test_escalation_validates_email(client, kb):
@@ -187,7 +189,7 @@ def test_escalation_validates_email(client, kb):
         f"/ask/{interaction.pk}/escalate/", {"name": "Carla", "email": "not-an-email"}
     )
     assert response.status_code == 400
-    assert not Conversation.objects.exists()
+    assert not Conversation.objects.exclude(status="bot").exists()  # not handed off
 
 
 def test_other_sessions_cannot_rate_or_escalate_an_answer(client, kb):

@@ -44,16 +44,16 @@ def test_mid_stream_disconnect_resets_the_shown_text_and_falls_back(client, kb, 
 def test_a_client_that_hangs_up_mid_answer_still_leaves_its_question(kb, rf):
     from django.contrib.auth.models import AnonymousUser
 
-    from support.views_portal import answer_event_stream
+    from support import services, sse
 
-    request = rf.post("/ask/stream/")
-    request.user = AnonymousUser()
-    stream = answer_event_stream(
-        request,
-        question="How do I reset my password?",
-        audience="public",
-        channel="portal",
-        session_key="sess-gone",
+    stream = sse.ask_event_stream(
+        services.ask_answer_stream(
+            question="How do I reset my password?",
+            audience="public",
+            channel="portal",
+            user=AnonymousUser(),
+            session_key="sess-gone",
+        ),
         public_filter=True,
     )
     assert next(stream).startswith("event: meta")
@@ -67,16 +67,16 @@ def test_a_client_that_hangs_up_mid_answer_still_leaves_its_question(kb, rf):
 def test_a_finished_stream_is_recorded_once(kb, rf):
     from django.contrib.auth.models import AnonymousUser
 
-    from support.views_portal import answer_event_stream
+    from support import services, sse
 
-    request = rf.post("/ask/stream/")
-    request.user = AnonymousUser()
-    stream = answer_event_stream(
-        request,
-        question="How do I reset my password?",
-        audience="public",
-        channel="portal",
-        session_key="sess-done",
+    stream = sse.ask_event_stream(
+        services.ask_answer_stream(
+            question="How do I reset my password?",
+            audience="public",
+            channel="portal",
+            user=AnonymousUser(),
+            session_key="sess-done",
+        ),
         public_filter=True,
     )
     events = list(stream)

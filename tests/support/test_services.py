@@ -63,7 +63,9 @@ def test_escalating_twice_returns_the_same_conversation(kb):
     interaction = Interaction.objects.create(question="q", answer_text="a")
     first = services.conversation_escalate(interaction=interaction, name="A", email="a@x.io")
     again = services.conversation_escalate(interaction=interaction, name="A", email="a@x.io")
-    assert first == again and first.messages.count() == 2
+    # question, the bot's answer, the internal handoff summary: once
+    assert first == again and first.messages.count() == 3
+    assert first.status == "waiting_agent" and first.handoff_reason == "customer_asked"
 
 
 def test_question_validate():
