@@ -160,8 +160,9 @@ class SearchResponseSerializer(serializers.Serializer):
 class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=500, trim_whitespace=True)
     top_k = serializers.IntegerField(min_value=1, max_value=50, default=10)
+    # Unset: SEARCH_MODE (hybrid+rescore by default), the mode portal and answers use.
     mode = serializers.ChoiceField(
-        choices=["hybrid", "dense", "lexical", "hybrid+rerank"], default="hybrid"
+        choices=["hybrid+rescore", "hybrid", "dense", "lexical", "hybrid+rerank"], required=False
     )
 
 

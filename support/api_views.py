@@ -63,7 +63,7 @@ class SearchView(BaseAPIView):
         _throttle(request, "search")
         audience = roles.audience_for(request.user)
         result = retrieval.search(
-            params["q"], audience=audience, top_k=params["top_k"], mode=params["mode"]
+            params["q"], audience=audience, top_k=params["top_k"], mode=params.get("mode")
         )
         services.search_log_record(
             query=params["q"], audience=audience, channel=Channel.API, hits=result.hits
