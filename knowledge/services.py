@@ -407,6 +407,26 @@ def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
     return new
 
 
+def _require_review_to_make_public(article: Article, *, visibility: str, user: Any) -> None:
+    """Making published content public is publishing: it needs review rights.
+
+    An internal article with a published revision (live, or archived and one unarchive away)
+    would reach customers at once, with no review, if an editor could flip it to public.
+    """
+    if user is None or visibility != Visibility.PUBLIC:
+        return
+    current = (
+        Article.objects.filter(pk=article.pk).values_list("visibility", "published_revision_id")
+    ).first()
+    if current is None or current[0] == Visibility.PUBLIC or current[1] is None:
+        return
+    if not roles.can_review(user):
+        raise ValidationError(
+            "Making a published internal article public publishes it to customers: only "
+            "reviewers and admins can do that. Ask a reviewer to change its visibility."
+        )
+
+
 @transaction.atomic
 def article_update_metadata(
     *,
@@ -426,6 +446,7 @@ def article_update_metadata(
     if visibility is not None:
         if visibility not in Visibility.values:
             raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
+        _require_review_to_make_public(article, visibility=visibility, user=updated_by)
         changed["visibility"] = visibility
         article.visibility = visibility
     if locale is not None:
@@ -564,12 +585,14 @@ def _import_one(
     category_name = record.category or default_category
     category = category_get_or_create(name=category_name) if category_name else None
     tags = tags_get_or_create(names=record.tags)
-    visibility = record.visibility or default_visibility
     existing = (
         Article.objects.select_related("latest_revision")
         .filter(external_id=record.external_id)
         .first()
     )
+    # A re-import keeps what the record does not mention: the import default applies only to
+    # new articles (it once turned existing internal articles public, live, with no review).
+    visibility = record.visibility or (existing.visibility if existing else default_visibility)
     if existing is None:
         slug = record.slug.strip() if record.slug else ""
         if slug:
