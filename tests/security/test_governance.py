@@ -76,3 +76,39 @@ def test_reimport_without_visibility_keeps_the_existing_value(reviewer, editor):
     article.refresh_from_db()
     assert article.visibility == Visibility.INTERNAL
     assert summary.skipped and "reviewer" in summary.skipped[0][1]
+
+
+# --- 2. The answer cache never serves withdrawn content ----------------------------------------
+
+
+@pytest.fixture
+def lagging_index(monkeypatch):
+    """Publish/withdraw announcements are lost (broker down): the index keeps its version."""
+    monkeypatch.setattr(services, "_announce", lambda signal, article_id: None)
+
+
+def test_cached_answer_is_not_served_after_its_article_is_archived(
+    settings, reviewer, lagging_index
+):
+    from django.core.cache import cache
+
+    from generation import services as generation
+    from retrieval.services import index_rebuild
+
+    settings.ANSWER_CACHE_SECONDS = 300
+    cache.clear()
+    article = make_article(
+        author=reviewer,
+        title="Descale the WALRUS-2208 kettle",
+        body="Fill the WALRUS-2208 kettle with vinegar and boil it twice to descale it.",
+    )
+    index_rebuild()
+    q = "How do I descale the WALRUS-2208 kettle?"
+    first = generation.answer_question(q, audience="public")
+    assert any(c.article_id == article.pk for c in first.citations), "the control: it is cited"
+    assert generation.answer_question(q, audience="public").from_cache
+    services.article_archive(article=article, archived_by=reviewer)
+    again = generation.answer_question(q, audience="public")
+    assert not again.from_cache
+    assert all(c.article_id != article.pk for c in again.citations)
+    assert "walrus" not in again.text.lower() or again.abstained
