@@ -187,6 +187,7 @@ ASGI_APPLICATION = "kb_platform.asgi.application"
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", "sqlite:///db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = ["support.ratelimit.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -320,6 +321,15 @@ ANSWER_CACHE_SECONDS = env_int("ANSWER_CACHE_SECONDS", 300, minimum=0)  # demo t
 # --- Support / portal ---------------------------------------------------------------------
 RATE_LIMIT_ASK_PER_MINUTE = env_int("RATE_LIMIT_ASK_PER_MINUTE", 20, minimum=1)
 RATE_LIMIT_SEARCH_PER_MINUTE = env_int("RATE_LIMIT_SEARCH_PER_MINUTE", 120, minimum=1)
+# One IP may use this many clients' budgets (an office behind NAT), then it is limited as one.
+RATE_LIMIT_PER_IP_FACTOR = env_int("RATE_LIMIT_PER_IP_FACTOR", 5, minimum=1)
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). 0: none,
+# REMOTE_ADDR is the client. Too high lets clients choose their own address.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+# Failed sign-ins per IP + username (and, times RATE_LIMIT_PER_IP_FACTOR, per IP) before
+# sign-in is refused for the rest of a LOGIN_LOCKOUT_SECONDS window.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=60)
 
 # --- Insights (log mining) ----------------------------------------------------------------
 INSIGHTS_WINDOW_DAYS = env_int("INSIGHTS_WINDOW_DAYS", 90, minimum=1)
