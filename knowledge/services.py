@@ -22,6 +22,7 @@ from django.utils.text import slugify
 from knowledge import roles
 from knowledge.models import (
     Article,
+    ArticleSlug,
     ArticleStatus,
     AuditLog,
     Category,
@@ -30,6 +31,7 @@ from knowledge.models import (
     Tag,
     Visibility,
 )
+from knowledge.rendering import render_markdown
 from knowledge.signals import article_published, article_withdrawn, knowledge_bulk_changed
 
 _bulk_state = threading.local()
@@ -135,7 +137,10 @@ def unique_article_slug(title: str, *, exclude_pk: int | None = None) -> str:
     qs = Article.objects.all()
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
-    while qs.filter(slug=slug).exists():
+    old = ArticleSlug.objects.all()
+    if exclude_pk:
+        old = old.exclude(article_id=exclude_pk)
+    while qs.filter(slug=slug).exists() or old.filter(slug=slug).exists():
         slug = f"{base}-{n}"
         n += 1
     return slug
@@ -217,6 +222,7 @@ def article_create(
         number=1,
         title=title,
         body=body,
+        body_html=render_markdown(body),
         summary=summary[:300],
         author=author if getattr(author, "is_authenticated", False) else None,
     )
@@ -255,6 +261,7 @@ def revision_save(
         number=_next_revision_number(locked),
         title=title,
         body=body,
+        body_html=render_markdown(body),
         summary=summary[:300],
         author=author if getattr(author, "is_authenticated", False) else None,
         base_revision_id=base_revision_id,
@@ -334,12 +341,15 @@ def revision_publish(*, revision: Revision, published_by: Any) -> Article:
         published_by if getattr(published_by, "is_authenticated", False) else None
     )
     revision.save(update_fields=["state", "reviewed_by"])
+    _slug_follow_published_title(article, title=revision.title)
     article.published_revision = revision
     article.title = revision.title
     article.status = ArticleStatus.PUBLISHED
     article.published_at = timezone.now()
     article.save(
-        update_fields=["published_revision", "title", "status", "published_at", "updated_at"]
+        update_fields=[
+            "published_revision", "title", "slug", "status", "published_at", "updated_at"
+        ]
     )
     audit_record(
         actor=published_by,
@@ -349,6 +359,37 @@ def revision_publish(*, revision: Revision, published_by: Any) -> Article:
     )
     _announce(article_published, article.pk)
     return article
+
+
+def _slug_derived_from(slug: str, title: str) -> bool:
+    base = slugify(title)[:280] or "article"
+    return slug == base or (slug.startswith(f"{base}-") and slug[len(base) + 1 :].isdigit())
+
+
+def _slug_follow_published_title(article: Article, *, title: str) -> None:
+    """Slugs come from published titles, never from a draft's: customers see the URL.
+
+    A slug made from an earlier title (the first draft's, or the previous published one)
+    moves to the new published title; a slug that was public before stays as a redirect.
+    Slugs set explicitly (an import's `slug`) are kept.
+    """
+    if title == article.title or not _slug_derived_from(article.slug, article.title):
+        return
+    if _slug_derived_from(article.slug, title):
+        return
+    new_slug = unique_article_slug(title, exclude_pk=article.pk)
+    if article.published_revision_id is not None:
+        ArticleSlug.objects.update_or_create(slug=article.slug, defaults={"article": article})
+    ArticleSlug.objects.filter(slug=new_slug, article=article).delete()
+    article.slug = new_slug
+
+
+def revision_body_html(*, revision: Revision) -> str:
+    """The revision's stored HTML; rendered (once) for rows written before it was stored."""
+    if not revision.body_html and revision.body:
+        revision.body_html = render_markdown(revision.body)
+        Revision.objects.filter(pk=revision.pk).update(body_html=revision.body_html)
+    return revision.body_html
 
 
 @transaction.atomic
@@ -390,6 +431,7 @@ def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
         number=_next_revision_number(article),
         title=revision.title,
         body=revision.body,
+        body_html=revision.body_html or render_markdown(revision.body),
         summary=f"Restored revision {revision.number}",
         author=restored_by if getattr(restored_by, "is_authenticated", False) else None,
         base_revision_id=article.latest_revision_id,

@@ -307,14 +307,14 @@ def agent_article(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(article_list_for_audience(audience=AUDIENCE), pk=pk)
     from django.utils.safestring import mark_safe
 
-    from knowledge.rendering import render_markdown
+    from knowledge.services import revision_body_html
 
     return render(
         request,
         "support/agent/article.html",
         {
             "article": article,
-            "body_html": mark_safe(render_markdown(article.published_revision.body)),
+            "body_html": mark_safe(revision_body_html(revision=article.published_revision)),
             "flag_reasons": ArticleFlag.Reason.choices,
         },
     )

@@ -213,8 +213,15 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # 404 (not 403) for internal, draft or archived articles: the portal does not reveal them.
-    article = get_object_or_404(selectors.portal_articles(), slug=slug)
-    from knowledge.rendering import render_markdown
+    article = selectors.portal_articles().filter(slug=slug).first()
+    if article is None:
+        from knowledge.selectors import article_current_slug
+
+        moved = article_current_slug(old_slug=slug, audience=selectors.PORTAL_AUDIENCE)
+        if moved:  # published under an earlier title: the old URL keeps working
+            return redirect("support:article", slug=moved, permanent=True)
+        raise Http404("No article here.")
+    from knowledge.services import revision_body_html
 
     revision = article.published_revision
     services.article_view_record(article=article)
@@ -232,7 +239,7 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "article": article,
             "revision": revision,
-            "body_html": mark_safe(render_markdown(revision.body)),
+            "body_html": mark_safe(revision_body_html(revision=revision)),  # sanitized at save
             "related": related,
         },
     )

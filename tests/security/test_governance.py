@@ -112,3 +112,120 @@ def test_cached_answer_is_not_served_after_its_article_is_archived(
     assert not again.from_cache
     assert all(c.article_id != article.pk for c in again.citations)
     assert "walrus" not in again.text.lower() or again.abstained
+
+
+# --- 6. Slugs come from published titles -------------------------------------------------------
+
+
+def test_a_drafts_first_title_never_reaches_the_slug(editor, reviewer):
+    article = make_article(author=editor, title="Secret project HERON launch", publish=False)
+    latest = article.latest_revision
+    revision = services.revision_save(
+        article=article,
+        title="Pair the remote",
+        body=latest.body,
+        author=editor,
+        base_revision_id=latest.pk,
+    )
+    services.revision_publish(revision=revision, published_by=reviewer)
+    article.refresh_from_db()
+    assert "heron" not in article.slug and article.slug == "pair-the-remote"
+    assert Client().get("/articles/secret-project-heron-launch/").status_code == 404
+    assert Client().get("/articles/pair-the-remote/").status_code == 200
+
+
+def test_a_renamed_published_article_redirects_from_its_old_slug(reviewer):
+    article = make_article(author=reviewer, title="Pair the remote")
+    revision = services.revision_save(
+        article=article,
+        title="Pair the Bluetooth remote",
+        body=article.latest_revision.body,
+        author=reviewer,
+        base_revision_id=article.latest_revision_id,
+    )
+    # Until the new title is published, the slug is the published one.
+    assert Article.objects.get(pk=article.pk).slug == "pair-the-remote"
+    services.revision_publish(revision=revision, published_by=reviewer)
+    article.refresh_from_db()
+    assert article.slug == "pair-the-bluetooth-remote"
+    r = Client().get("/articles/pair-the-remote/")
+    assert r.status_code == 301 and r["Location"].endswith("/articles/pair-the-bluetooth-remote/")
+    # A new article cannot take the old slug over.
+    other = make_article(author=reviewer, title="Pair the remote")
+    assert other.slug != "pair-the-remote"
+    # Withdrawn: the old slug does not redirect (nor reveal where).
+    services.article_archive(article=article, archived_by=reviewer)
+    assert Client().get("/articles/pair-the-remote/").status_code == 404
+
+
+def test_an_explicit_import_slug_is_kept(reviewer):
+    services.articles_import(records=[_record(slug="kept-slug", visibility="public")], actor=reviewer)
+    assert Article.objects.get(external_id="kb-1").slug == "kept-slug"
+
+
+# --- 8. Rendering and diff cost are bounded ----------------------------------------------------
+
+
+def test_pathological_markdown_renders_without_error():
+    from knowledge.rendering import render_markdown
+
+    nested = "".join("    " * i + "- x\n" for i in range(300))
+    inline = "- " * 3000 + "x"
+    assert "<li>" in render_markdown(nested)
+    assert "<li>" in render_markdown(inline)
+    html = render_markdown("[" * 4000)
+    assert html.count("[") == 4000
+
+
+def test_pages_show_stored_html_and_answer_fast_for_a_hostile_body(reviewer, agent, settings):
+    import time
+
+    settings.KB_MAX_ARTICLE_BODY_CHARS = 200_000
+    body = "".join("  " * i + "- x\n" for i in range(300)) + "\n\n" + "[a](" * 8000
+    article = make_article(author=reviewer, title="Hostile body", body=body)
+    assert article.published_revision.body_html
+    pages = {
+        "portal": (Client(), f"/articles/{article.slug}/"),
+        "agent": (agent, f"/agent/articles/{article.pk}/"),
+        "editor": (reviewer, f"/editor/articles/{article.pk}/"),
+        "revision": (reviewer, f"/editor/articles/{article.pk}/revisions/1/"),
+    }
+    for name, (who, url) in pages.items():
+        c = who if isinstance(who, Client) else Client()
+        if not isinstance(who, Client):
+            c.force_login(who)
+        started = time.perf_counter()
+        r = c.get(url)
+        elapsed = time.perf_counter() - started
+        assert r.status_code == 200, name
+        assert elapsed < 1.0, f"{name} took {elapsed:.2f} s"
+
+
+def test_word_diffs_of_long_lines_are_bounded():
+    import random
+    import time
+
+    from knowledge.diffing import diff_lines, diff_split
+
+    rng = random.Random(1)
+    words = ["a", "b", "the", ",", "."]
+    old = " ".join(rng.choice(words) for _ in range(2000))
+    new = " ".join(rng.choice(words) for _ in range(2000))
+    started = time.perf_counter()
+    rows = diff_lines(old, new)
+    diff_split(old, new)
+    diff_lines("- a\n" * 50_000, "- b\n" * 50_000)
+    assert time.perf_counter() - started < 1.0
+    assert [r.kind for r in rows] == ["del", "add"]
+
+
+def test_the_review_queue_is_paginated(editor, reviewer):
+    for n in range(25):
+        article = make_article(author=editor, title=f"Queued {n}", publish=False)
+        services.revision_submit(revision=article.latest_revision, submitted_by=editor)
+    c = Client()
+    c.force_login(reviewer)
+    first = c.get("/editor/review/")
+    assert first.status_code == 200
+    assert first.content.count(b"Approve &amp; publish") == 20
+    assert c.get("/editor/review/?page=2").content.count(b"Approve &amp; publish") == 5
