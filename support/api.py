@@ -13,7 +13,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import exceptions, parsers, permissions, renderers, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import api_view
@@ -29,7 +34,7 @@ from knowledge.selectors import article_list_for_audience, article_visible_to
 from retrieval import services as retrieval
 from support import ratelimit, selectors, services
 from support.models import ArticleFlag, Channel, Conversation, Interaction, Message
-from support.views_portal import answer_event_stream, sse_response
+from support.views_portal import ANSWER_FIELDS_NOT_PUBLIC, answer_event_stream, sse_response
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +207,8 @@ class AnswerSerializer(serializers.Serializer):
     abstained = serializers.BooleanField()
     confidence = serializers.FloatField()
     grounding_score = serializers.FloatField()
-    backend = serializers.CharField()
-    model = serializers.CharField()
+    backend = serializers.CharField(required=False, help_text="Staff only")
+    model = serializers.CharField(required=False, help_text="Staff only")
     latency_ms = serializers.FloatField()
     citations = CitationSerializer(many=True)
     nearest_articles = serializers.ListField(child=serializers.DictField())
@@ -240,14 +245,31 @@ class RevisionSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "title", "body", "summary", "state", "author", "created_at"]
 
 
+class PublicRevisionSerializer(serializers.ModelSerializer):
+    """What customers may know of a revision: its text, not who wrote it or why."""
+
+    class Meta:
+        model = Revision
+        fields = ["id", "title", "body", "created_at"]
+
+
 class ArticleDetailSerializer(ArticleListSerializer):
-    published_revision = RevisionSerializer(read_only=True)
+    published_revision = serializers.SerializerMethodField()
     latest_revision = serializers.SerializerMethodField()
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta(ArticleListSerializer.Meta):
         fields = [*ArticleListSerializer.Meta.fields, "tags", "published_revision"]
         fields.append("latest_revision")
+
+    @extend_schema_field(RevisionSerializer)
+    def get_published_revision(self, obj: Article) -> dict | None:
+        # Change summaries, states and author names are editors' business.
+        if obj.published_revision_id is None:
+            return None
+        if roles.is_editor(self.context["request"].user):
+            return RevisionSerializer(obj.published_revision).data
+        return PublicRevisionSerializer(obj.published_revision).data
 
     def get_latest_revision(self, obj: Article) -> dict | None:
         # Drafts are for editors only; others see the published revision.
@@ -474,6 +496,9 @@ class AskView(BaseAPIView):
         )
         body = answer.to_dict()
         body.pop("hits", None)
+        if audience == "public":  # how the answer was made is for staff only
+            for name in ANSWER_FIELDS_NOT_PUBLIC:
+                body.pop(name, None)
         body["interaction_id"] = interaction.pk
         return Response(body)
 

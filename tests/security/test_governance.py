@@ -229,3 +229,43 @@ def test_the_review_queue_is_paginated(editor, reviewer):
     assert first.status_code == 200
     assert first.content.count(b"Approve &amp; publish") == 20
     assert c.get("/editor/review/?page=2").content.count(b"Approve &amp; publish") == 5
+
+
+# --- 7. Public API fields only -----------------------------------------------------------------
+
+
+def test_public_api_article_carries_no_revision_metadata(reviewer, editor):
+    article = make_article(author=reviewer, title="Pair the remote", summary="Fixed per TICKET-991")
+    r = Client().get(f"/api/articles/{article.pk}")
+    assert r.status_code == 200
+    revision = r.json()["published_revision"]
+    assert revision["body"] and "summary" not in revision and "author" not in revision
+    assert "ticket-991" not in r.content.decode().lower()
+    assert reviewer.username not in r.content.decode()
+    # The control: editors do see them.
+    c = Client()
+    c.force_login(editor)
+    staff = c.get(f"/api/articles/{article.pk}").json()["published_revision"]
+    assert staff["summary"] == "Fixed per TICKET-991" and staff["author"] == reviewer.username
+
+
+def test_anonymous_answers_do_not_say_how_they_were_made(reviewer, agent, settings):
+    from retrieval.services import index_rebuild
+
+    settings.LLM_BASE_URL = ""
+    make_article(author=reviewer, title="Reset your password", body="Open Settings, press Reset.")
+    index_rebuild()
+    hidden = ("backend", "model", "prompt_version", "fallback_reason")
+    body = Client().post(
+        "/api/ask", {"question": "How do I reset my password?"}, "application/json"
+    ).json()
+    assert body["text"] and not any(name in body for name in hidden)
+    stream = b"".join(
+        Client().post("/ask/stream/", {"q": "How do I reset my password?"}).streaming_content
+    ).decode()
+    assert "prompt_version" not in stream and '"backend"' not in stream
+    # Staff still get them.
+    c = Client()
+    c.force_login(agent)
+    staff = c.post("/api/ask", {"question": "How do I reset my password?"}, "application/json")
+    assert staff.json()["backend"] == "extractive"
