@@ -37,6 +37,8 @@ TABLE: list[tuple[str, set[str]]] = [
     # a model without a public URL; and the audit log is append-only (no add or delete).
     (r"^admin/(\(\?P<url>|autocomplete/|r/)", set()),
     (r"^admin/knowledge/auditlog/(add/|<path:object_id>/delete/)", set()),
+    # Articles are created and removed in the editor; revisions are read-only (issue 14).
+    (r"^admin/knowledge/(article|revision)/(add/|<path:object_id>/delete/)", set()),
     (r"^admin/", {"admin"}),
     (r"^accounts/(login|logout)/$", EVERYONE),
     # Knowledge editor and insights: editor, reviewer, admin. Review queue: reviewers.
