@@ -81,9 +81,7 @@ def diff_lines(old: str, new: str, *, context: int = 3) -> list[DiffLine]:
                 continue
             olds, news = a[i1:i2][:MAX_DIFF_ROWS], b[j1:j2][:MAX_DIFF_ROWS]
             if op == "replace" and len(olds) == len(news):
-                pairs = [
-                    _words_diff(o, n, words=words) for o, n in zip(olds, news, strict=True)
-                ]
+                pairs = [_words_diff(o, n, words=words) for o, n in zip(olds, news, strict=True)]
                 for k, (o_html, _) in enumerate(pairs):
                     rows.append(DiffLine("del", i1 + k + 1, None, o_html))
                 for k, (_, n_html) in enumerate(pairs):

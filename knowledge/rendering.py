@@ -65,7 +65,9 @@ MAX_BRACKETS_PER_BLOCK = 64
 _LEADING = re.compile(r"^[ \t]+", re.MULTILINE)
 # Container markers opening a line: quotes and list markers ("> - > 1. x" nests four deep).
 _CONTAINER = r"[ \t]*(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))"
-_CONTAINERS = re.compile(r"^((?:%s){%d})(?:%s)+" % (_CONTAINER, MAX_QUOTE_DEPTH, _CONTAINER), re.M)
+_CONTAINERS = re.compile(
+    rf"^((?:{_CONTAINER}){{{MAX_QUOTE_DEPTH}}})(?:{_CONTAINER})+", re.MULTILINE
+)
 _BLOCKS = re.compile(r"\n[ \t]*\n")
 _BRACKET = re.compile(r"(?<!\\)([\[\]])")
 

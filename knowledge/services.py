@@ -348,7 +348,12 @@ def revision_publish(*, revision: Revision, published_by: Any) -> Article:
     article.published_at = timezone.now()
     article.save(
         update_fields=[
-            "published_revision", "title", "slug", "status", "published_at", "updated_at"
+            "published_revision",
+            "title",
+            "slug",
+            "status",
+            "published_at",
+            "updated_at",
         ]
     )
     audit_record(

@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, parsers, permissions, renderers, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import api_view
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -813,8 +812,9 @@ class TokenView(BaseAPIView):
         summary="Your API token (created on first call); send it as `Authorization: Token ...`",
     )
     def post(self, request):
-        token, _ = Token.objects.get_or_create(user=request.user)
-        return Response({"token": token.key})
+        from support.tokens import token_for_user
+
+        return Response({"token": token_for_user(request.user).key})
 
 
 @extend_schema(exclude=True)

@@ -6,4 +6,5 @@ class SupportConfig(AppConfig):
     name = "support"
 
     def ready(self) -> None:
-        from support import ratelimit  # noqa: F401  (connects the failed sign-in counter)
+        # Signal receivers: the failed sign-in counter, token revocation on password change.
+        from support import ratelimit, tokens  # noqa: F401

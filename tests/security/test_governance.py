@@ -159,7 +159,9 @@ def test_a_renamed_published_article_redirects_from_its_old_slug(reviewer):
 
 
 def test_an_explicit_import_slug_is_kept(reviewer):
-    services.articles_import(records=[_record(slug="kept-slug", visibility="public")], actor=reviewer)
+    services.articles_import(
+        records=[_record(slug="kept-slug", visibility="public")], actor=reviewer
+    )
     assert Article.objects.get(external_id="kb-1").slug == "kept-slug"
 
 
@@ -256,9 +258,11 @@ def test_anonymous_answers_do_not_say_how_they_were_made(reviewer, agent, settin
     make_article(author=reviewer, title="Reset your password", body="Open Settings, press Reset.")
     index_rebuild()
     hidden = ("backend", "model", "prompt_version", "fallback_reason")
-    body = Client().post(
-        "/api/ask", {"question": "How do I reset my password?"}, "application/json"
-    ).json()
+    body = (
+        Client()
+        .post("/api/ask", {"question": "How do I reset my password?"}, "application/json")
+        .json()
+    )
     assert body["text"] and not any(name in body for name in hidden)
     stream = b"".join(
         Client().post("/ask/stream/", {"q": "How do I reset my password?"}).streaming_content
@@ -285,7 +289,13 @@ def test_admin_cannot_edit_a_published_revision_or_flip_status(admin_user, revie
     assert page.status_code == 200 and b'name="body"' not in page.content
     r = c.post(
         f"/admin/knowledge/revision/{revision.pk}/change/",
-        {"article": article.pk, "number": 1, "title": "x", "body": "EDITED IN ADMIN", "state": "draft"},
+        {
+            "article": article.pk,
+            "number": 1,
+            "title": "x",
+            "body": "EDITED IN ADMIN",
+            "state": "draft",
+        },
     )
     assert r.status_code == 403
     assert Revision.objects.get(pk=revision.pk).body != "EDITED IN ADMIN"
