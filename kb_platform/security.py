@@ -1,11 +1,13 @@
-"""Response headers that the settings promise: Content-Security-Policy."""
+"""Middleware for what the settings promise: a Content-Security-Policy on every response, and
+early refusal of requests no view can serve safely."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
 class ContentSecurityPolicy:
@@ -26,3 +28,48 @@ class ContentSecurityPolicy:
                 policy = policy.replace("frame-ancestors 'none'", "frame-ancestors *")
             response["Content-Security-Policy"] = policy
         return response
+
+
+class RejectBadRequests:
+    """Refuses, before any view runs, requests no view can serve safely.
+
+    - An unknown Host header: a plain 400 (the error page itself would ask for the host).
+    - A NUL character in the query string or path: PostgreSQL cannot compare text with NUL,
+      so `?q=%00` was a 500 (an HTML one on the API).
+    - A body larger than MAX_REQUEST_BYTES, multipart included (Django's own limit skips file
+      parts): 413. KB_LARGE_UPLOAD_PATHS (the editor's import) have their own larger limit.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return HttpResponseBadRequest(
+                "Bad request: unknown host.", content_type="text/plain; charset=utf-8"
+            )
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in value for values in request.GET.lists() for value in values[1]
+        ):
+            return _refuse(request, 400, "bad_request", "The request contains a NUL character.")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if any(request.path.startswith(p) for p in settings.KB_LARGE_UPLOAD_PATHS):
+            limit = settings.KB_MAX_UPLOAD_BYTES
+        if length > limit:
+            return _refuse(
+                request, 413, "payload_too_large", f"The request body is over {limit:,} bytes."
+            )
+        return self.get_response(request)
+
+
+def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": code, "message": message, "fields": {}}}
+        return JsonResponse(body, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")

@@ -197,6 +197,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kb_platform.security.RejectBadRequests",
     "django.middleware.security.SecurityMiddleware",
     "kb_platform.security.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -258,6 +259,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Request size limits: a huge body gets a clear 400/413, never a memory spike.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# MAX_REQUEST_BYTES covers whole bodies, multipart included (kb_platform.security); only the
+# editor's import takes larger uploads, up to KB_MAX_UPLOAD_BYTES.
+KB_LARGE_UPLOAD_PATHS = ["/editor/import/"]
+KB_MAX_UPLOAD_BYTES = env_int("KB_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024)
 KB_MAX_ARTICLE_BODY_CHARS = env_int("KB_MAX_ARTICLE_BODY_CHARS", 200_000, minimum=1000)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000, minimum=50)
 

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import services as generation
@@ -268,7 +269,9 @@ def conversation_status(request: HttpRequest, pk: int) -> HttpResponse:
         elif request.POST.get("assign") == "none":
             services.conversation_update(conversation=conversation, unassign=True)
     except ValidationError as exc:
-        return HttpResponse(" ".join(exc.messages), status=400)
+        return HttpResponse(
+            " ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8"
+        )
     return redirect("support:agent_conversation", pk=conversation.pk)
 
 
@@ -290,9 +293,12 @@ def flag_article(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         if request.headers.get("HX-Request"):
             return HttpResponse(
-                f'<p class="error" role="alert">{" ".join(exc.messages)}</p>', status=400
+                format_html('<p class="error" role="alert">{}</p>', " ".join(exc.messages)),
+                status=400,
             )
-        return HttpResponse(" ".join(exc.messages), status=400)
+        return HttpResponse(
+            " ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8"
+        )
     if request.headers.get("HX-Request"):
         return render(request, "support/agent/_flagged.html", {"flag": flag})
     if conversation is not None:

@@ -1,0 +1,103 @@
+"""The low-severity side doors of issue 14, one test each (each failed before its fix)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from knowledge import services
+from tests.factories import make_article
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_unknown_host_is_a_400_not_a_500():
+    c = Client(raise_request_exception=False)
+    assert c.get("/", HTTP_HOST="evil.example").status_code == 400
+    assert c.get("/api/search", {"q": "x"}, HTTP_HOST="evil.example").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/search/?q=%00", "/api/search?q=%00", "/api/articles?category=%00", "/editor/?status=%00"],
+)
+def test_a_nul_in_query_parameters_is_a_clean_400(url, admin_user):
+    c = Client(raise_request_exception=False)
+    c.force_login(admin_user)
+    r = c.get(url)
+    assert r.status_code == 400
+    if url.startswith("/api/"):
+        assert r["Content-Type"].startswith("application/json")
+
+
+def test_multipart_bodies_obey_max_request_bytes(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    upload = SimpleUploadedFile("big.bin", b"x" * 50_000)
+    r = Client(raise_request_exception=False).post(
+        "/widget/ask/stream/", {"q": "hello", "file": upload}
+    )
+    assert r.status_code == 413
+
+
+def test_agent_error_responses_do_not_reflect_html(agent, reviewer):
+    article = make_article(author=reviewer)
+    c = Client()
+    c.force_login(agent)
+    payload = "<img src=x onerror=alert(1)>"
+    r = c.post("/agent/flag/", {"article_id": article.pk, "reason": payload})
+    assert r.status_code == 400 and r["Content-Type"].startswith("text/plain")
+    r = c.post(
+        "/agent/flag/", {"article_id": article.pk, "reason": payload}, HTTP_HX_REQUEST="true"
+    )
+    assert r.status_code == 400 and payload not in r.content.decode()
+    assert "&lt;img" in r.content.decode()
+
+
+def test_a_card_number_ending_a_sentence_is_redacted():
+    from insights.redaction import redact
+
+    assert "4111" not in redact("My card is 4111 1111 1111 1111.")
+    assert "4111" not in redact("Charged 4111111111111111. Why?")
+    assert redact("Version 4111111111111111.5 is a number") != "Version [CARD].5 is a number"
+
+
+def test_yaml_aliases_in_front_matter_are_refused_quickly(tmp_path):
+    import time
+
+    from knowledge.importers import parse_markdown
+
+    bomb = "---\n" + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for n in range(1, 9):
+        prev = chr(ord("a") + n - 1)
+        bomb += f"{chr(ord('a') + n)}: &{chr(ord('a') + n)} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    bomb += "title: Boom\n---\nBody\n"
+    (tmp_path / "bomb.md").write_text(bomb)
+    started = time.perf_counter()
+    result = parse_markdown(tmp_path / "bomb.md")
+    assert time.perf_counter() - started < 1.0
+    assert not result.records
+    assert "alias" in result.problems[0].reason
+
+
+def test_a_nul_in_import_metadata_skips_that_record_and_names_it(reviewer, tmp_path):
+    import json
+
+    from knowledge.importers import parse_path
+    from knowledge.models import Article
+
+    path = tmp_path / "kb.jsonl"
+    rows = [
+        {"id": "ok", "title": "Fine", "text": "Fine text."},
+        {"id": "bad", "title": "Bad", "text": "Text.", "category": "Bil\x00ling"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    parsed = parse_path(path, max_body_chars=10_000)
+    summary = services.articles_import(
+        records=parsed.records,
+        actor=reviewer,
+        problems=[(p.source, p.reason) for p in parsed.problems],
+    )
+    assert summary.created == 1 and Article.objects.filter(external_id="ok").exists()
+    assert any("kb.jsonl:2" in src and "NUL" in why for src, why in summary.skipped)
