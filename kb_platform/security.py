@@ -37,7 +37,7 @@ class RejectBadRequests:
     - A NUL character in the query string or path: PostgreSQL cannot compare text with NUL,
       so `?q=%00` was a 500 (an HTML one on the API).
     - A body larger than MAX_REQUEST_BYTES, multipart included (Django's own limit skips file
-      parts): 413. KB_LARGE_UPLOAD_PATHS (the editor's import) have their own larger limit.
+      parts): 400 (413 on the API). KB_LARGE_UPLOAD_PATHS (the editor's import) have their own larger limit.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -50,8 +50,10 @@ class RejectBadRequests:
             return HttpResponseBadRequest(
                 "Bad request: unknown host.", content_type="text/plain; charset=utf-8"
             )
-        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or any(
-            "\x00" in value for values in request.GET.lists() for value in values[1]
+        if (
+            "\x00" in request.path
+            or "%00" in request.META.get("QUERY_STRING", "")
+            or any("\x00" in value for values in request.GET.lists() for value in values[1])
         ):
             return _refuse(request, 400, "bad_request", "The request contains a NUL character.")
         try:
@@ -61,10 +63,10 @@ class RejectBadRequests:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if any(request.path.startswith(p) for p in settings.KB_LARGE_UPLOAD_PATHS):
             limit = settings.KB_MAX_UPLOAD_BYTES
-        if length > limit:
-            return _refuse(
-                request, 413, "payload_too_large", f"The request body is over {limit:,} bytes."
-            )
+        if length > limit:  # as Django's own limit: a 400 page, a 413 JSON error on the API
+            status = 413 if request.path.startswith("/api/") else 400
+            message = f"The request body is over {limit:,} bytes."
+            return _refuse(request, status, "payload_too_large", message)
         return self.get_response(request)
 
 

@@ -264,6 +264,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 KB_LARGE_UPLOAD_PATHS = ["/editor/import/"]
 KB_MAX_UPLOAD_BYTES = env_int("KB_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024)
 KB_MAX_ARTICLE_BODY_CHARS = env_int("KB_MAX_ARTICLE_BODY_CHARS", 200_000, minimum=1000)
+# Four-eyes review: a revision's author cannot approve and publish it (imports with --publish
+# and the demo data are the exception: the importing reviewer decides).
+KB_REVIEW_FOUR_EYES = env_bool("KB_REVIEW_FOUR_EYES", True)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000, minimum=50)
 
 SESSION_COOKIE_HTTPONLY = True

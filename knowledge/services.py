@@ -8,6 +8,7 @@ never sees uncommitted rows and knowledge never imports the apps that index it.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -121,8 +122,9 @@ def _validate_body(body: str) -> None:
 
 def _validate_title(title: str) -> str:
     title = (title or "").strip()
-    if not title:
-        raise ValidationError("An article needs a title.")
+    # Zero-width and direction-override characters (Unicode "format", Cf) show nothing.
+    if not "".join(ch for ch in title if unicodedata.category(ch) != "Cf" and not ch.isspace()):
+        raise ValidationError("An article needs a title (with visible characters).")
     if "\x00" in title:
         raise ValidationError("The title contains a NUL character; remove it.")
     if len(title) > 300:
@@ -324,12 +326,28 @@ def revision_reject(*, revision: Revision, reviewed_by: Any, note: str) -> Revis
 
 
 @transaction.atomic
-def revision_publish(*, revision: Revision, published_by: Any) -> Article:
-    """Approve and publish a revision: it becomes what customers and search see."""
+def revision_publish(
+    *, revision: Revision, published_by: Any, self_review: bool = False
+) -> Article:
+    """Approve and publish a revision: it becomes what customers and search see.
+
+    Four eyes (KB_REVIEW_FOUR_EYES, on by default): the revision's author cannot approve it.
+    `self_review=True` is for the paths that are themselves the decision of a reviewer with
+    no second person (imports with --publish, demo data, article_create_published).
+    """
     _require_reviewer(published_by)
     article = Article.objects.select_for_update().get(pk=revision.article_id)
     if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
         return article
+    if (
+        settings.KB_REVIEW_FOUR_EYES
+        and not self_review
+        and revision.author_id is not None
+        and revision.author_id == getattr(published_by, "pk", None)
+    ):
+        raise ValidationError(
+            "Four-eyes review: you wrote this revision, so another reviewer has to approve it."
+        )
     revision.refresh_from_db(fields=["state"])
     if revision.state == RevisionState.SUPERSEDED:
         raise ValidationError(
@@ -528,7 +546,7 @@ def article_create_published(
         article = article_create(title=title, body=body, author=author, **kwargs)
         revision = article.latest_revision
         assert revision is not None
-        revision_publish(revision=revision, published_by=author)
+        revision_publish(revision=revision, published_by=author, self_review=True)
         article.refresh_from_db()
     return article
 
@@ -690,10 +708,10 @@ def _import_one(
             summary="Re-imported",
         )
         if publish:
-            revision_publish(revision=revision, published_by=actor)
+            revision_publish(revision=revision, published_by=actor, self_review=True)
         return "updated"
     if publish and latest is not None and existing.published_revision_id != latest.pk:
-        revision_publish(revision=latest, published_by=actor)
+        revision_publish(revision=latest, published_by=actor, self_review=True)
         return "updated"
     return "updated" if meta_changed else "unchanged"
 

@@ -216,6 +216,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category, slug=slug)
     articles = selectors.portal_articles().filter(category=category).order_by("title")
+    if not articles.exists():  # internal-only (or empty) categories are not the portal's
+        raise Http404("No category here.")
     page = Paginator(articles, 20).get_page(request.GET.get("page"))
     return render(request, "support/portal/category.html", {"category": category, "page_obj": page})
 

@@ -160,7 +160,7 @@ def test_publishing_with_the_broker_down_saves_and_the_index_catches_up(
             article=small_kb.password,
             title="How to reset your password",
             body="Open Settings and press Reset password. The link is valid for 48 hours.",
-            author=staff.reviewer,
+            author=staff.editor,  # four eyes: the reviewer approves someone else's edit
             base_revision_id=small_kb.password.latest_revision_id,
         )
         knowledge.revision_publish(revision=revision, published_by=staff.reviewer)

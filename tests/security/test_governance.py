@@ -134,13 +134,13 @@ def test_a_drafts_first_title_never_reaches_the_slug(editor, reviewer):
     assert Client().get("/articles/pair-the-remote/").status_code == 200
 
 
-def test_a_renamed_published_article_redirects_from_its_old_slug(reviewer):
+def test_a_renamed_published_article_redirects_from_its_old_slug(reviewer, editor):
     article = make_article(author=reviewer, title="Pair the remote")
     revision = services.revision_save(
         article=article,
         title="Pair the Bluetooth remote",
         body=article.latest_revision.body,
-        author=reviewer,
+        author=editor,
         base_revision_id=article.latest_revision_id,
     )
     # Until the new title is published, the slug is the published one.
@@ -332,3 +332,17 @@ def test_drift_check_sees_a_revision_changed_in_place(reviewer):
     # The body changes under the same revision id (a raw SQL fix, an old admin form).
     Revision.objects.filter(pk=article.published_revision_id).update(body="Hold Home.")
     assert index_drift()["to_index"] == [article.pk]
+
+
+# --- Four-eyes review -------------------------------------------------------------------------
+
+
+def test_a_reviewer_cannot_approve_their_own_revision(reviewer, admin_user, settings):
+    article = make_article(author=reviewer, title="Own change", publish=False)
+    with pytest.raises(ValidationError, match="Four-eyes"):
+        services.revision_publish(revision=article.latest_revision, published_by=reviewer)
+    services.revision_publish(revision=article.latest_revision, published_by=admin_user)
+    assert Article.objects.get(pk=article.pk).status == ArticleStatus.PUBLISHED
+    settings.KB_REVIEW_FOUR_EYES = False  # configurable: a one-person team
+    other = make_article(author=reviewer, title="Solo team", publish=False)
+    services.revision_publish(revision=other.latest_revision, published_by=reviewer)

@@ -38,7 +38,10 @@ def test_multipart_bodies_obey_max_request_bytes(settings):
     r = Client(raise_request_exception=False).post(
         "/widget/ask/stream/", {"q": "hello", "file": upload}
     )
-    assert r.status_code == 413
+    assert r.status_code == 400
+    upload.seek(0)
+    api = Client(raise_request_exception=False).post("/api/ask", {"question": "hi", "f": upload})
+    assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
 
 
 def test_agent_error_responses_do_not_reflect_html(agent, reviewer):
@@ -101,3 +104,20 @@ def test_a_nul_in_import_metadata_skips_that_record_and_names_it(reviewer, tmp_p
     )
     assert summary.created == 1 and Article.objects.filter(external_id="ok").exists()
     assert any("kb.jsonl:2" in src and "NUL" in why for src, why in summary.skipped)
+
+
+@pytest.mark.parametrize("title", ["\u200b\u200b", "\u202e", "\u2066\u200d\u2069", "\ufeff \u200c"])
+def test_titles_without_visible_characters_are_refused(editor, title):
+    with pytest.raises(ValidationError, match="visible"):
+        services.article_create(title=title, body="Some text.", author=editor)
+
+
+def test_internal_only_categories_are_not_on_the_portal(reviewer):
+    from tests.factories import CategoryFactory
+
+    staff = CategoryFactory(name="Staff HERON procedures")
+    public = CategoryFactory(name="Remote")
+    make_article(author=reviewer, title="Override", visibility="internal", category=staff)
+    make_article(author=reviewer, title="Pair the remote", category=public)
+    assert Client().get(f"/categories/{staff.slug}/").status_code == 404
+    assert Client().get(f"/categories/{public.slug}/").status_code == 200
