@@ -37,7 +37,8 @@ class RejectBadRequests:
     - A NUL character in the query string or path: PostgreSQL cannot compare text with NUL,
       so `?q=%00` was a 500 (an HTML one on the API).
     - A body larger than MAX_REQUEST_BYTES, multipart included (Django's own limit skips file
-      parts): 400 (413 on the API). KB_LARGE_UPLOAD_PATHS (the editor's import) have their own larger limit.
+      parts): 400 (413 on the API). KB_LARGE_UPLOAD_PATHS (the editor's import) have their
+      own, larger limit (KB_MAX_UPLOAD_BYTES).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
