@@ -33,7 +33,12 @@ from knowledge.selectors import article_list_for_audience, article_visible_to
 from retrieval import services as retrieval
 from support import ratelimit, selectors, services
 from support.models import ArticleFlag, Channel, Conversation, Interaction, Message
-from support.views_portal import ANSWER_FIELDS_NOT_PUBLIC, answer_event_stream, sse_response
+from support.views_portal import (
+    ANSWER_FIELDS_NOT_PUBLIC,
+    answer_event_stream,
+    requested_by_this_site,
+    sse_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -403,9 +408,10 @@ class SearchView(BaseAPIView):
         result = retrieval.search(
             params["q"], audience=audience, top_k=params["top_k"], mode=params["mode"]
         )
-        services.search_log_record(
-            query=params["q"], audience=audience, channel=Channel.API, hits=result.hits
-        )
+        if requested_by_this_site(request):  # not when another site drives the GET
+            services.search_log_record(
+                query=params["q"], audience=audience, channel=Channel.API, hits=result.hits
+            )
         return Response(
             {
                 "query": result.query,

@@ -178,12 +178,28 @@ class _LazySnippet:
         return self._html
 
 
-def _search(query: str, *, channel: str) -> list[dict]:
+def requested_by_this_site(request: HttpRequest) -> bool:
+    """False for a GET another site made the browser send (an <img>, a hidden frame).
+
+    View counts and search logs are written on GET; only requests from this site, typed
+    or bookmarked URLs, a user's own click from elsewhere, or non-browser clients (no
+    Sec-Fetch headers) count, so another site cannot drive them.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is None or site in ("same-origin", "none"):
+        return True
+    return request.headers.get("Sec-Fetch-Mode") == "navigate" and (
+        request.headers.get("Sec-Fetch-User") == "?1"
+    )
+
+
+def _search(query: str, *, channel: str, record: bool = True) -> list[dict]:
     result = retrieval.search(query, audience=AUDIENCE, top_k=SEARCH_MAX_RESULTS, snippets=False)
     hits = [h for h in result.hits if h.visibility == "public"]
     allowed = _public_article_ids({h.article_id for h in hits})
     hits = [h for h in hits if h.article_id in allowed]
-    services.search_log_record(query=query, audience=AUDIENCE, channel=channel, hits=hits)
+    if record:
+        services.search_log_record(query=query, audience=AUDIENCE, channel=channel, hits=hits)
     return [
         {
             "article_id": h.article_id,
@@ -236,7 +252,8 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     from knowledge.services import revision_body_html
 
     revision = article.published_revision
-    services.article_view_record(article=article)
+    if requested_by_this_site(request):
+        services.article_view_record(article=article)
     related = (
         selectors.portal_articles()
         .filter(category=article.category)
@@ -270,7 +287,7 @@ def search(request: HttpRequest) -> HttpResponse:
         if limited:
             return _too_many(request, limited, fragment=fragment)
         channel = Channel.WIDGET if request.GET.get("channel") == "widget" else Channel.PORTAL
-        results = _search(query, channel=channel)
+        results = _search(query, channel=channel, record=requested_by_this_site(request))
         context["page_obj"] = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
         context["total"] = len(results)
         context["capped"] = len(results) >= SEARCH_MAX_RESULTS

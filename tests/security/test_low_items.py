@@ -121,3 +121,26 @@ def test_internal_only_categories_are_not_on_the_portal(reviewer):
     make_article(author=reviewer, title="Pair the remote", category=public)
     assert Client().get(f"/categories/{staff.slug}/").status_code == 404
     assert Client().get(f"/categories/{public.slug}/").status_code == 200
+
+
+def test_another_site_cannot_drive_get_side_effects(reviewer):
+    from support.models import ArticleViewCount, SearchLog
+
+    article = make_article(author=reviewer, title="Pair the remote")
+    cross = {"HTTP_SEC_FETCH_SITE": "cross-site", "HTTP_SEC_FETCH_MODE": "no-cors"}
+    Client().get(f"/articles/{article.slug}/", **cross)
+    Client().get("/search/", {"q": "pair"}, **cross)
+    Client().get("/api/search", {"q": "pair"}, **cross)
+    assert not ArticleViewCount.objects.filter(article=article, views__gt=0).exists()
+    assert SearchLog.objects.count() == 0
+    # The control: the same requests from this site (or a user's own click) do count.
+    Client().get(f"/articles/{article.slug}/", HTTP_SEC_FETCH_SITE="same-origin")
+    Client().get(
+        "/search/",
+        {"q": "pair"},
+        HTTP_SEC_FETCH_SITE="cross-site",
+        HTTP_SEC_FETCH_MODE="navigate",
+        HTTP_SEC_FETCH_USER="?1",
+    )
+    assert ArticleViewCount.objects.get(article=article).views == 1
+    assert SearchLog.objects.count() == 1
