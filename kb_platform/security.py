@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
@@ -65,9 +65,10 @@ class RejectBadRequests:
         if any(request.path.startswith(p) for p in settings.KB_LARGE_UPLOAD_PATHS):
             limit = settings.KB_MAX_UPLOAD_BYTES
         if length > limit:  # as Django's own limit: a 400 page, a 413 JSON error on the API
-            status = 413 if request.path.startswith("/api/") else 400
             message = f"The request body is over {limit:,} bytes."
-            return _refuse(request, status, "payload_too_large", message)
+            if request.path.startswith("/api/"):
+                return _refuse(request, 413, "payload_too_large", message)
+            raise RequestDataTooBig(message)  # Django's 400 page
         return self.get_response(request)
 
 
