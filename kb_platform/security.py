@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    QueryDict,
+)
 
 
 class ContentSecurityPolicy:
@@ -35,7 +41,8 @@ class RejectBadRequests:
 
     - An unknown Host header: a plain 400 (the error page itself would ask for the host).
     - A NUL character in the query string or path: PostgreSQL cannot compare text with NUL,
-      so `?q=%00` was a 500 (an HTML one on the API).
+      so `?q=%00` was a 500 (an HTML one on the API): NULs are dropped from query
+      parameters, and a path with one is a 400.
     - A body larger than MAX_REQUEST_BYTES, multipart included (Django's own limit skips file
       parts): 400 (413 on the API). KB_LARGE_UPLOAD_PATHS (the editor's import) have their
       own, larger limit (KB_MAX_UPLOAD_BYTES).
@@ -51,12 +58,14 @@ class RejectBadRequests:
             return HttpResponseBadRequest(
                 "Bad request: unknown host.", content_type="text/plain; charset=utf-8"
             )
-        if (
-            "\x00" in request.path
-            or "%00" in request.META.get("QUERY_STRING", "")
-            or any("\x00" in value for values in request.GET.lists() for value in values[1])
-        ):
+        if "\x00" in request.path:
             return _refuse(request, 400, "bad_request", "The request contains a NUL character.")
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            cleaned = QueryDict(mutable=True)
+            for key, values in request.GET.lists():
+                cleaned.setlist(key.replace("\x00", ""), [v.replace("\x00", "") for v in values])
+            cleaned._mutable = False
+            request.GET = cleaned  # NULs dropped, as the services drop them from form input
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -65,7 +74,7 @@ class RejectBadRequests:
         if any(request.path.startswith(p) for p in settings.KB_LARGE_UPLOAD_PATHS):
             limit = settings.KB_MAX_UPLOAD_BYTES
         if length > limit:  # as Django's own limit: a 400 page, a 413 JSON error on the API
-            message = f"The request body is over {limit:,} bytes."
+            message = f"The request body is over the limit of {limit:,} bytes."
             if request.path.startswith("/api/"):
                 return _refuse(request, 413, "payload_too_large", message)
             raise RequestDataTooBig(message)  # Django's 400 page

@@ -57,8 +57,11 @@ def _login(page, base: str, username: str) -> None:
     page.wait_for_load_state()
 
 
-def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, reviewer):
+def test_customer_agent_editor_round_trip(live_server, browser, kb, agent, reviewer, settings):
     from playwright.sync_api import expect
+
+    # One reviewer edits and publishes here: a one-person team, four-eyes review off.
+    settings.KB_REVIEW_FOUR_EYES = False
 
     base = live_server.url
     SHOTS.mkdir(parents=True, exist_ok=True)
