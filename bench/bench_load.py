@@ -68,6 +68,7 @@ def _server_env(tmp: Path) -> dict:
         RATE_LIMIT_ASK_PER_MINUTE="1000000",
         RATE_LIMIT_SEARCH_PER_MINUTE="1000000",
         DJANGO_DEBUG="false",
+        KB_DEMO="true",  # a per-install secret key under KB_VAR_DIR (no DJANGO_SECRET_KEY)
         LOG_LEVEL="WARNING",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

@@ -258,10 +258,17 @@ def _answer_cache_key(question: str, audience: str) -> str | None:
             settings.ANSWER_MAX_SOURCES,
         )
     )
-    return "kb:answer:" + hashlib.sha256(material.encode()).hexdigest()
+    return f"kb:answer:{audience}:" + hashlib.sha256(material.encode()).hexdigest()
 
 
 def _answer_cache_get(key: str | None) -> Answer | None:
+    """A cached answer, served only while every article it shows is still live for its audience.
+
+    The index version in the key lags the database while an index task is slow or the broker
+    is down, so a hit is re-validated here (one query): each cited, retrieved or suggested
+    article must still be published, visible to the audience and at the same published
+    revision as when the answer was cached.
+    """
     if key is None:
         return None
     try:
@@ -269,12 +276,54 @@ def _answer_cache_get(key: str | None) -> Answer | None:
     except Exception:  # a cache outage must never break answering
         logger.warning("answer cache unavailable", exc_info=True)
         return None
-    return answer_from_dict(data) if data else None
+    if not data or "answer" not in data or "articles" not in data:
+        return None
+    if _live_article_revisions(data["articles"], _answer_cache_audience(key)) != data["articles"]:
+        try:
+            cache.delete(key)
+        except Exception:
+            logger.warning("answer cache unavailable", exc_info=True)
+        return None
+    return answer_from_dict(data["answer"])
+
+
+def _answer_cache_audience(key: str) -> str:
+    # The key names its audience ("kb:answer:<audience>:<hash>"); anything else counts as public.
+    parts = key.split(":")
+    return parts[2] if len(parts) == 4 and parts[2] in AUDIENCES else PUBLIC
+
+
+def _answer_shown_article_ids(answer: dict[str, Any]) -> list[str]:
+    ids = {c.get("article_id") for c in answer.get("citations", [])}
+    ids |= {h.get("article_id") for h in answer.get("hits", [])}
+    ids |= {n.get("id") for n in answer.get("nearest_articles", [])}
+    return sorted(str(i) for i in ids if i is not None)
+
+
+def _live_article_revisions(article_ids: Any, audience: str) -> dict[str, int]:
+    """{article id: published revision id} of those of `article_ids` live for `audience`."""
+    if not article_ids:
+        return {}
+    from knowledge.models import Article, ArticleStatus, Visibility
+
+    qs = Article.objects.filter(
+        pk__in=[int(i) for i in article_ids],
+        status=ArticleStatus.PUBLISHED,
+        published_revision__isnull=False,
+    )
+    if audience == PUBLIC:
+        qs = qs.filter(visibility=Visibility.PUBLIC)
+    return {str(pk): rev for pk, rev in qs.values_list("pk", "published_revision_id")}
 
 
 def _answer_cache_set(key: str, answer: Answer) -> None:
+    data = answer.to_dict()
     try:
-        cache.set(key, answer.to_dict(), settings.ANSWER_CACHE_SECONDS)
+        shown = _answer_shown_article_ids(data)
+        live = _live_article_revisions(shown, _answer_cache_audience(key))
+        if len(live) != len(shown):
+            return  # an article it shows was withdrawn while it was being answered
+        cache.set(key, {"answer": data, "articles": live}, settings.ANSWER_CACHE_SECONDS)
     except Exception:
         logger.warning("answer cache unavailable", exc_info=True)
 

@@ -22,7 +22,7 @@ _EMAIL_RE = re.compile(
 # Two letters, two check digits, then 11-30 letters/digits, optionally in groups of four.
 _IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 # 13-19 digits, separated by at most one space or dash between digits.
-_CARD_RE = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?![\w.])")
+_CARD_RE = re.compile(r"(?<![\w.])\d(?:[ -]?\d){12,18}(?!\w|\.\d)")  # a final period ends it
 # A candidate phone number: optional +/00, digits with spaces, dashes, dots or parentheses.
 _PHONE_RE = re.compile(r"(?<![\w.+/:-])(?:\+|\b00)?\(?\d[\d ().-]{5,}\d(?![\w/:])(?!\.\d)")
 _DATE_RE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")

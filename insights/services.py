@@ -560,6 +560,9 @@ def _mine_merges(
         if lexical < min_lexical:
             continue
         a, b = articles[i], articles[j]  # ordered by id: the older article is kept
+        if a.visibility != b.visibility:
+            # Merging would move internal text into a public article's draft: never silently.
+            continue
         signature = f"merge:{a.pk}-{b.pk}"
         match = existing.get(signature)
         if match is not None and match.status != SuggestionStatus.OPEN:
@@ -576,8 +579,8 @@ def _mine_merges(
         )
         suggestion.evidence = {
             "articles": [
-                {"id": a.pk, "title": a.title, "slug": a.slug},
-                {"id": b.pk, "title": b.title, "slug": b.slug},
+                {"id": a.pk, "title": a.title, "slug": a.slug, "visibility": a.visibility},
+                {"id": b.pk, "title": b.title, "slug": b.slug, "visibility": b.visibility},
             ],
             "stats": {"similarity": similarity, "lexical": round(lexical, 3)},
         }
@@ -785,8 +788,12 @@ def suggestion_accept(
         raise ValidationError("The draft is empty: write the article text before accepting.")
     summary = f"From insights suggestion #{suggestion.pk}"
     if suggestion.kind == SuggestionKind.NEW_ARTICLE:
-        audiences = {q.get("audience", "public") for q in suggestion.evidence.get("questions", [])}
-        visibility = "internal" if audiences == {"internal"} else "public"
+        evidence = suggestion.evidence
+        audiences = {q.get("audience", "public") for q in evidence.get("questions", [])}
+        # Agents' replies are internal text: a draft built from them starts internal, and an
+        # editor makes it public deliberately (publishing it then needs a reviewer).
+        public = audiences == {"public"} and not evidence.get("agent_replies")
+        visibility = "public" if public else "internal"
         article = kb.article_create(
             title=title, body=body, author=user, summary=summary, visibility=visibility
         )

@@ -125,11 +125,27 @@ def _copy_index(dest: Path) -> dict | None:
 
 
 def backup_create(out_dir: Path, *, log: Callable[[str], None] = logger.info) -> dict:
-    """Write a backup into `out_dir` (created; must be empty) and return its manifest."""
+    """Write a backup into `out_dir` (created; must be empty) and return its manifest.
+
+    Everything is private to the owner (folder 0700, files 0600): the dump holds password
+    hashes, API tokens and internal articles.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise BackupError(f"{out_dir} is not empty: choose a new folder for the backup")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    old_umask = os.umask(0o077)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.chmod(0o700)
+        manifest = _backup_write(out_dir, log=log)
+    finally:
+        os.umask(old_umask)
+    for path in out_dir.rglob("*"):  # copied index files keep their source's mode: tighten
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    return manifest
+
+
+def _backup_write(out_dir: Path, *, log: Callable[[str], None]) -> dict:
     started = timezone.now()
     counts = model_counts()
     db_json = out_dir / DB_JSON

@@ -126,13 +126,55 @@ def database_from_url(url: str) -> dict:
     )
 
 
+def per_install_secret_key(path: Path) -> str:
+    """The demo's secret key: generated once per install into `path` (mode 0600), then reused.
+
+    Never a key built into the code: anyone could forge signed widget tokens with that.
+    """
+    import secrets
+
+    try:
+        existing = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        existing = ""
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"the demo secret key file {path} cannot be read: {exc}"
+        ) from exc
+    if existing:
+        return existing
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a key another process just wrote
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"the demo secret key cannot be written to {path}: {exc}"
+        ) from exc
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# The embedded demo (`make demo`, the tests): allows a generated per-install secret key.
+KB_DEMO = env_bool("KB_DEMO", False)
+# Where derived artifacts live: FAISS / lexical index versions, ONNX exports, the demo key.
+VAR_DIR = Path(env_str("KB_VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("DJANGO_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set")
-    # Only for the demo and tests: a deployment sets DJANGO_REQUIRE_SECRET_KEY=true.
-    SECRET_KEY = "insecure-demo-key-change-me"
+    if env_bool("DJANGO_REQUIRE_SECRET_KEY", False) or not (DEBUG or KB_DEMO):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set; for the local demo "
+            "only, KB_DEMO=true generates a per-install key in KB_VAR_DIR/secret_key"
+        )
+    SECRET_KEY = per_install_secret_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -155,7 +197,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kb_platform.security.RejectBadRequests",
     "django.middleware.security.SecurityMiddleware",
+    "kb_platform.security.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -187,6 +231,7 @@ ASGI_APPLICATION = "kb_platform.asgi.application"
 DATABASES = {"default": database_from_url(env_str("DATABASE_URL", "sqlite:///db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = ["support.ratelimit.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -215,7 +260,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Request size limits: a huge body gets a clear 400/413, never a memory spike.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# MAX_REQUEST_BYTES covers whole bodies, multipart included (kb_platform.security); only the
+# editor's import takes larger uploads, up to KB_MAX_UPLOAD_BYTES.
+KB_LARGE_UPLOAD_PATHS = ["/editor/import/"]
+KB_MAX_UPLOAD_BYTES = env_int("KB_MAX_UPLOAD_BYTES", 100 * 1024 * 1024, minimum=1024)
 KB_MAX_ARTICLE_BODY_CHARS = env_int("KB_MAX_ARTICLE_BODY_CHARS", 200_000, minimum=1000)
+# Four-eyes review: a revision's author cannot approve and publish it (imports with --publish
+# and the demo data are the exception: the importing reviewer decides).
+KB_REVIEW_FOUR_EYES = env_bool("KB_REVIEW_FOUR_EYES", True)
 KB_MAX_QUESTION_CHARS = env_int("KB_MAX_QUESTION_CHARS", 2000, minimum=50)
 
 SESSION_COOKIE_HTTPONLY = True
@@ -224,9 +276,28 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS: redirect plain HTTP, HSTS, and (behind a TLS-terminating proxy that sets
+# X-Forwarded-Proto and strips it from clients) know the request was HTTPS, so links built
+# from requests (e-mails, redirects) say https://.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy on every response (kb_platform.security.ContentSecurityPolicy):
+# no inline or third-party script anywhere; the widget frame may be embedded by any site.
+CONTENT_SECURITY_POLICY = env_str(
+    "DJANGO_CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+# API tokens stop working this many days after they were issued (0: never); a password
+# change always revokes them.
+API_TOKEN_MAX_AGE_DAYS = env_int("API_TOKEN_MAX_AGE_DAYS", 90, minimum=0)
 
-# Where derived artifacts live: FAISS / lexical index versions, ONNX exports, exports.
-VAR_DIR = Path(env_str("KB_VAR_DIR", str(BASE_DIR / "var")))
 INDEX_DIR = Path(env_str("INDEX_DIR", str(VAR_DIR / "index")))
 
 # --- Celery -------------------------------------------------------------------------------
@@ -369,6 +440,15 @@ ANSWER_CACHE_SECONDS = env_int("ANSWER_CACHE_SECONDS", 300, minimum=0)  # demo t
 # --- Support / portal ---------------------------------------------------------------------
 RATE_LIMIT_ASK_PER_MINUTE = env_int("RATE_LIMIT_ASK_PER_MINUTE", 20, minimum=1)
 RATE_LIMIT_SEARCH_PER_MINUTE = env_int("RATE_LIMIT_SEARCH_PER_MINUTE", 120, minimum=1)
+# One IP may use this many clients' budgets (an office behind NAT), then it is limited as one.
+RATE_LIMIT_PER_IP_FACTOR = env_int("RATE_LIMIT_PER_IP_FACTOR", 5, minimum=1)
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). 0: none,
+# REMOTE_ADDR is the client. Too high lets clients choose their own address.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+# Failed sign-ins per IP + username (and, times RATE_LIMIT_PER_IP_FACTOR, per IP) before
+# sign-in is refused for the rest of a LOGIN_LOCKOUT_SECONDS window.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=60)
 
 # --- Insights (log mining) ----------------------------------------------------------------
 INSIGHTS_WINDOW_DAYS = env_int("INSIGHTS_WINDOW_DAYS", 90, minimum=1)
@@ -392,7 +472,7 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "support.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],

@@ -5,7 +5,8 @@ from knowledge import roles as role_rules
 
 def roles(request: HttpRequest) -> dict:
     """Expose the user's role flags to every template (menus show what the role may do)."""
-    user = request.user
+    # Error pages rendered before AuthenticationMiddleware ran have no user: a customer.
+    user = getattr(request, "user", None)
     return {
         "kb_role": role_rules.role_name(user),
         "kb_is_agent": role_rules.is_agent(user),

@@ -110,6 +110,9 @@ class Revision(models.Model):
     number = models.PositiveIntegerField()
     title = models.CharField(max_length=300)
     body = models.TextField(help_text="Markdown")
+    # The sanitized HTML of `body`, rendered once when the revision is written: pages show
+    # this instead of rendering Markdown per request (a large body takes seconds to render).
+    body_html = models.TextField(blank=True, editable=False)
     summary = models.CharField(max_length=300, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -143,6 +146,17 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} r{self.number}"
+
+
+class ArticleSlug(models.Model):
+    """A slug an article was published under before its published title changed: redirects."""
+
+    slug = models.SlugField(max_length=300, unique=True)
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="old_slugs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.slug} -> {self.article_id}"
 
 
 class AuditLog(models.Model):

@@ -20,6 +20,16 @@ def article_list_for_audience(*, audience: str) -> QuerySet[Article]:
     return qs
 
 
+def article_current_slug(*, old_slug: str, audience: str) -> str | None:
+    """The slug an article now has when `old_slug` is one it was published under before."""
+    return (
+        article_list_for_audience(audience=audience)
+        .filter(old_slugs__slug=old_slug)
+        .values_list("slug", flat=True)
+        .first()
+    )
+
+
 def article_visible_to(*, user: Any, article: Article) -> bool:
     if roles.is_editor(user):
         return True

@@ -8,6 +8,7 @@ never sees uncommitted rows and knowledge never imports the apps that index it.
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from django.utils.text import slugify
 from knowledge import roles
 from knowledge.models import (
     Article,
+    ArticleSlug,
     ArticleStatus,
     AuditLog,
     Category,
@@ -30,6 +32,7 @@ from knowledge.models import (
     Tag,
     Visibility,
 )
+from knowledge.rendering import render_markdown
 from knowledge.signals import article_published, article_withdrawn, knowledge_bulk_changed
 
 _bulk_state = threading.local()
@@ -120,8 +123,9 @@ def _validate_body(body: str) -> None:
 
 def _validate_title(title: str) -> str:
     title = (title or "").strip()
-    if not title:
-        raise ValidationError("An article needs a title.")
+    # Zero-width and direction-override characters (Unicode "format", Cf) show nothing.
+    if not "".join(ch for ch in title if unicodedata.category(ch) != "Cf" and not ch.isspace()):
+        raise ValidationError("An article needs a title (with visible characters).")
     if "\x00" in title:
         raise ValidationError("The title contains a NUL character; remove it.")
     if len(title) > 300:
@@ -136,7 +140,10 @@ def unique_article_slug(title: str, *, exclude_pk: int | None = None) -> str:
     qs = Article.objects.all()
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
-    while qs.filter(slug=slug).exists():
+    old = ArticleSlug.objects.all()
+    if exclude_pk:
+        old = old.exclude(article_id=exclude_pk)
+    while qs.filter(slug=slug).exists() or old.filter(slug=slug).exists():
         slug = f"{base}-{n}"
         n += 1
     return slug
@@ -218,6 +225,7 @@ def article_create(
         number=1,
         title=title,
         body=body,
+        body_html=render_markdown(body),
         summary=summary[:300],
         author=author if getattr(author, "is_authenticated", False) else None,
     )
@@ -258,6 +266,7 @@ def revision_save(
         number=_next_revision_number(locked),
         title=title,
         body=body,
+        body_html=render_markdown(body),
         summary=summary[:300],
         author=author if getattr(author, "is_authenticated", False) else None,
         base_revision_id=base_revision_id,
@@ -320,12 +329,28 @@ def revision_reject(*, revision: Revision, reviewed_by: Any, note: str) -> Revis
 
 
 @transaction.atomic
-def revision_publish(*, revision: Revision, published_by: Any) -> Article:
-    """Approve and publish a revision: it becomes what customers and search see."""
+def revision_publish(
+    *, revision: Revision, published_by: Any, self_review: bool = False
+) -> Article:
+    """Approve and publish a revision: it becomes what customers and search see.
+
+    Four eyes (KB_REVIEW_FOUR_EYES, on by default): the revision's author cannot approve it.
+    `self_review=True` is for the paths that are themselves the decision of a reviewer with
+    no second person (imports with --publish, demo data, article_create_published).
+    """
     _require_reviewer(published_by)
     article = Article.objects.select_for_update().get(pk=revision.article_id)
     if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
         return article
+    if (
+        settings.KB_REVIEW_FOUR_EYES
+        and not self_review
+        and revision.author_id is not None
+        and revision.author_id == getattr(published_by, "pk", None)
+    ):
+        raise ValidationError(
+            "Four-eyes review: you wrote this revision, so another reviewer has to approve it."
+        )
     revision.refresh_from_db(fields=["state"])
     if revision.state == RevisionState.SUPERSEDED:
         raise ValidationError(
@@ -337,12 +362,20 @@ def revision_publish(*, revision: Revision, published_by: Any) -> Article:
         published_by if getattr(published_by, "is_authenticated", False) else None
     )
     revision.save(update_fields=["state", "reviewed_by"])
+    _slug_follow_published_title(article, title=revision.title)
     article.published_revision = revision
     article.title = revision.title
     article.status = ArticleStatus.PUBLISHED
     article.published_at = timezone.now()
     article.save(
-        update_fields=["published_revision", "title", "status", "published_at", "updated_at"]
+        update_fields=[
+            "published_revision",
+            "title",
+            "slug",
+            "status",
+            "published_at",
+            "updated_at",
+        ]
     )
     audit_record(
         actor=published_by,
@@ -352,6 +385,37 @@ def revision_publish(*, revision: Revision, published_by: Any) -> Article:
     )
     _announce(article_published, article.pk)
     return article
+
+
+def _slug_derived_from(slug: str, title: str) -> bool:
+    base = slugify(title)[:280] or "article"
+    return slug == base or (slug.startswith(f"{base}-") and slug[len(base) + 1 :].isdigit())
+
+
+def _slug_follow_published_title(article: Article, *, title: str) -> None:
+    """Slugs come from published titles, never from a draft's: customers see the URL.
+
+    A slug made from an earlier title (the first draft's, or the previous published one)
+    moves to the new published title; a slug that was public before stays as a redirect.
+    Slugs set explicitly (an import's `slug`) are kept.
+    """
+    if title == article.title or not _slug_derived_from(article.slug, article.title):
+        return
+    if _slug_derived_from(article.slug, title):
+        return
+    new_slug = unique_article_slug(title, exclude_pk=article.pk)
+    if article.published_revision_id is not None:
+        ArticleSlug.objects.update_or_create(slug=article.slug, defaults={"article": article})
+    ArticleSlug.objects.filter(slug=new_slug, article=article).delete()
+    article.slug = new_slug
+
+
+def revision_body_html(*, revision: Revision) -> str:
+    """The revision's stored HTML; rendered (once) for rows written before it was stored."""
+    if not revision.body_html and revision.body:
+        revision.body_html = render_markdown(revision.body)
+        Revision.objects.filter(pk=revision.pk).update(body_html=revision.body_html)
+    return revision.body_html
 
 
 @transaction.atomic
@@ -393,6 +457,7 @@ def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
         number=_next_revision_number(article),
         title=revision.title,
         body=revision.body,
+        body_html=revision.body_html or render_markdown(revision.body),
         summary=f"Restored revision {revision.number}",
         author=restored_by if getattr(restored_by, "is_authenticated", False) else None,
         base_revision_id=article.latest_revision_id,
@@ -408,6 +473,26 @@ def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
         detail={"from_revision": revision.number, "new_revision": new.number},
     )
     return new
+
+
+def _require_review_to_make_public(article: Article, *, visibility: str, user: Any) -> None:
+    """Making published content public is publishing: it needs review rights.
+
+    An internal article with a published revision (live, or archived and one unarchive away)
+    would reach customers at once, with no review, if an editor could flip it to public.
+    """
+    if user is None or visibility != Visibility.PUBLIC:
+        return
+    current = (
+        Article.objects.filter(pk=article.pk).values_list("visibility", "published_revision_id")
+    ).first()
+    if current is None or current[0] == Visibility.PUBLIC or current[1] is None:
+        return
+    if not roles.can_review(user):
+        raise ValidationError(
+            "Making a published internal article public publishes it to customers: only "
+            "reviewers and admins can do that. Ask a reviewer to change its visibility."
+        )
 
 
 @transaction.atomic
@@ -429,6 +514,7 @@ def article_update_metadata(
     if visibility is not None:
         if visibility not in Visibility.values:
             raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
+        _require_review_to_make_public(article, visibility=visibility, user=updated_by)
         changed["visibility"] = visibility
         article.visibility = visibility
     if locale is not None:
@@ -463,7 +549,7 @@ def article_create_published(
         article = article_create(title=title, body=body, author=author, **kwargs)
         revision = article.latest_revision
         assert revision is not None
-        revision_publish(revision=revision, published_by=author)
+        revision_publish(revision=revision, published_by=author, self_review=True)
         article.refresh_from_db()
     return article
 
@@ -567,12 +653,14 @@ def _import_one(
     category_name = record.category or default_category
     category = category_get_or_create(name=category_name) if category_name else None
     tags = tags_get_or_create(names=record.tags)
-    visibility = record.visibility or default_visibility
     existing = (
         Article.objects.select_related("latest_revision")
         .filter(external_id=record.external_id)
         .first()
     )
+    # A re-import keeps what the record does not mention: the import default applies only to
+    # new articles (it once turned existing internal articles public, live, with no review).
+    visibility = record.visibility or (existing.visibility if existing else default_visibility)
     if existing is None:
         slug = record.slug.strip() if record.slug else ""
         if slug:
@@ -623,10 +711,10 @@ def _import_one(
             summary="Re-imported",
         )
         if publish:
-            revision_publish(revision=revision, published_by=actor)
+            revision_publish(revision=revision, published_by=actor, self_review=True)
         return "updated"
     if publish and latest is not None and existing.published_revision_id != latest.pk:
-        revision_publish(revision=latest, published_by=actor)
+        revision_publish(revision=latest, published_by=actor, self_review=True)
         return "updated"
     return "updated" if meta_changed else "unchanged"
 

@@ -305,7 +305,7 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "article": article,
             "latest": latest,
             "published": published,
-            "shown_html": render_markdown(shown.body) if shown else "",
+            "shown_html": services.revision_body_html(revision=shown) if shown else "",
             "pending_diff": pending_diff,
             "reject_form": RejectForm(),
             "can_submit": bool(
@@ -386,13 +386,21 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
+REVIEW_QUEUE_PAGE_SIZE = 20
+
+
 @require_GET
 @reviewer_required
 def review_queue(request: HttpRequest) -> HttpResponse:
+    # Paginated: each item computes a diff, so one page bounds the work of one request.
+    page = Paginator(
+        selectors.revisions_in_review().select_related(
+            "article__published_revision", "article__category", "author"
+        ),
+        REVIEW_QUEUE_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     items = []
-    for revision in selectors.revisions_in_review().select_related(
-        "article__published_revision", "article__category"
-    )[:100]:
+    for revision in page.object_list:
         published = revision.article.published_revision
         base = published.body if published and published.pk != revision.pk else ""
         rows = diff_lines(base, revision.body)
@@ -400,7 +408,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             {"revision": revision, "published": published, "diff": rows, "stats": diff_stats(rows)}
         )
     return render(
-        request, "knowledge/review_queue.html", {"items": items, "reject_form": RejectForm()}
+        request,
+        "knowledge/review_queue.html",
+        {"items": items, "page": page, "reject_form": RejectForm()},
     )
 
 
@@ -464,7 +474,11 @@ def revision_detail(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     return render(
         request,
         "knowledge/revision_detail.html",
-        {"article": article, "revision": revision, "html": render_markdown(revision.body)},
+        {
+            "article": article,
+            "revision": revision,
+            "html": services.revision_body_html(revision=revision),
+        },
     )
 
 

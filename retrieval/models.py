@@ -21,6 +21,9 @@ class Chunk(models.Model):
     visibility = models.CharField(max_length=16, choices=Visibility.choices)
     # sha256 of the exact text that was embedded (title + headings + chunk text).
     content_hash = models.CharField(max_length=64, db_index=True)
+    # sha256 of the revision's title and body this chunk was cut from: the drift check compares
+    # it with the database, so a revision changed in place (not through the services) is seen.
+    source_hash = models.CharField(max_length=64, blank=True)
     # float32 little-endian bytes of the L2-normalised vector.
     embedding = models.BinaryField(null=True, blank=True)
     # Backend + model identity: vectors from different models are never mixed.

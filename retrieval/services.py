@@ -20,7 +20,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from knowledge.models import Article, ArticleStatus, Visibility
+from knowledge.models import Article, ArticleStatus, Revision, Visibility
 from knowledge.normalize import Lexicon, build_lexicon, normalize_body
 from retrieval import engine
 from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
@@ -322,6 +322,12 @@ def _blob(value: bytes | memoryview | None) -> bytes:
     return bytes(value)
 
 
+def _source_hash(revision: Revision | None) -> str:
+    if revision is None:
+        return ""
+    return content_hash(f"{revision.title}\n{revision.body}")
+
+
 def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
     """Replace the article's chunk rows unless they already match exactly."""
     article = plan.article
@@ -332,6 +338,7 @@ def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
         and c.text == s["text"]
         and c.heading_path == s["heading_path"]
         and c.revision_id == article.published_revision_id
+        and c.source_hash == _source_hash(article.published_revision)
         and c.visibility == article.visibility
         and c.embedding_model_id == model_id
         for c, s in zip(existing, plan.specs, strict=False)
@@ -350,6 +357,7 @@ def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
                     heading_path=s["heading_path"],
                     visibility=article.visibility,
                     content_hash=s["hash"],
+                    source_hash=_source_hash(article.published_revision),
                     embedding=s["embedding"],
                     embedding_model_id=model_id,
                     token_count=s["tokens"],
@@ -568,13 +576,20 @@ def index_drift() -> dict[str, list[int]]:
     live = {
         row["pk"]: row
         for row in _live_queryset().values(
-            "pk", "title", "slug", "visibility", "published_revision_id", "published_revision__body"
+            "pk",
+            "title",
+            "slug",
+            "visibility",
+            "published_revision_id",
+            "published_revision__title",
+            "published_revision__body",
         )
     }
-    chunk_revisions: dict[int, set[int]] = {}
-    pairs = Chunk.objects.values_list("article_id", "revision_id").distinct()
-    for article_id, revision_id in pairs:
-        chunk_revisions.setdefault(article_id, set()).add(revision_id)
+    # Revision ids and content hashes: a revision edited in place keeps its id.
+    chunk_revisions: dict[int, set[tuple[int, str]]] = {}
+    pairs = Chunk.objects.values_list("article_id", "revision_id", "source_hash").distinct()
+    for article_id, revision_id, source in pairs:
+        chunk_revisions.setdefault(article_id, set()).add((revision_id, source))
     indexed: dict[int, ChunkMeta] = {}
     if snapshot is not None:
         for chunk_meta in snapshot.chunks.values():
@@ -584,7 +599,10 @@ def index_drift() -> dict[str, list[int]]:
         if not (row["published_revision__body"] or "").strip():
             continue  # nothing to index
         meta = indexed.get(pk)
-        current_chunks = chunk_revisions.get(pk) == {row["published_revision_id"]}
+        source = content_hash(
+            f"{row['published_revision__title']}\n{row['published_revision__body']}"
+        )
+        current_chunks = chunk_revisions.get(pk) == {(row["published_revision_id"], source)}
         if (
             meta is None
             or not current_chunks

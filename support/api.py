@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import exceptions, parsers, permissions, renderers, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
@@ -195,8 +195,8 @@ class AnswerSerializer(serializers.Serializer):
     abstained = serializers.BooleanField()
     confidence = serializers.FloatField()
     grounding_score = serializers.FloatField()
-    backend = serializers.CharField()
-    model = serializers.CharField()
+    backend = serializers.CharField(required=False, help_text="Staff only")
+    model = serializers.CharField(required=False, help_text="Staff only")
     latency_ms = serializers.FloatField()
     citations = CitationSerializer(many=True)
     nearest_articles = serializers.ListField(child=serializers.DictField())
@@ -233,14 +233,31 @@ class RevisionSerializer(serializers.ModelSerializer):
         fields = ["id", "number", "title", "body", "summary", "state", "author", "created_at"]
 
 
+class PublicRevisionSerializer(serializers.ModelSerializer):
+    """What customers may know of a revision: its text, not who wrote it or why."""
+
+    class Meta:
+        model = Revision
+        fields = ["id", "title", "body", "created_at"]
+
+
 class ArticleDetailSerializer(ArticleListSerializer):
-    published_revision = RevisionSerializer(read_only=True)
+    published_revision = serializers.SerializerMethodField()
     latest_revision = serializers.SerializerMethodField()
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
 
     class Meta(ArticleListSerializer.Meta):
         fields = [*ArticleListSerializer.Meta.fields, "tags", "published_revision"]
         fields.append("latest_revision")
+
+    @extend_schema_field(RevisionSerializer)
+    def get_published_revision(self, obj: Article) -> dict | None:
+        # Change summaries, states and author names are editors' business.
+        if obj.published_revision_id is None:
+            return None
+        if roles.is_editor(self.context["request"].user):
+            return RevisionSerializer(obj.published_revision).data
+        return PublicRevisionSerializer(obj.published_revision).data
 
     def get_latest_revision(self, obj: Article) -> dict | None:
         # Drafts are for editors only; others see the published revision.

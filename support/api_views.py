@@ -12,7 +12,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, renderers, serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
@@ -44,6 +43,8 @@ from support.api import (
     _validated,
 )
 from support.models import Channel, Conversation, Interaction, Message
+from support.presenters import ANSWER_FIELDS_NOT_PUBLIC
+from support.responses import requested_by_this_site
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,10 @@ class SearchView(BaseAPIView):
         result = retrieval.search(
             params["q"], audience=audience, top_k=params["top_k"], mode=params.get("mode")
         )
-        services.search_log_record(
-            query=params["q"], audience=audience, channel=Channel.API, hits=result.hits
-        )
+        if requested_by_this_site(request):  # not when another site drives the GET
+            services.search_log_record(
+                query=params["q"], audience=audience, channel=Channel.API, hits=result.hits
+            )
         return Response(
             {
                 "query": result.query,
@@ -156,6 +158,9 @@ class AskView(BaseAPIView):
         result = services.ask_answer(**ask)
         body = result.answer.to_dict()
         body.pop("hits", None)
+        if audience == "public":  # how the answer was made is for staff only
+            for name in ANSWER_FIELDS_NOT_PUBLIC:
+                body.pop(name, None)
         body["interaction_id"] = result.interaction.pk
         body["conversation_id"] = result.conversation.pk if result.conversation else None
         return Response(body)
@@ -329,8 +334,9 @@ class TokenView(BaseAPIView):
         summary="Your API token (created on first call); send it as `Authorization: Token ...`",
     )
     def post(self, request):
-        token, _ = Token.objects.get_or_create(user=request.user)
-        return Response({"token": token.key})
+        from support.tokens import token_for_user
+
+        return Response({"token": token_for_user(request.user).key})
 
 
 @extend_schema(exclude=True)

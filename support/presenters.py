@@ -72,9 +72,19 @@ def public_article_ids(ids: set[int]) -> set[int]:
     return set(selectors.portal_articles().filter(pk__in=ids).values_list("pk", flat=True))
 
 
+# How an answer was made (which backend and model, prompt version, why the LLM was skipped,
+# token counts) is for staff and the interaction log, not for customers.
+ANSWER_FIELDS_NOT_PUBLIC = (
+    "backend", "model", "prompt_version", "fallback_reason", "prompt_tokens",
+    "completion_tokens", "retrieval_confidence", "draft_text",
+)  # fmt: skip
+
+
 def answer_for_portal(answer: Answer) -> dict:
     """The answer as the portal shows it; citations to anything not public are dropped."""
     data = answer.to_dict()
+    for name in ANSWER_FIELDS_NOT_PUBLIC:
+        data.pop(name, None)
     cited = {c["article_id"] for c in data["citations"]}
     for n in data.get("nearest_articles") or []:
         n.setdefault("article_id", n.get("id"))  # generation names it "id"

@@ -48,3 +48,18 @@ def json_error(message: str, status: int, code: str = "invalid") -> HttpResponse
         status=status,
         content_type="application/json",
     )
+
+
+def requested_by_this_site(request: HttpRequest) -> bool:
+    """False for a GET another site made the browser send (an <img>, a hidden frame).
+
+    View counts and search logs are written on GET; only requests from this site, typed
+    or bookmarked URLs, a user's own click from elsewhere, or non-browser clients (no
+    Sec-Fetch headers) count, so another site cannot drive them.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is None or site in ("same-origin", "none"):
+        return True
+    return request.headers.get("Sec-Fetch-Mode") == "navigate" and (
+        request.headers.get("Sec-Fetch-User") == "?1"
+    )

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import services as generation
@@ -330,7 +331,9 @@ def conversation_status(request: HttpRequest, pk: int) -> HttpResponse:
         elif request.POST.get("assign") == "none":
             services.conversation_update(conversation=conversation, unassign=True)
     except ValidationError as exc:
-        return HttpResponse(" ".join(exc.messages), status=400)
+        return HttpResponse(
+            " ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8"
+        )
     return redirect("support:agent_conversation", pk=conversation.pk)
 
 
@@ -352,9 +355,12 @@ def flag_article(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         if request.headers.get("HX-Request"):
             return HttpResponse(
-                f'<p class="error" role="alert">{" ".join(exc.messages)}</p>', status=400
+                format_html('<p class="error" role="alert">{}</p>', " ".join(exc.messages)),
+                status=400,
             )
-        return HttpResponse(" ".join(exc.messages), status=400)
+        return HttpResponse(
+            " ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8"
+        )
     if request.headers.get("HX-Request"):
         return render(request, "support/agent/_flagged.html", {"flag": flag})
     if conversation is not None:
@@ -369,18 +375,14 @@ def agent_article(request: HttpRequest, pk: int) -> HttpResponse:
     article = get_object_or_404(article_list_for_audience(audience=AUDIENCE), pk=pk)
     from django.utils.safestring import mark_safe
 
-    from knowledge.rendering import render_markdown
+    from knowledge.services import revision_body_html
 
     return render(
         request,
         "support/agent/article.html",
         {
             "article": article,
-            "body_html": mark_safe(
-                render_markdown(
-                    article.published_revision.body if article.published_revision else ""
-                )
-            ),
+            "body_html": mark_safe(revision_body_html(revision=article.published_revision)),
             "flag_reasons": ArticleFlag.Reason.choices,
         },
     )

@@ -22,6 +22,7 @@ from knowledge.models import Category
 from retrieval import services as retrieval
 from support import presenters, ratelimit, responses, selectors, services, sse, threads
 from support.models import Channel, Conversation, Interaction
+from support.responses import requested_by_this_site
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +50,13 @@ class _LazySnippet:
         return self._html
 
 
-def _search(query: str, *, channel: str) -> list[dict]:
+def _search(query: str, *, channel: str, record: bool = True) -> list[dict]:
     result = retrieval.search(query, audience=AUDIENCE, top_k=SEARCH_MAX_RESULTS, snippets=False)
     hits = [h for h in result.hits if h.visibility == "public"]
     allowed = presenters.public_article_ids({h.article_id for h in hits})
     hits = [h for h in hits if h.article_id in allowed]
-    services.search_log_record(query=query, audience=AUDIENCE, channel=channel, hits=hits)
+    if record:
+        services.search_log_record(query=query, audience=AUDIENCE, channel=channel, hits=hits)
     return [
         {
             "article_id": h.article_id,
@@ -87,6 +89,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     category = get_object_or_404(Category, slug=slug)
     articles = selectors.portal_articles().filter(category=category).order_by("title")
+    if not articles.exists():  # internal-only (or empty) categories are not the portal's
+        raise Http404("No category here.")
     page = Paginator(articles, 20).get_page(request.GET.get("page"))
     return render(request, "support/portal/category.html", {"category": category, "page_obj": page})
 
@@ -94,18 +98,26 @@ def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # 404 (not 403) for internal, draft or archived articles: the portal does not reveal them.
-    article = get_object_or_404(selectors.portal_articles(), slug=slug)
-    from knowledge.rendering import render_markdown
+    article = selectors.portal_articles().filter(slug=slug).first()
+    if article is None:
+        from knowledge.selectors import article_current_slug
+
+        moved = article_current_slug(old_slug=slug, audience=selectors.PORTAL_AUDIENCE)
+        if moved:  # published under an earlier title: the old URL keeps working
+            return redirect("support:article", slug=moved, permanent=True)
+        raise Http404("No article here.")
+    from knowledge.services import revision_body_html
 
     revision = article.published_revision
-    services.article_view_record(article=article)
+    if requested_by_this_site(request):
+        services.article_view_record(article=article)
     return render(
         request,
         "support/portal/article.html",
         {
             "article": article,
             "revision": revision,
-            "body_html": mark_safe(render_markdown(revision.body)),
+            "body_html": mark_safe(revision_body_html(revision=revision)),  # sanitized at save
             "related": _related_articles(article),
             "voted": request.GET.get("voted", ""),
         },
@@ -166,7 +178,7 @@ def search(request: HttpRequest) -> HttpResponse:
         if limited:
             return responses.too_many(request, limited, fragment=fragment)
         channel = Channel.WIDGET if request.GET.get("channel") == "widget" else Channel.PORTAL
-        results = _search(query, channel=channel)
+        results = _search(query, channel=channel, record=requested_by_this_site(request))
         context["page_obj"] = Paginator(results, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
         context["total"] = len(results)
         context["capped"] = len(results) >= SEARCH_MAX_RESULTS

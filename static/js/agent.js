@@ -18,3 +18,10 @@
     target.dispatchEvent(new Event("input", { bubbles: true }));
   });
 })();
+
+/* Filters that apply on change (no inline handlers: the CSP allows no inline script). */
+document.addEventListener("change", function (ev) {
+  if (ev.target.hasAttribute && ev.target.hasAttribute("data-autosubmit") && ev.target.form) {
+    ev.target.form.submit();
+  }
+});

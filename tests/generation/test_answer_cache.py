@@ -51,7 +51,7 @@ def test_repeated_question_is_served_from_the_cache(cached_kb):
     assert again.question == "How do I reset my password?"
 
 
-def test_a_publish_invalidates_cached_answers(cached_kb, reviewer):
+def test_a_publish_invalidates_cached_answers(cached_kb, reviewer, admin_user):
     before = generation.answer_question("How long is the reset link valid?", audience="public")
     article = cached_kb["public"]
     revision = kb.revision_save(
@@ -61,7 +61,7 @@ def test_a_publish_invalidates_cached_answers(cached_kb, reviewer):
         author=reviewer,
         base_revision_id=article.latest_revision_id,
     )
-    kb.revision_publish(revision=revision, published_by=reviewer)
+    kb.revision_publish(revision=revision, published_by=admin_user)  # four eyes
     retrieval.article_index(article_id=article.pk)
     after = generation.answer_question("How long is the reset link valid?", audience="public")
     assert not after.from_cache

@@ -69,7 +69,7 @@ def _ask_everywhere(staff) -> list[Interaction]:
     assert r.status_code == 200
     body = r.json()
     assert body["text"] and not body["abstained"]
-    assert body["backend"] == "extractive" and body["fallback_reason"]
+    assert "backend" not in body and "fallback_reason" not in body  # staff-only details
     assert time.perf_counter() - started < 20
     new = list(Interaction.objects.exclude(pk__in=before).order_by("pk"))
     assert len(new) == 3
@@ -106,12 +106,13 @@ def test_llm_recovers_after_the_fault(small_kb, staff, llm_settings, fake_llm, s
     llm_settings(fake_llm.base_url)
     fake_llm.default = "garbage"
     r = Client().post("/api/ask", {"question": "How do I reset my password?"}, "application/json")
-    assert r.json()["fallback_reason"]
+    assert Interaction.objects.get(pk=r.json()["interaction_id"]).fallback_reason
     fake_llm.default = "normal"
     circuit.reset_all()
     r = Client().post("/api/ask", {"question": "How do I reset my password?"}, "application/json")
     assert r.status_code == 200
-    assert r.json()["backend"] != "extractive" and not r.json()["fallback_reason"]
+    interaction = Interaction.objects.get(pk=r.json()["interaction_id"])
+    assert interaction.backend != "extractive" and not interaction.fallback_reason
 
 
 # --- Broker down ---------------------------------------------------------------------------
@@ -159,7 +160,7 @@ def test_publishing_with_the_broker_down_saves_and_the_index_catches_up(
             article=small_kb.password,
             title="How to reset your password",
             body="Open Settings and press Reset password. The link is valid for 48 hours.",
-            author=staff.reviewer,
+            author=staff.editor,  # four eyes: the reviewer approves someone else's edit
             base_revision_id=small_kb.password.latest_revision_id,
         )
         knowledge.revision_publish(revision=revision, published_by=staff.reviewer)

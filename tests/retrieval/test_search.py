@@ -183,7 +183,7 @@ def test_incremental_index_touches_only_the_changed_article(
         base_revision_id=article.latest_revision_id,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        kb.revision_publish(revision=revision, published_by=author)
+        kb.revision_publish(revision=revision, published_by=author, self_review=True)
     snapshot = services._store().current()
     assert snapshot.version != before
     assert list(Chunk.objects.filter(article=other).values_list("pk", flat=True)) == other_chunks

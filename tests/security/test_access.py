@@ -40,6 +40,8 @@ TABLE: list[tuple[str, set[str]]] = [
     (r"^admin/knowledge/auditlog/(add/|<path:object_id>/delete/)", set()),
     # The outbox is written by the support services only (admins read it and retry).
     (r"^admin/support/outgoingemail/add/", set()),
+    # Articles are created and removed in the editor; revisions are read-only (issue 14).
+    (r"^admin/knowledge/(article|revision)/(add/|<path:object_id>/delete/)", set()),
     (r"^admin/", {"admin"}),
     (r"^accounts/(login|logout)/$", EVERYONE),
     # After login: a redirect to the role's home (anonymous: the portal).

@@ -307,3 +307,138 @@ def test_with_an_llm_no_hidden_text_reaches_the_prompt_or_the_answer(seeded_kb, 
     finally:
         server.stop()
         circuit.reset_all()
+
+
+# --- Side doors (issue 14): each probe has a control showing it can see a leak -----------------
+
+
+def _lagging_index(monkeypatch) -> None:
+    """Publish/withdraw announcements are lost (broker down): the index keeps its version."""
+    from knowledge import services as kb
+
+    monkeypatch.setattr(kb, "_announce", lambda signal, article_id: None)
+
+
+@pytest.mark.django_db
+def test_side_door_answer_cache_after_withdraw(users, settings, monkeypatch):
+    from django.core.cache import cache
+
+    from knowledge import services as kb
+    from retrieval.services import index_rebuild
+    from tests.factories import make_article
+
+    settings.ANSWER_CACHE_SECONDS = 300
+    cache.clear()
+    marker = "MARMOT-9902-ARCHIVED"
+    article = make_article(
+        author=users.admin,
+        title=f"Descale the kettle {marker}",
+        body=f"Fill the {marker} kettle with vinegar and boil it twice to descale it.",
+    )
+    index_rebuild()
+    q = "How do I descale the kettle with vinegar?"
+    api, portal = Client(), Client()
+    # The control: before the withdrawal the probes do see the marker (and fill the cache).
+    control = response_text(api.post("/api/ask", {"question": q}, "application/json"))
+    control += response_text(portal.post("/ask/", {"q": q}))
+    assert marker.lower() in control
+    _lagging_index(monkeypatch)
+    kb.article_archive(article=article, archived_by=users.admin)
+    probes = Probes()
+    probes.check(
+        "api ask after withdraw", api.post("/api/ask", {"question": q}, "application/json")
+    )
+    probes.check("portal ask after withdraw", portal.post("/ask/", {"q": q}))
+    probes.check("stream after withdraw", Client().post("/ask/stream/", {"q": q}))
+    assert probes.leaks == []
+
+
+@pytest.mark.django_db
+def test_side_door_slugs_and_revision_metadata(users):
+    from knowledge import services as kb
+    from retrieval.services import index_rebuild
+    from tests.factories import make_article
+
+    draft_marker, summary_marker = HIDDEN["draft"][0], HIDDEN["in_review"][1]
+    article = make_article(
+        author=users.editor, title=f"Project {draft_marker} launch notes", publish=False
+    )
+    revision = kb.revision_save(
+        article=article,
+        title="Pair the remote",
+        body="Hold Back and Play for three seconds to pair the remote.",
+        author=users.editor,
+        base_revision_id=article.latest_revision_id,
+        summary=f"Renamed, see {summary_marker}",
+    )
+    kb.revision_publish(revision=revision, published_by=users.reviewer)
+    article.refresh_from_db()
+    index_rebuild()
+    probes = Probes()
+    for who, c in {
+        "anonymous": Client(),
+        "api-customer": Client(HTTP_AUTHORIZATION=f"Token {token_for(users.customer)}"),
+    }.items():
+        probes.check(f"{who} article api", c.get(f"/api/articles/{article.pk}"))
+        probes.check(f"{who} articles list", c.get("/api/articles", {"q": "pair"}))
+        probes.check(f"{who} search", c.get("/api/search", {"q": "pair the remote"}))
+        probes.check(
+            f"{who} ask",
+            c.post("/api/ask", {"question": "How do I pair the remote?"}, "application/json"),
+        )
+    probes.check("portal page", Client().get(f"/articles/{article.slug}/"))
+    probes.check("portal search", Client().get("/search/", {"q": "pair the remote"}))
+    assert probes.leaks == []
+    # The control: an editor sees both the first draft title (history) and the change summary.
+    editor = Client()
+    editor.force_login(users.editor)
+    control = response_text(editor.get(f"/api/articles/{article.pk}"))
+    control += response_text(editor.get(f"/editor/articles/{article.pk}/history/"))
+    assert summary_marker.lower() in control and draft_marker.lower() in control
+
+
+@pytest.mark.django_db
+def test_side_door_insights_suggestions(users, settings):
+    from insights.models import Suggestion, SuggestionStatus
+    from insights.services import mine_logs, suggestion_accept
+    from knowledge import services as kb
+    from retrieval.services import index_rebuild, search
+    from tests.factories import make_article
+    from tests.insights.conftest import NOW, log_question
+
+    settings.INSIGHTS_MERGE_THRESHOLD = 0.8
+    marker = HIDDEN["internal"][0]
+    body = "Open Settings, choose General, then Reset. Enter your PIN 0000 and confirm."
+    make_article(author=users.admin, title="Reset the TV", body=body)
+    make_article(
+        author=users.admin,
+        title="Reset your TV",
+        body=f"{body} Staff only: master PIN {marker}.",
+        visibility="internal",
+    )
+    reply = f"Hold Power for 10 s, then use the service code {HIDDEN['internal'][1]}."
+    log_question("soundbar HDMI ARC no sound", session="a", escalated=True, agent_reply=reply)
+    log_question("My soundbar has no sound over HDMI ARC", session="b", abstained=True)
+    index_rebuild()
+    mine_logs(now=NOW)
+    # A reviewer accepts and publishes every suggestion as drafted.
+    for suggestion in Suggestion.objects.filter(status=SuggestionStatus.OPEN):
+        revision = suggestion_accept(suggestion=suggestion, user=users.reviewer)
+        kb.revision_publish(revision=revision, published_by=users.admin)
+    index_rebuild()
+    probes = Probes()
+    for q in ("reset the TV PIN", "soundbar HDMI ARC no sound", "service code"):
+        probes.check(f"search {q!r}", Client().get("/search/", {"q": q}), echo=(q,))
+        probes.check(f"ask {q!r}", Client().post("/ask/", {"q": q}), echo=(q,))
+        probes.check(
+            f"api ask {q!r}",
+            Client().post("/api/ask", {"question": q}, "application/json"),
+            echo=(q,),
+        )
+    assert probes.leaks == []
+    # The control: staff search does find the internal text the probes looked for.
+    staff = search("reset the TV PIN", audience="internal", top_k=10)
+    assert any(
+        marker.lower() in h.title.lower() + " ".join(c.text for c in h.chunks).lower()
+        for h in staff.hits
+    )

@@ -31,9 +31,12 @@ def _login(page, base: str, username: str) -> None:
 
 
 def test_customer_agent_editor_round_trip(
-    live_server, browser, kb, agent, reviewer, screenshot_dir
+    live_server, browser, kb, agent, reviewer, screenshot_dir, settings
 ):
     from playwright.sync_api import expect
+
+    # One reviewer edits and publishes here: a one-person team, four-eyes review off.
+    settings.KB_REVIEW_FOUR_EYES = False
 
     base = live_server.url
 

@@ -34,11 +34,11 @@ def test_mid_stream_disconnect_resets_the_shown_text_and_falls_back(client, kb, 
     # What the client shows after the reset is exactly the final (extractive) answer.
     shown = "".join(d["text"] for d in tokens[reset_at[-1] :])
     done = events[-1][1]["answer"]
-    assert done["backend"] == "extractive"
-    assert done["fallback_reason"]
+    # How the answer was made is logged for staff, not shown to customers.
+    assert "backend" not in done and "fallback_reason" not in done
     assert shown.strip()[:40] == done["text"].strip()[:40]
     interaction = Interaction.objects.get(pk=events[-1][1]["interaction_id"])
-    assert interaction.fallback_reason == done["fallback_reason"]
+    assert interaction.backend == "extractive" and interaction.fallback_reason
 
 
 def test_a_client_that_hangs_up_mid_answer_still_leaves_its_question(kb, rf):

@@ -18,5 +18,7 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {options['username']!r}.")
         if options["rotate"]:
             Token.objects.filter(user=user).delete()
-        token, _ = Token.objects.get_or_create(user=user)
+        from support.tokens import token_for_user
+
+        token = token_for_user(user)
         self.stdout.write(token.key)
