@@ -26,6 +26,11 @@ class GenerationConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from generation import safety_store
+
+        # Safety rules and responses come from the database (admin-editable) from now on.
+        safety_store.install()
+
         # Say at start-up whether the configured LLM answers, without delaying start-up.
         if settings.LLM_BASE_URL and settings.LLM_HEALTHCHECK_ON_STARTUP:
             threading.Thread(target=_log_llm_health, name="llm-health", daemon=True).start()

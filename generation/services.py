@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from generation import confidence as confidence_model
-from generation import extractive, spans
+from generation import extractive, safety, spans
 from generation.backends import (
     LLMError,
     LLMNotConfigured,
@@ -255,6 +255,7 @@ def _answer_cache_key(question: str, audience: str) -> str | None:
             settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
             settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
             settings.SEARCH_MODE,
+            safety.ruleset_version(),
             settings.ANSWER_MAX_SOURCES,
         )
     )
@@ -353,6 +354,18 @@ def _stream(
     search_result: SearchResult | None,
 ) -> Generator[AnswerEvent, None, None]:
     clock = _Clock()
+    verdict = safety.assess(question)
+    if verdict.hazard:  # never answered from the manuals: the safety response, urgent handoff
+        answer = safety.handoff_answer(question, verdict)
+        yield AnswerEvent(
+            "meta",
+            {"hits": [], "confidence": 0.0, "retrieval_confidence": 0.0, "query": question},
+        )
+        for event in _token_events(answer.text):
+            clock.mark_token()
+            yield event
+        yield _done(answer, clock)
+        return
     query = condense_question(question, history) if history else question
     fallback_reason = ""
     if search_result is None:
@@ -535,6 +548,7 @@ def _abstain(
         answer.model = EXTRACTIVE_VERSION
     answer.prompt_version = PROMPT_VERSION if answer.backend == "llm" else EXTRACTIVE_VERSION
     answer.abstain_reason = reason
+    answer.handoff_reason = "low_confidence"  # not found or not sure: offer a person
     for event in _token_events(ABSTAIN_TEXT, reset=reset):
         clock.mark_token()
         yield event

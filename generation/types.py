@@ -51,6 +51,12 @@ class Answer:
     abstain_reason: str = ""
     # The search's own confidence; `confidence` above is the answer's (see services).
     retrieval_confidence: float = 0.0
+    # Why a person should take over, shown to the customer and routed to the agent queue:
+    # "" (answered), "low_confidence" (abstained: not found or not sure), "safety" (a hazard:
+    # the fixed safety response, never manual text, and an urgent handoff).
+    handoff_reason: str = ""
+    # The safety verdict (generation.safety.SafetyVerdict.to_dict()) when handed off for safety.
+    safety: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data, containers copied; what answer_from_dict reads back.
