@@ -523,7 +523,12 @@ def llm_health() -> dict[str, Any]:
     try:
         backend = get_llm_backend()
     except LLMError as exc:
-        return {"ok": False, "backend": "vllm", "configured": True, "error": str(exc)}
+        return {
+            "ok": False,
+            "backend": settings.LLM_BACKEND,
+            "configured": True,
+            "error": str(exc),
+        }
     return {**backend.health(), "configured": True}
 
 

@@ -208,6 +208,7 @@ def test_complete_json_uses_response_format(fake_vllm):
     ],
 )
 def test_complete_json_vllm_extra_body_modes(fake_vllm, settings, mode, field, value):
+    settings.LLM_BACKEND = "vllm"
     settings.LLM_JSON_MODE = mode
     result_value = complete_json([{"role": "user", "content": "draft"}], SCHEMA)
     assert set(result_value) == {"title", "body"}
