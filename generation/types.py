@@ -51,6 +51,12 @@ class Answer:
     abstain_reason: str = ""
     # The search's own confidence; `confidence` above is the answer's (see services).
     retrieval_confidence: float = 0.0
+    # The LLM's raw draft before the grounding gate, for agents only (always "" for the
+    # public audience): label it as an unchecked draft wherever it is shown.
+    draft_text: str = ""
+    # The grounding gate's account of an LLM answer: sentences, released, surviving_share,
+    # dropped (reason -> count); for agents also dropped_sentences. {} without an LLM.
+    gate: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data, containers copied; what answer_from_dict reads back.

@@ -309,7 +309,8 @@ LLM_RETRY_BACKOFF_SECONDS = env_float("LLM_RETRY_BACKOFF_SECONDS", 0.25)
 LLM_BACKEND = env_choice("LLM_BACKEND", "openai", ("openai", "vllm"))
 if LLM_JSON_MODE != "response_format" and LLM_BACKEND != "vllm":
     raise ImproperlyConfigured(
-        f"LLM_JSON_MODE={LLM_JSON_MODE} is a vLLM extra: set LLM_BACKEND=vllm (or use response_format)"
+        f"LLM_JSON_MODE={LLM_JSON_MODE} is a vLLM extra: "
+        "set LLM_BACKEND=vllm (or LLM_JSON_MODE=response_format)"
     )
 # The grounding gate on the LLM path (generation/gate.py): a sentence is released only when its
 # cited sources cover at least ANSWER_GATE_MIN_SUPPORT of its content words; when the released

@@ -91,6 +91,7 @@ class FakeVLLM:
         self.default = "normal"
         self.reply: str | None = None  # fixed reply text; None: grounded_reply(messages)
         self.json_reply: dict | None = None
+        self.disconnect_at = 3  # "disconnect": the piece before which the connection drops
         self.requests: list[dict[str, Any]] = []  # every request: path, headers, body
         self.server_seconds: list[float] = []  # time spent serving each chat request
         self._lock = threading.Lock()
@@ -127,6 +128,7 @@ class FakeVLLM:
         self.default = "normal"
         self.reply = None
         self.json_reply = None
+        self.disconnect_at = 3
 
     def _next_behaviour(self) -> str:
         with self._lock:
@@ -294,7 +296,7 @@ class FakeVLLM:
                 }
                 event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
                 for i, piece in enumerate(pieces):
-                    if behaviour == "disconnect" and i == 3:
+                    if behaviour == "disconnect" and i == fake.disconnect_at:
                         # Drop the connection in the middle of the body (no [DONE], no 0-chunk).
                         self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)
