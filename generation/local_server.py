@@ -114,6 +114,14 @@ class LocalServerProcess:
             self.process.wait(timeout=10)
 
 
+def _die_with_parent() -> None:
+    # A test run or bench that dies must not leave a model server behind (Linux prctl).
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_process(
     *,
     port: int | None = None,
@@ -145,7 +153,11 @@ def start_process(
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     try:
         process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
         if log_path:
