@@ -68,6 +68,21 @@ def serve(
     return xllamacpp.Server(params)
 
 
+def wait_healthy(port: int, timeout_s: float = 60.0) -> None:
+    """Wait until the server on this loopback port answers /health (SystemExit 1 if not)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://{LOOPBACK}:{port}/health", timeout=1.0).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(1)
+
+
 @dataclass
 class LocalServerProcess:
     """`manage.py llm_serve` as a child process: base_url, alias, stop(), kill()."""
