@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -37,6 +38,8 @@ class Command(BaseCommand):
             model = options["model"] or str(bundled_model_path())
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
+        if not Path(model).is_file():
+            raise CommandError(f"no GGUF model file at {model}")
         if options["threads"] < 1 or not 0 < options["port"] < 65536:
             raise CommandError("--threads must be >= 1 and --port in 1..65535")
         started = time.perf_counter()
