@@ -22,7 +22,7 @@ Calibration of the gate's defaults (`ANSWER_GATE_MIN_SUPPORT`, `ANSWER_GATE_MIN_
 
 The agent audience is used so the raw drafts come back (answer.draft_text); the gate is the
 same for both audiences. Model settings are kept small so the run stays bounded on 2 CPU
-cores: 3 sources, a 1536-token prompt budget, 128 answer tokens, one server thread.
+cores: 2 sources, a 1024-token prompt budget, 96 answer tokens, one server thread.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from bench.bench_answer_quality import DATASETS, _search, pct, token_f1
 
 QUESTIONS = int(os.environ.get("BENCH_LLM_QUESTIONS", "40"))  # per dataset (--quick: 5)
 LLM_SETTINGS = {
-    "ANSWER_MAX_SOURCES": 3,
-    "LLM_MAX_CONTEXT_TOKENS": 1536,
-    "LLM_MAX_ANSWER_TOKENS": 128,
+    "ANSWER_MAX_SOURCES": 2,
+    "LLM_MAX_CONTEXT_TOKENS": 1024,
+    "LLM_MAX_ANSWER_TOKENS": 96,
     "LLM_TIMEOUT_SECONDS": 120.0,
     "LLM_TEMPERATURE": 0.0,
     "ANSWER_MIN_CONFIDENCE_PUBLIC": 0.0,

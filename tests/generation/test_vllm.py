@@ -92,7 +92,7 @@ def test_slow_server_times_out_and_falls_back(fake_vllm, kb_result, settings):
 
 def test_mid_stream_disconnect_resets_to_extractive(fake_vllm, kb_result):
     fake_vllm.script.append("disconnect")
-    fake_vllm.disconnect_at = 13  # after the first sentence (10 pieces) was released
+    # The fake drops the connection two pieces after the first (released) sentence.
     events = list(answer_question_stream(Q, audience="public", search_result=kb_result))
     tokens = [e for e in events if e.type == "token"]
     resets = [i for i, e in enumerate(tokens) if e.data.get("reset")]
