@@ -62,5 +62,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
+        # Poll: the signal may land on one of llama.cpp's threads, and the interpreter runs
+        # Python signal handlers only between bytecodes of the main thread.
+        while not stop.wait(0.5):
+            pass
         del server  # stops the HTTP server and frees the model
