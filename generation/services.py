@@ -13,8 +13,9 @@ Stream contract (for the UIs): one "meta" event {"hits", "confidence", "retrieva
 "query"}, then "token" events {"text": delta}, then one "done" event {"answer":
 Answer.to_dict()}. If the LLM fails after some tokens were sent, the next token event carries
 {"reset": true}: the client clears what it has shown and continues with the extractive answer
-from that event on. The "done" answer text is always the authoritative final text (LLM tokens
-are streamed as generated; invalid citation markers are removed only in the final text).
+from that event on. The "done" answer text is always the authoritative final text. LLM text
+reaches token events only through the grounding gate (generation/gate.py): one event per
+released sentence, so no ungrounded sentence is ever sent to any channel.
 """
 
 from __future__ import annotations
