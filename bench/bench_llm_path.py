@@ -220,7 +220,7 @@ def _run_dataset(
 
             # Extractive on the same retrieval.
             settings.LLM_BASE_URL = ""
-            ext, ext_first, ext_total = _answer(query["text"], result, audience="internal")
+            ext, _, _ = _answer(query["text"], result, audience="internal")
             # The LLM path.
             settings.LLM_BASE_URL = server.base_url
             with _Recorder() as recorder:

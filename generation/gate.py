@@ -4,7 +4,9 @@ The model's deltas are buffered until a sentence is complete (its terminator, an
 markers after it, and the first character of the next sentence have arrived). Each sentence
 is then judged against the numbered sources of the prompt:
 
-- it must cite at least one source in range (`[k]`), else it is dropped as "uncited";
+- it must cite at least one source in range (`[k]`), else it is dropped as "uncited" (or,
+  with `attribute_uncited`, it is given the citation of the one source that supports it best
+  when that source alone supports it: small models answer well but rarely cite);
 - every URL, e-mail address and phone number in it must appear in some source, else it is
   dropped ("unknown_link" / "unknown_contact"): an injected "visit http://evil.example" never
   reaches anyone;
@@ -80,13 +82,15 @@ def _digits(text: str) -> str:
 
 def find_links(text: str) -> list[str]:
     """URLs and bare domains in text (file names excluded)."""
-    return [
-        m.group(0)
-        for m in _URL_RE.finditer(text)
-        if "@" not in text[max(0, m.start() - 1) : m.start()]
-        and not _NOT_A_DOMAIN.search(m.group(0).rstrip(".,;:!?)"))
-        and re.search(r"[a-z]", m.group(0).split(".")[-1], re.I)
-    ]
+    links = []
+    for m in _URL_RE.finditer(text):
+        link = m.group(0).rstrip(".,;:!?)'\"")
+        if "@" in text[max(0, m.start() - 1) : m.start()] or _NOT_A_DOMAIN.search(link):
+            continue
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", link, flags=re.I).split("/")[0]
+        if re.search(r"[a-z]", host.split(".")[-1], re.I):
+            links.append(link)
+    return links
 
 
 def find_contacts(text: str) -> tuple[list[str], list[str]]:
@@ -132,6 +136,7 @@ class Verdict:
     released: bool
     reason: str = ""  # why it was dropped: uncited, unsupported, unknown_link, ...
     support: float = 0.0
+    attributed: bool = False  # uncited by the model; the gate added the supporting source
 
 
 @dataclass
@@ -164,6 +169,9 @@ class GateReport:
             "surviving_share": round(self.surviving_share, 4),
             "dropped": dict(Counter(v.reason for v in self.verdicts if not v.released)),
         }
+        attributed = sum(v.attributed and v.released for v in self.verdicts)
+        if attributed:
+            out["attributed"] = attributed
         if include_text:
             out["dropped_sentences"] = [
                 {"text": v.text, "reason": v.reason, "support": round(v.support, 4)}
@@ -182,7 +190,9 @@ class GroundingGate:
         *,
         min_support: float,
         support_fn: SupportFn = lexical_support,
+        attribute_uncited: bool = False,
     ) -> None:
+        self.attribute_uncited = attribute_uncited
         self.by_number = {s.number: s for s in sources}
         self.n_sources = max(self.by_number, default=0)
         self.min_support = min_support
@@ -260,8 +270,13 @@ class GroundingGate:
             verdict.reason = "sentinel"
             return verdict
         if not numbers:
-            verdict.reason = "uncited"
-            return verdict
+            best = self._best_source(plain) if self.attribute_uncited else None
+            if best is None:
+                verdict.reason = "uncited"
+                return verdict
+            numbers = verdict.numbers = [best]
+            verdict.attributed = True
+            verdict.text = _add_marker(cleaned, best)
         emails, phones = find_contacts(plain)
         without_emails = _EMAIL_RE.sub(" ", plain)
         if any(not self.facts.link_known(u) for u in find_links(without_emails)):
@@ -280,6 +295,24 @@ class GroundingGate:
         verdict.released = True
         return verdict
 
+    def _best_source(self, plain: str) -> int | None:
+        """The number of the source that alone best supports the sentence, if it does."""
+        if not content_terms(plain):
+            return None
+        scored = [(self.support_fn(plain, [s]), -n) for n, s in self.by_number.items()]
+        if not scored:
+            return None
+        score, neg_number = max(scored)
+        return -neg_number if score >= self.min_support else None
+
+
+def _add_marker(sentence: str, number: int) -> str:
+    """Put [number] before the sentence's final punctuation."""
+    match = re.search(r"([.!?\u2026]+[\"'\u201d\u2019)]*)$", sentence)
+    if match:
+        return f"{sentence[: match.start()].rstrip()} [{number}]{match.group(1)}"
+    return f"{sentence.rstrip()} [{number}]"
+
 
 def gate_text(
     text: str,
@@ -287,6 +320,13 @@ def gate_text(
     *,
     min_support: float,
     support_fn: SupportFn = lexical_support,
+    attribute_uncited: bool = False,
 ) -> GateReport:
     """Gate a whole reply (as one delta)."""
-    return GroundingGate(sources, min_support=min_support, support_fn=support_fn).run([text])
+    gate = GroundingGate(
+        sources,
+        min_support=min_support,
+        support_fn=support_fn,
+        attribute_uncited=attribute_uncited,
+    )
+    return gate.run([text])

@@ -435,7 +435,10 @@ def _llm_answer(
         history_turns=settings.ANSWER_HISTORY_TURNS,
     )
     gate = GroundingGate(
-        prompt.sources, min_support=settings.ANSWER_GATE_MIN_SUPPORT, support_fn=GATE_SUPPORT
+        prompt.sources,
+        min_support=settings.ANSWER_GATE_MIN_SUPPORT,
+        support_fn=GATE_SUPPORT,
+        attribute_uncited=settings.ANSWER_GATE_ATTRIBUTE_UNCITED,
     )
     agents = audience != PUBLIC
     sent_any = False
@@ -478,7 +481,7 @@ def _llm_answer(
         answer.prompt_tokens = stream.usage.prompt_tokens or prompt.prompt_tokens
         answer.completion_tokens = stream.usage.completion_tokens or count_tokens(text)
         return "abstain", sent_any
-    if not report.cited_any:
+    if not report.cited_any and not report.released:
         # An answer citing nothing is not grounded: treat it as garbage, not as an answer.
         answer.fallback_reason = "llm_uncited_answer"
         return "fallback", sent_any

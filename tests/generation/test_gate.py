@@ -121,9 +121,10 @@ def test_summary_hides_dropped_text_unless_asked():
 
 def test_link_and_contact_finders():
     assert find_links("see www.x.com, evil.example/a and file.pdf; Settings.Menu") == [
-        "www.x.com,",
+        "www.x.com",
         "evil.example/a",
     ]
+    assert find_links("Go to https://help.example.com/reset.") == ["https://help.example.com/reset"]
     assert find_contacts("mail a.b@c.org or call (555) 123-4567 in 2019-2020") == (
         ["a.b@c.org"],
         ["(555) 123-4567"],
@@ -201,3 +202,20 @@ def test_every_released_token_is_a_cited_sentence(fake_vllm):
     tokens = [e.data["text"] for e in events if e.type == "token"]
     assert tokens and all(re.search(r"\[\d+\]\.?$", t.strip()) for t in tokens)
     assert "Here is what I found" not in "".join(tokens)
+
+
+def test_uncited_sentence_gets_the_citation_of_the_one_source_that_supports_it():
+    gate = GroundingGate(SOURCES, min_support=0.6, attribute_uncited=True)
+    report = gate.run(
+        [
+            "Invoices are sent on the first day of each month. ",
+            "Invoices are sent on the first day of each month at http://evil.example/refund. ",
+            "The moon is made of cheese.",
+        ]
+    )
+    assert report.released_text == "Invoices are sent on the first day of each month [2]."
+    assert [v.reason for v in report.verdicts] == ["", "unknown_link", "uncited"]
+    assert report.summary(include_text=False)["attributed"] == 1
+    # Off: the same sentence is dropped.
+    off = gate_text("Invoices are sent on the first day of each month.", SOURCES, min_support=0.6)
+    assert off.released == 0 and off.verdicts[0].reason == "uncited"
