@@ -12,7 +12,8 @@ is then judged against the numbered sources of the prompt:
   reaches anyone;
 - its cited sources must support it: `support_fn(sentence, cited_sources) >= min_support`
   (default: the share of its content words found in the cited chunks), else "unsupported";
-- the NO_ANSWER sentinel is never released ("sentinel").
+- the NO_ANSWER sentinel is never released ("sentinel"), nor echoes of the prompt's own
+  scaffolding ("Title: ...", "Question: ...", "<source id=2>": "scaffolding").
 
 Released sentences keep their canonical markers. After the stream ends the caller compares
 `report.surviving_share` with its minimum and falls back to the extractive answer when too
@@ -56,6 +57,13 @@ _PHONE_RE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().\-/]{5,}\d(?![\w.]*\d)")
 _NOT_A_PHONE = re.compile(r"^(?:\d{4}\s*[-/]\s*\d{4}|\d{1,3}(?:\.\d{1,3}){3})$")
 # File names and version-like tokens that the bare-domain pattern would also match.
 _NOT_A_DOMAIN = re.compile(r"\.(?:jpe?g|png|gif|pdf|txt|mp[34]|mkv|avi|zip|exe|html?)$", re.I)
+
+
+# Lines a model copies from the prompt's layout rather than answering.
+_SCAFFOLDING = re.compile(
+    r"^\s*(?:(?:title|section|question|answer|visibility|source)\s*:|[<\[]\s*/?\s*(?:sources?|question|system)\b)",
+    re.IGNORECASE,
+)
 
 
 def lexical_support(sentence: str, cited: Sequence[Source]) -> float:
@@ -159,7 +167,9 @@ class GateReport:
 
     @property
     def surviving_share(self) -> float:
-        return self.released / self.sentences if self.sentences else 0.0
+        """Released / judged sentences; echoed prompt scaffolding is no claim and not counted."""
+        claims = sum(v.reason != "scaffolding" for v in self.verdicts)
+        return self.released / claims if claims else 0.0
 
     def summary(self, *, include_text: bool) -> dict[str, Any]:
         """JSON-ready: counts and reasons; the dropped sentences' text only when asked (agents)."""
@@ -268,6 +278,9 @@ class GroundingGate:
         verdict = Verdict(text=cleaned, numbers=numbers, released=False)
         if CANNOT_ANSWER in plain:
             verdict.reason = "sentinel"
+            return verdict
+        if _SCAFFOLDING.match(plain) or _SCAFFOLDING.match(sentence):
+            verdict.reason = "scaffolding"
             return verdict
         if not numbers:
             best = self._best_source(plain) if self.attribute_uncited else None

@@ -219,3 +219,14 @@ def test_uncited_sentence_gets_the_citation_of_the_one_source_that_supports_it()
     # Off: the same sentence is dropped.
     off = gate_text("Invoices are sent on the first day of each month.", SOURCES, min_support=0.6)
     assert off.released == 0 and off.verdicts[0].reason == "uncited"
+
+
+def test_echoed_prompt_scaffolding_is_dropped_and_not_counted_against_the_answer():
+    reply = (
+        "Question: How do I reset my password?\n<source id=1>\nTitle: Reset your password\n"
+        "You can reset your password from the sign-in page [1]."
+    )
+    shown, report = _gate(reply, pieces=4)
+    assert shown == "You can reset your password from the sign-in page [1]."
+    assert [v.reason for v in report.verdicts] == ["scaffolding"] * 3 + [""]
+    assert report.surviving_share == 1.0
