@@ -58,7 +58,7 @@ def local_llm(_local_llm_server, settings):
     settings.LLM_BASE_URL = _local_llm_server.base_url
     settings.LLM_MODEL = _local_llm_server.alias
     settings.LLM_API_KEY = ""
-    settings.LLM_TIMEOUT_SECONDS = 60.0
+    settings.LLM_TIMEOUT_SECONDS = 120.0  # generous: a loaded CI machine reads prompts slowly
     settings.LLM_CONNECT_TIMEOUT_SECONDS = 2.0
     settings.LLM_MAX_RETRIES = 0
     settings.LLM_MAX_CONTEXT_TOKENS = 2048

@@ -127,6 +127,8 @@ def test_read_timeout_falls_back_and_is_recorded(local_llm, settings):
 class _KillAfter:
     """A stream that SIGKILLs the server after `after` deltas (the model is mid-answer)."""
 
+    killed = False
+
     def __init__(self, inner, server, *, after: int) -> None:
         self.inner, self.server, self.after, self.seen = inner, server, after, 0
 
@@ -136,6 +138,7 @@ class _KillAfter:
     def __next__(self) -> str:
         if self.seen == self.after:
             self.server.kill()
+            _KillAfter.killed = True
         self.seen += 1
         return next(self.inner)
 
@@ -154,7 +157,10 @@ def test_server_killed_mid_answer_falls_back_and_records_why(settings, monkeypat
     try:
         settings.LLM_BASE_URL, settings.LLM_MODEL = server.base_url, server.alias
         settings.LLM_MAX_ANSWER_TOKENS = 120
+        settings.LLM_MAX_CONTEXT_TOKENS = 2048
+        settings.LLM_TIMEOUT_SECONDS = 120.0  # a loaded CI machine reads the prompt slowly
         settings.LLM_MAX_RETRIES = 0
+        _KillAfter.killed = False
         circuit.reset_all()
         original = services.get_llm_backend
 
@@ -173,7 +179,7 @@ def test_server_killed_mid_answer_falls_back_and_records_why(settings, monkeypat
     finally:
         server.kill()
     answer = events[-1].data["answer"]
-    assert server.process.returncode is not None
+    assert _KillAfter.killed, "the model never started writing"
     assert answer["backend"] == "extractive"
     assert answer["fallback_reason"] in ("llm_stream_interrupted", "llm_unavailable")
     # Nothing lost: the customer still gets a whole, cited answer from the sources.
