@@ -12,6 +12,8 @@ is then judged against the numbered sources of the prompt:
   reaches anyone;
 - its cited sources must support it: `support_fn(sentence, cited_sources) >= min_support`
   (default: the share of its content words found in the cited chunks), else "unsupported";
+- a degenerate sentence (a small model looping: "Restart › Restart › Restart ...") is
+  dropped ("repetitive"): word-set support cannot see repetition;
 - the NO_ANSWER sentinel is never released ("sentinel"), nor echoes of the prompt's own
   scaffolding ("Title: ...", "Question: ...", "<source id=2>": "scaffolding").
 
@@ -300,6 +302,9 @@ class GroundingGate:
         ):
             verdict.reason = "unknown_contact"
             return verdict
+        if _repetitive(plain):
+            verdict.reason = "repetitive"
+            return verdict
         cited = [self.by_number[n] for n in numbers if n in self.by_number]
         verdict.support = float(self.support_fn(plain, cited))
         if verdict.support < self.min_support:
@@ -317,6 +322,12 @@ class GroundingGate:
             return None
         score, neg_number = max(scored)
         return -neg_number if score >= self.min_support else None
+
+
+def _repetitive(plain: str) -> bool:
+    """Mostly the same few words again and again (at least 12 content words, under 40% distinct)."""
+    terms = content_terms(plain)
+    return len(terms) >= 12 and len(set(terms)) < 0.4 * len(terms)
 
 
 def _add_marker(sentence: str, number: int) -> str:

@@ -230,3 +230,10 @@ def test_echoed_prompt_scaffolding_is_dropped_and_not_counted_against_the_answer
     assert shown == "You can reset your password from the sign-in page [1]."
     assert [v.reason for v in report.verdicts] == ["scaffolding"] * 3 + [""]
     assert report.surviving_share == 1.0
+
+
+def test_a_looping_sentence_is_dropped_even_though_its_words_are_in_the_source():
+    loop = "Click Forgot password " + "› Forgot password › reset link " * 8 + "[1]."
+    shown, report = _gate(loop + " You can reset your password from the sign-in page [1].")
+    assert shown == "You can reset your password from the sign-in page [1]."
+    assert report.verdicts[0].reason == "repetitive"
