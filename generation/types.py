@@ -57,6 +57,12 @@ class Answer:
     handoff_reason: str = ""
     # The safety verdict (generation.safety.SafetyVerdict.to_dict()) when handed off for safety.
     safety: dict[str, Any] = field(default_factory=dict)
+    # The LLM's raw draft before the grounding gate, for agents only (always "" for the
+    # public audience): label it as an unchecked draft wherever it is shown.
+    draft_text: str = ""
+    # The grounding gate's account of an LLM answer: sentences, released, surviving_share,
+    # dropped (reason -> count); for agents also dropped_sentences. {} without an LLM.
+    gate: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data, containers copied; what answer_from_dict reads back.

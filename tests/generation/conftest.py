@@ -38,6 +38,36 @@ def fake_vllm(_fake_server: FakeVLLM, settings) -> Iterator[FakeVLLM]:
     circuit.reset_all()
 
 
+@pytest.fixture(scope="session")
+def _local_llm_server():
+    """The real local model server (`manage.py llm_serve`), one process per test session."""
+    from generation.local_server import start_process
+
+    server = start_process(threads=1, context_tokens=4096)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_llm(_local_llm_server, settings):
+    """Settings pointing at the real local server; short answers keep the tests cheap."""
+    if not _local_llm_server.healthy():
+        pytest.fail("the local model server died during the session")
+    circuit.reset_all()
+    settings.LLM_BACKEND = "openai"
+    settings.LLM_BASE_URL = _local_llm_server.base_url
+    settings.LLM_MODEL = _local_llm_server.alias
+    settings.LLM_API_KEY = ""
+    settings.LLM_TIMEOUT_SECONDS = 120.0  # generous: a loaded CI machine reads prompts slowly
+    settings.LLM_CONNECT_TIMEOUT_SECONDS = 2.0
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_MAX_CONTEXT_TOKENS = 2048
+    settings.LLM_MAX_ANSWER_TOKENS = 48
+    settings.LLM_TEMPERATURE = 0.0
+    yield _local_llm_server
+    circuit.reset_all()
+
+
 @pytest.fixture(autouse=True)
 def _answer_settings(settings) -> None:
     settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.2

@@ -91,6 +91,9 @@ class FakeVLLM:
         self.default = "normal"
         self.reply: str | None = None  # fixed reply text; None: grounded_reply(messages)
         self.json_reply: dict | None = None
+        # "disconnect": the piece before which the connection drops; None: two pieces after
+        # the first sentence, so a grounding gate has released text the client must clear.
+        self.disconnect_at: int | None = None
         self.requests: list[dict[str, Any]] = []  # every request: path, headers, body
         self.server_seconds: list[float] = []  # time spent serving each chat request
         self._lock = threading.Lock()
@@ -127,6 +130,7 @@ class FakeVLLM:
         self.default = "normal"
         self.reply = None
         self.json_reply = None
+        self.disconnect_at = None
 
     def _next_behaviour(self) -> str:
         with self._lock:
@@ -293,8 +297,12 @@ class FakeVLLM:
                     "model": fake.model,
                 }
                 event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})
+                drop_at = fake.disconnect_at
+                if drop_at is None:
+                    ends = [i for i, p in enumerate(pieces) if p.rstrip()[-1:] in ".!?"]
+                    drop_at = ends[0] + 2 if ends and ends[0] + 2 < len(pieces) else 3
                 for i, piece in enumerate(pieces):
-                    if behaviour == "disconnect" and i == 3:
+                    if behaviour == "disconnect" and i == drop_at:
                         # Drop the connection in the middle of the body (no [DONE], no 0-chunk).
                         self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)

@@ -31,7 +31,7 @@ def test_normal_stream_answers_with_llm_citations_and_usage(fake_vllm, kb_result
     assert answer["text"].startswith("You can reset your password from the sign-in page")
     assert answer["citations"][0]["article_id"] == 1 and answer["citations"][0]["supported"]
     assert answer["grounding_score"] == 1.0
-    assert answer["prompt_version"] == "grounded-v1"
+    assert answer["prompt_version"] == "grounded-v2"
     # Usage comes from the server's final stream chunk.
     body = fake_vllm.chat_requests[0]["body"]
     expected_prompt = sum(len(m["content"]) // 4 for m in body["messages"])
@@ -39,7 +39,17 @@ def test_normal_stream_answers_with_llm_citations_and_usage(fake_vllm, kb_result
     assert answer["completion_tokens"] > 0
     assert body["stream"] is True and body["model"] == "fake-model"
     tokens = [e for e in events if e.type == "token"]
-    assert len(tokens) > 3 and not any(e.data.get("reset") for e in tokens)
+    assert not any(e.data.get("reset") for e in tokens)
+    # The grounding gate releases whole sentences, each with its citation.
+    assert len(tokens) == 2 and all(e.data["text"].endswith("[1].") for e in tokens)
+    assert "".join(e.data["text"] for e in tokens) == answer["text"]
+    assert answer["gate"] == {
+        "sentences": 2,
+        "released": 2,
+        "surviving_share": 1.0,
+        "dropped": {},
+    }
+    assert answer["draft_text"] == ""  # the raw draft is for agents only
 
 
 def test_api_key_is_sent_as_bearer(fake_vllm, kb_result):
@@ -82,6 +92,7 @@ def test_slow_server_times_out_and_falls_back(fake_vllm, kb_result, settings):
 
 def test_mid_stream_disconnect_resets_to_extractive(fake_vllm, kb_result):
     fake_vllm.script.append("disconnect")
+    # The fake drops the connection two pieces after the first (released) sentence.
     events = list(answer_question_stream(Q, audience="public", search_result=kb_result))
     tokens = [e for e in events if e.type == "token"]
     resets = [i for i, e in enumerate(tokens) if e.data.get("reset")]
@@ -208,6 +219,7 @@ def test_complete_json_uses_response_format(fake_vllm):
     ],
 )
 def test_complete_json_vllm_extra_body_modes(fake_vllm, settings, mode, field, value):
+    settings.LLM_BACKEND = "vllm"
     settings.LLM_JSON_MODE = mode
     result_value = complete_json([{"role": "user", "content": "draft"}], SCHEMA)
     assert set(result_value) == {"title", "body"}
@@ -306,7 +318,12 @@ def test_fake_server_runs_standalone():
 
 @pytest.mark.parametrize(
     "reply, reset",
-    [("NO_ANSWER.", False), ("The sources do not say how to do that. NO_ANSWER", True)],
+    [
+        ("NO_ANSWER.", False),
+        # The uncited first sentence is held back by the gate: nothing to clear.
+        ("The sources do not say how to do that. NO_ANSWER", False),
+        ("You can reset your password from the sign-in page [1]. NO_ANSWER", True),
+    ],
 )
 def test_sentinel_variants_abstain_and_clear_shown_text(fake_vllm, kb_result, reply, reset):
     fake_vllm.reply = reply
