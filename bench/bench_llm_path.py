@@ -36,7 +36,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from bench.bench_answer_quality import DATASETS, _search, pct, token_f1
+from bench.bench_answer_quality import _search, datasets_in, pct, token_f1
 
 QUESTIONS = int(os.environ.get("BENCH_LLM_QUESTIONS", "40"))  # per dataset (--quick: 5)
 LLM_SETTINGS = {
@@ -391,8 +391,9 @@ def run(args) -> dict:
     try:
         settings.LLM_MODEL = server.alias
         circuit.reset_all()
-        for name in DATASETS:
-            summary, rows = _run_dataset(name, eval_dir / name, embedder, server, limit=limit)
+        for folder in datasets_in(eval_dir):
+            name = folder.name
+            summary, rows = _run_dataset(name, folder, embedder, server, limit=limit)
             report["datasets"][name] = summary
             all_rows += rows
     finally:
