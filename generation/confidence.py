@@ -51,6 +51,13 @@ def load_weights(path: str = str(WEIGHTS_FILE)) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def applies_to(embedding_model_id: str) -> bool:
+    """Was the model fitted with dense signals like this embedder's? Its dense features were
+    measured with the packaged MiniLM (torch, or its ONNX export: cosine 0.99 to it); the
+    hash-based fake embedder's cosines carry no meaning, and no embedder means no dense leg."""
+    return bool(embedding_model_id) and not embedding_model_id.startswith("fake:")
+
+
 def fitted_threshold(audience: str) -> float:
     """The threshold the fit chose for this audience ('public' or 'internal')."""
     return float(load_weights()["thresholds"][audience])

