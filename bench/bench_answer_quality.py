@@ -109,7 +109,7 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
     per_answer_precision = []
     sentences = []
     chunk_f1s, first60_f1s, words = [], [], []
-    debris = Counter()
+    debris: Counter[str] = Counter()
     lost_paths = with_paths = 0
     for query in dataset.queries:
         reference = answers.get(query["id"])

@@ -296,8 +296,8 @@ def fit_spans(queries: list[Query], ranked: dict[str, list[str]]) -> tuple[dict,
             )
     x_all = np.vstack([t[3] for t in tables.values() if max(t[4]) > 0.2])
     mu, sd = x_all.mean(axis=0), x_all.std(axis=0) + 1e-6
-    train = [((t[3] - mu) / sd, np.array(t[4])) for t in tables.values() if max(t[4]) > 0.2]
-    w = _fit_listwise(train, len(names))
+    final = [((t[3] - mu) / sd, np.array(t[4])) for t in tables.values() if max(t[4]) > 0.2]
+    w = _fit_listwise(final, len(names))
     raw = w / sd  # standardisation folded in: score = sum(raw * feature) (+ a constant)
     report: dict = {"datasets": {}}
     for ds in sorted({r["dataset"] for r in out_rows}):

@@ -30,7 +30,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-HAZARD, BENIGN, MASK = "hazard", "benign", "mask"
+HAZARD: str = "hazard"
+BENIGN: str = "benign"
+MASK: str = "mask"
 KINDS = (HAZARD, BENIGN, MASK)
 
 CATEGORIES = {

@@ -27,7 +27,7 @@ MENU_SEPARATOR = " > "
 _ITEM_JOINERS = frozenset(
     ["with", "and", "of", "to", "for", "on", "the", "in", "by", "a", "an", "or"]
 )
-_UI_DEBRIS_RE = re.compile(r"\s*\bTry Now\b!?")
+_UI_DEBRIS_RE = re.compile(r"\bTry Now\b!?")  # no leading \s*: it backtracks on long indents
 _PAGE_MARKER_RE = re.compile(r"(?:(?<=\s)|^)-\s?\d{1,4}\s?-(?=\s|$)")
 _GLUED_STEP_RE = re.compile(r"(?:(?<=\s)|^)(\d{1,2})\.(?=[A-Z])")
 _SPACES_RE = re.compile(r"[ \t]+")

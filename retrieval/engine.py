@@ -204,9 +204,11 @@ def _candidates(
         a: max((c.dense for c in by_article[a] if c.dense is not None), default=None)
         for a in articles
     }
-    lex_order = sorted((a for a in articles if best_lex[a] is not None), key=lambda a: -best_lex[a])
+    lex_order = sorted(
+        (a for a in articles if best_lex[a] is not None), key=lambda a: -(best_lex[a] or 0.0)
+    )
     dense_order = sorted(
-        (a for a in articles if best_dense[a] is not None), key=lambda a: -best_dense[a]
+        (a for a in articles if best_dense[a] is not None), key=lambda a: -(best_dense[a] or 0.0)
     )
     lex_rank = {a: r for r, a in enumerate(lex_order)}
     dense_rank = {a: r for r, a in enumerate(dense_order)}
@@ -313,17 +315,20 @@ def search_snapshot(
         if trace is not None:  # the bench fits the second stage on exactly these features
             trace["candidates"] = candidates
             trace["stats"] = stage.stats if isinstance(stage, rescoring.FeatureRescorer) else None
-        order = stage.rerank(query, candidates)
-        rescored = dict(order)
-        ranked = [a for a, _ in order] + ranked[len(head) :]
+        rescored_order = stage.rerank(query, candidates)
+        rescored = dict(rescored_order)
+        ranked = [a for a, _ in rescored_order] + ranked[len(head) :]
         signals = (
-            {"top_logit": order[0][1], "margin": order[0][1] - order[1][1]}
-            if len(order) > 1
-            else {"top_logit": order[0][1], "margin": 5.0}
+            {
+                "top_logit": rescored_order[0][1],
+                "margin": rescored_order[0][1] - rescored_order[1][1],
+            }
+            if len(rescored_order) > 1
+            else {"top_logit": rescored_order[0][1], "margin": 5.0}
         )
         if isinstance(stage, rescoring.FeatureRescorer):
             by_id = {c.article_id: c for c in candidates}
-            signals.update(rescoring.features(query, [by_id[order[0][0]]], stage.stats)[0])
+            signals.update(rescoring.features(query, [by_id[rescored_order[0][0]]], stage.stats)[0])
 
     reranked = False
     if mode == "hybrid+rerank" and reranker is not None and ranked:

@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -515,7 +515,7 @@ def ask_answer_stream(
     session_key: str,
     conversation: Conversation | None = None,
     threaded: bool = True,
-) -> Iterator[AnswerEvent | AskResult]:
+) -> Generator[AnswerEvent | AskResult, None, None]:
     """The same, streamed: generation's meta/token/error events, then the AskResult.
 
     A client that hangs up mid-answer still leaves its question on record (marked

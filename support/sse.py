@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from django.http import StreamingHttpResponse
 
@@ -25,7 +25,7 @@ def sse_response(stream: Iterator[str]) -> StreamingHttpResponse:
 
 
 def ask_event_stream(
-    stream: Iterator,
+    stream: Generator,
     *,
     public_filter: bool,
     url_prefix: str | None = "",
@@ -69,7 +69,7 @@ def ask_event_stream(
         )
 
 
-def _done_payload(result, public_filter: bool, url_prefix: str, widget: bool) -> dict:
+def _done_payload(result, public_filter: bool, url_prefix: str | None, widget: bool) -> dict:
     from django.core import signing
 
     from support import presenters, threads

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
 
 import httpx
@@ -115,7 +115,7 @@ class HTTPBackend:
     def sleep_before_retry(self, attempt: int) -> None:
         time.sleep(min(self.backoff_s * (2**attempt), 4.0))
 
-    def guarded(self, inner: Iterator[T]) -> Iterator[T]:
+    def guarded(self, inner: Iterator[T]) -> Generator[T, None, None]:
         """Apply the circuit breaker around a call and turn every failure into an LLMError."""
         if not self.breaker.allow():
             raise LLMCircuitOpen("circuit open: the LLM failed repeatedly; not calling it")

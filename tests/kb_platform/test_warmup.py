@@ -71,6 +71,7 @@ def test_only_the_wsgi_entry_point_warms_up(tmp_path, code, warms):
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "kb_platform.settings",
+        "KB_DEMO": "true",  # a per-install secret key in KB_VAR_DIR, as the demo makes
         "KB_VAR_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
         "EMBEDDING_BACKEND": "fake",

@@ -75,3 +75,14 @@ def test_sentence_mentions_of_settings_stay_prose() -> None:
     body = "Open the Settings menu and choose a language you like."
     assert normalize_body(body, build_lexicon(MANUAL)) == body
     assert normalize_body("", build_lexicon(MANUAL)) == ""
+
+
+def test_pathological_bodies_are_cleaned_in_linear_time() -> None:
+    import time
+
+    body = "".join("  " * i + "- x\n" for i in range(300)) + "\n\n" + "[a](" * 8000
+    body += " Settings General " * 2000 + "Try Now"
+    started = time.perf_counter()
+    cleaned = normalize_body(body, build_lexicon([("Hostile", body), *MANUAL]))
+    assert time.perf_counter() - started < 1.0
+    assert "Try Now" not in cleaned

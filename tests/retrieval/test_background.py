@@ -82,6 +82,7 @@ def test_eager_tasks_log_no_broker_warning_and_no_task_lines(tmp_path):
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "kb_platform.settings",
+        "KB_DEMO": "true",  # a per-install secret key in KB_VAR_DIR, as the demo makes
         "KB_VAR_DIR": str(tmp_path),
         "LOG_LEVEL": "INFO",
     }

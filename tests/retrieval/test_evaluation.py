@@ -64,7 +64,7 @@ def test_eval_command_reports_every_mode_without_touching_the_kb(tmp_path, setti
     call_command("eval_retrieval", "--dataset", str(tmp_path), "--json", str(out))
     [report] = json.loads(out.read_text())
     assert report["queries"] == 2  # queries without judgements are skipped
-    assert set(report["modes"]) == {"lexical", "dense", "hybrid", "hybrid+rerank"}
+    assert set(report["modes"]) == {"lexical", "dense", "hybrid", "hybrid+rescore", "hybrid+rerank"}
     assert report["modes"]["hybrid"]["recall@1"] == 1.0
     assert "no reranker" in report["modes"]["hybrid+rerank"]["note"]
     assert Article.objects.count() == 0
