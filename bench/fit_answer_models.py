@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generation.confidence import FEATURES as CONFIDENCE_FEATURES
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "answer_models.json"
 FOLDS = 5
@@ -37,20 +39,6 @@ SPAN_L2 = 0.01
 SPAN_STEPS = 1500
 # Abstention: the highest threshold whose out-of-fold false refusals stay under these.
 MAX_FALSE_REFUSAL = {"public": 0.06, "internal": 0.03}
-CONFIDENCE_FEATURES = (
-    "top_logit",
-    "margin",
-    "body_cov",
-    "missing_idf",
-    "title_cov",
-    "lead_cov",
-    "bigram_cov",
-    "dense",
-    "lexical_log",
-    "span_cov",
-    "span_cov_first",
-    "span_density",
-)
 
 
 @dataclass

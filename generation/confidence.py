@@ -43,6 +43,8 @@ _SIGNAL_NAMES = (
     "dense",
     "lexical_log",
 )
+# Every input of the model, in the order the fit stores them.
+FEATURES = (*_SIGNAL_NAMES, "span_cov", "span_cov_first", "span_density")
 
 
 @functools.lru_cache(maxsize=4)

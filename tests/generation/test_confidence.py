@@ -58,3 +58,9 @@ def test_the_fitted_model_applies_only_with_a_real_embedder(settings) -> None:
     assert services.min_confidence("public") == settings.ANSWER_MIN_CONFIDENCE_PUBLIC
     settings.ANSWER_CONFIDENCE_MODEL = "fitted"  # the unit tests' hash embedder: not applicable
     assert services.min_confidence("public") == settings.ANSWER_MIN_CONFIDENCE_PUBLIC
+
+
+def test_the_shipped_model_names_exactly_the_features_computed_at_run_time() -> None:
+    model = json.loads(Path(confidence.WEIGHTS_FILE).read_text())
+    assert tuple(model["names"]) == confidence.FEATURES
+    assert set(confidence.confidence_features({"top_logit": 1.0}, None)) == set(confidence.FEATURES)
