@@ -47,9 +47,9 @@ lock: install-dev
 test-deps: install-dev
 	bash scripts/install-system-deps.sh
 
-# The demo runs with a per-install secret key generated into $(KB_VAR_DIR or var/)/secret_key
+# The demo (and mypy, which loads the settings) runs with a per-install secret key generated into $(KB_VAR_DIR or var/)/secret_key
 # (settings refuse to start without DJANGO_SECRET_KEY otherwise).
-demo demo-data migrate: export KB_DEMO ?= true
+demo demo-data migrate typecheck: export KB_DEMO ?= true
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput -v 0
