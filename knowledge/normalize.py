@@ -90,6 +90,7 @@ def _starts_sentence(words: list[str], i: int) -> bool:
 def _menu_runs(text: str, roots: frozenset[str] | None) -> Iterable[tuple[int, int, list[str]]]:
     """(start, end, words after the anchor) of each run that looks like a lost menu path."""
     words = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(text)]
+    plain = [w for _, _, w in words]
     i = 0
     while i < len(words):
         word = words[i][2]
@@ -104,7 +105,6 @@ def _menu_runs(text: str, roots: frozenset[str] | None) -> Iterable[tuple[int, i
             i += 1
             continue
         items: list[str] = []
-        plain = [w for _, _, w in words]
         k = j
         while k < len(words):
             w = words[k][2]
