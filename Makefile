@@ -13,7 +13,7 @@ DEMO_DATASET ?= ../shared/eval/emanual-samsung-tv
 DEMO_CORPUS ?= $(DEMO_DATASET)/corpus.jsonl
 
 .PHONY: demo llm-serve install install-dev test-deps migrate demo-data serve test test-fast lint \
-	typecheck fmt lock bench worker beat screenshots clean
+	typecheck fmt lock bench fit worker beat screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -49,7 +49,7 @@ test-deps: install-dev
 
 # The demo (and mypy, which loads the settings) runs with a per-install secret key generated into $(KB_VAR_DIR or var/)/secret_key
 # (settings refuse to start without DJANGO_SECRET_KEY otherwise).
-demo demo-data migrate typecheck: export KB_DEMO ?= true
+demo demo-data migrate typecheck bench fit: export KB_DEMO ?= true
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput -v 0
@@ -125,6 +125,11 @@ screenshots: test-deps
 fmt: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Refit the answer path's three small models (second stage, spans, confidence) on the DEV sets
+# by grouped cross-validation; writes their weight files and bench/results/answer_models.json.
+fit: install-dev
+	$(BIN)/python -m bench.fit_answer_models
 
 bench: install-dev
 	scripts/install-system-deps.sh --bench

@@ -502,20 +502,98 @@ def _run_backend(backend: str, *, eval_dir: Path, queries: list[str], quick: boo
 
 def result_name() -> str:
     """load.json for sync workers on SQLite; _gthread and _postgres name the variants."""
+    if os.environ.get("BENCH_LOAD_ONLY") == "second_stage":
+        return "load_second_stage"
     name = "load_gthread" if THREADS else "load"
     if os.environ.get("BENCH_LOAD_DATABASE_URL", "").startswith("postgres"):
         name += "_postgres"
     return name
 
 
+SECOND_STAGE_BACKEND = "onnx-int8"
+SECOND_STAGE_TARGET_RATIO = 1.15  # issue 18: unseen-question p95 at 50 clients
+
+
+def _second_stage_cost(*, eval_dir: Path, queries: list[str]) -> dict:
+    """Unseen-question asks at 50 clients with and without the second stage, same run.
+
+    Two servers in turn, identical but for SEARCH_MODE (`hybrid`, the first stage alone, as
+    the baseline; `hybrid+rescore`, the default): each prepared, warmed up and driven with the
+    same unique questions. Also the single-request cost of each stage in one process.
+    """
+    if WRK is None:
+        return {"skipped": "wrk is not installed (make bench installs it)"}
+    corpus = eval_dir / "emanual-samsung-tv" / "corpus.jsonl"
+    out: dict = {"backend": SECOND_STAGE_BACKEND, "clients": 50, "modes": {}}
+    for mode in ("hybrid", "hybrid+rescore"):
+        tmp = Path(tempfile.mkdtemp(prefix="kb-bench-stage-"))
+        env = _server_env(tmp)
+        env.update(EMBEDDING_BACKEND=SECOND_STAGE_BACKEND, SEARCH_MODE=mode)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        with (tmp / "server.log").open("w") as log:
+            _prepare(env, corpus, log)
+            row: dict = {"single_request_ms": _profile(env, queries)}
+            server = _start_server(env, port, log)
+            try:
+                _wait_ready(base, server)
+                host = base.removeprefix("http://")
+                script = tmp / "load.lua"
+                script.write_text(WRK_SCRIPT)
+                sessions = _browser_sessions(base, 50, queries[0])
+                data = tmp / "unseen.requests"
+                write_requests(
+                    data,
+                    _prepared_requests(
+                        "ask_unseen", host=host, sessions=sessions, queries=queries, count=8000
+                    ),
+                )
+                _wrk_level(base, WORKERS * 2, LEVEL_SECONDS, script, data)  # warm-up
+                row["ask_unseen"] = _wrk_level(base, 50, LEVEL_SECONDS, script, data)
+                row["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+        out["modes"][mode] = row
+        print(f"   second stage {mode:<15} {row['ask_unseen']}", flush=True)
+    base_p95 = out["modes"]["hybrid"]["ask_unseen"]["p95_ms"]
+    new_p95 = out["modes"]["hybrid+rescore"]["ask_unseen"]["p95_ms"]
+    ratio = round(new_p95 / base_p95, 3) if base_p95 else None
+    per_query = {
+        key: round(
+            out["modes"]["hybrid+rescore"]["single_request_ms"].get(key, 0)
+            - out["modes"]["hybrid"]["single_request_ms"].get(key, 0),
+            2,
+        )
+        for key in ("retrieval_search_top8", "answer_question")
+    }
+    out["target"] = {
+        "ask_unseen_p95_ratio_rescore_vs_hybrid": ratio,
+        "target_ratio": SECOND_STAGE_TARGET_RATIO,
+        "met": ratio is not None and ratio <= SECOND_STAGE_TARGET_RATIO,
+        "second_stage_ms_per_query_single_thread": per_query,
+    }
+    return out
+
+
 def run(args) -> dict:
-    """The real embedder (torch), then the int8 ONNX one for comparison (not with --quick)."""
+    """The real embedder (torch), then the int8 ONNX one for comparison (not with --quick),
+    then the second stage's cost (BENCH_LOAD_ONLY=second_stage runs only that)."""
     # A log line per request would cost the load generator CPU the server needs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     eval_dir = Path(args.eval_dir)
     queries = _queries(eval_dir)
     quick = bool(getattr(args, "quick", False))
+    if os.environ.get("BENCH_LOAD_ONLY") == "second_stage":
+        return {"second_stage": _second_stage_cost(eval_dir=eval_dir, queries=queries)}
     chosen = os.environ.get("BENCH_LOAD_EMBEDDING")
     backends = [chosen] if chosen else (["torch"] if quick else ["torch", "onnx-int8"])
     runs = {b: _run_backend(b, eval_dir=eval_dir, queries=queries, quick=quick) for b in backends}
-    return {"runs": runs, "primary": backends[0]}
+    out = {"runs": runs, "primary": backends[0]}
+    if not quick:
+        out["second_stage"] = _second_stage_cost(eval_dir=eval_dir, queries=queries)
+    return out

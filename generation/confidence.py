@@ -42,6 +42,12 @@ _SIGNAL_NAMES = (
     "bigram_cov",
     "dense",
     "lexical_log",
+    # Whether the top article's title *is* the question's topic and whether it quotes a phrase
+    # of the question (added with the second stage's features of the same names, 2026-12-01).
+    "title_f1",
+    "title_run",
+    "body_run",
+    "window_cov",
 )
 # Every input of the model, in the order the fit stores them.
 FEATURES = (*_SIGNAL_NAMES, "span_cov", "span_cov_first", "span_density")

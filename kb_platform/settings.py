@@ -393,6 +393,9 @@ INDEX_KEEP_VERSIONS = env_int("INDEX_KEEP_VERSIONS", 3, minimum=2)
 INDEX_SEARCH_THREADS = env_int("INDEX_SEARCH_THREADS", 1, minimum=0)  # 0: all cores
 # Hybrid fusion: weight of the min-max normalised dense score (the rest goes to BM25).
 SEARCH_DENSE_WEIGHT = env_float("SEARCH_DENSE_WEIGHT", 0.2)  # tuned on the TV DEV set
+# Correct the words of a question the knowledge base never uses ("serached" -> "searched")
+# before lexical search (retrieval/spelling.py).
+SEARCH_SPELL_CORRECTION = env_bool("SEARCH_SPELL_CORRECTION", True)
 SEARCH_MAX_QUERY_CHARS = env_int("SEARCH_MAX_QUERY_CHARS", 1000, minimum=16)
 # The search mode of portal, widget, API and answers: hybrid+rescore re-scores the fused top
 # 30 with the fitted second stage (retrieval/rescoring.py); hybrid+rerank uses RERANKER_MODEL.

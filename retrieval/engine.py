@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retrieval import rescoring
+from retrieval import rescoring, spelling
 from retrieval.chunking import chunk_embedding_text
 from retrieval.embedding import Embedder
 from retrieval.index import ChunkMeta, Snapshot
@@ -49,6 +49,9 @@ CONF_B_MARGIN = 4.72
 class FusionParams:
     dense_weight: float = 0.2  # convex combination of min-max normalised scores
     candidates: int = 50  # chunks fetched from each retriever
+    # Lexical leg and second stage see the query with unknown words corrected against the
+    # knowledge base's own words (retrieval/spelling.py); the dense leg sees it as typed.
+    spell_correction: bool = True
 
 
 @dataclass
@@ -261,6 +264,11 @@ def search_snapshot(
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
     public_only = audience != INTERNAL
+    lexical_query = query
+    if fusion.spell_correction and mode != "dense":
+        lexical_query = spelling.speller_for(snapshot, public_only=public_only).correct(query)
+        if lexical_query != query:
+            result.corrected_query = lexical_query
     n_cand = max(fusion.candidates, top_k * 5)
     use_dense = mode != "lexical" and embedder is not None
     if use_dense and embedder is not None and embedder.model_id != snapshot.model_id:
@@ -278,7 +286,7 @@ def search_snapshot(
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
     lexical: dict[int, float] = {}
     if mode != "dense" or not use_dense:
-        lscores, lids = snapshot.lexical.search(query, k=n_cand, public_only=public_only)
+        lscores, lids = snapshot.lexical.search(lexical_query, k=n_cand, public_only=public_only)
         lexical = {int(i): float(s) for s, i in zip(lscores, lids, strict=True)}
     if mode == "dense" and use_dense:
         fused = dict(dense)
@@ -315,7 +323,7 @@ def search_snapshot(
         if trace is not None:  # the bench fits the second stage on exactly these features
             trace["candidates"] = candidates
             trace["stats"] = stage.stats if isinstance(stage, rescoring.FeatureRescorer) else None
-        rescored_order = stage.rerank(query, candidates)
+        rescored_order = stage.rerank(lexical_query, candidates)
         rescored = dict(rescored_order)
         ranked = [a for a, _ in rescored_order] + ranked[len(head) :]
         signals = (
@@ -328,7 +336,8 @@ def search_snapshot(
         )
         if isinstance(stage, rescoring.FeatureRescorer):
             by_id = {c.article_id: c for c in candidates}
-            signals.update(rescoring.features(query, [by_id[rescored_order[0][0]]], stage.stats)[0])
+            top_candidate = [by_id[rescored_order[0][0]]]
+            signals.update(rescoring.features(lexical_query, top_candidate, stage.stats)[0])
 
     reranked = False
     if mode == "hybrid+rerank" and reranker is not None and ranked:
@@ -357,7 +366,7 @@ def search_snapshot(
                 text=chunks[c.chunk_id].text,
                 heading_path=chunks[c.chunk_id].heading_path,
                 score=round(c.fused, 6),
-                snippet_html=highlight(chunks[c.chunk_id].text, query) if snippets else "",
+                snippet_html=highlight(chunks[c.chunk_id].text, lexical_query) if snippets else "",
             )
             for c in cands[:CHUNKS_PER_HIT]
         ]

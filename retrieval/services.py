@@ -49,7 +49,10 @@ def index_params() -> IndexParams:
 
 
 def fusion_params() -> engine.FusionParams:
-    return engine.FusionParams(dense_weight=settings.SEARCH_DENSE_WEIGHT)
+    return engine.FusionParams(
+        dense_weight=settings.SEARCH_DENSE_WEIGHT,
+        spell_correction=settings.SEARCH_SPELL_CORRECTION,
+    )
 
 
 def _store() -> IndexStore:

@@ -49,3 +49,5 @@ class SearchResult:
     # The second stage's view of the top article (hybrid+rescore): its logit, the margin over
     # the runner-up and its features; generation's confidence model reads these.
     signals: dict[str, float] = field(default_factory=dict)
+    # The query as the lexical leg read it, when spelling correction changed it ("" if not).
+    corrected_query: str = ""
