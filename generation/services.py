@@ -61,8 +61,8 @@ ABSTAIN_TEXT = (
 GATE_SUPPORT: SupportFn = lexical_support
 MAX_CHUNKS_PER_ARTICLE = 2
 NEAREST_ARTICLES = 3
-# Articles whose passages the extractive answer and the confidence model consider (the span
-# model was fitted over the top 3: a compound question's second part may sit in another).
+# Articles whose passages the extractive answer and the confidence model consider (a compound
+# question's second part may sit in another; a simple one is answered from the first alone).
 ANSWER_ARTICLES = 3
 
 
