@@ -16,8 +16,9 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
 from generation.types import Answer, AnswerEvent, Citation, Turn
+from support.triage import Triage
 from knowledge.models import Article
-from support import threads, validation
+from support import threads, triage_store, validation
 from support.models import (
     ArticleFeedback,
     ArticleFlag,
@@ -87,9 +88,13 @@ def interaction_record(
     session_key: str,
     conversation: Conversation | None = None,
     audience: str = "public",
+    question_triage: Triage | None = None,
 ) -> Interaction:
-    """Persist one answer (or abstention) with its hits, citations and metrics."""
+    """Persist one answer (or abstention) with its hits, citations, metrics and, for a
+    customer's question, its triage (intent and language: the metrics break down by them)."""
     citations = [_citation_dict(c) for c in answer.citations]
+    if question_triage is None and channel != Channel.AGENT and answer.question:
+        question_triage = triage_store.triage_text(answer.question)
     interaction = Interaction.objects.create(
         question=answer.question[: settings.KB_MAX_QUESTION_CHARS],
         audience=audience,
@@ -109,6 +114,9 @@ def interaction_record(
         prompt_tokens=max(0, int(answer.prompt_tokens or 0)),
         completion_tokens=max(0, int(answer.completion_tokens or 0)),
         fallback_reason=(answer.fallback_reason or "")[:300],
+        handoff_reason=(answer.handoff_reason or "")[:32],
+        intent=question_triage.intent if question_triage else "",
+        language=(question_triage.language if question_triage else "")[:8],
         hits=list(answer.hits or []),
         citations=citations,
     )
@@ -370,6 +378,8 @@ class _Ask:
     kind: str
     history: list[Turn]
     repeated: bool
+    # The customer's question triaged once, stored on the interaction and the message.
+    question_triage: Triage | None = None
 
 
 def _ask_prepare(
@@ -403,6 +413,14 @@ def _ask_prepare(
         and threads.repeated_question(conversation=conversation, question=question)
         and conversation.interactions.filter(abstained=True).exists()
     )
+    question_triage = None
+    if channel != Channel.AGENT:
+        earlier = (
+            conversation.messages.filter(role=Message.Role.CUSTOMER).count()
+            if threaded and conversation is not None
+            else 0
+        )
+        question_triage = triage_store.triage_text(question, previous_contacts=earlier)
     return _Ask(
         question=question,
         audience=audience,
@@ -414,6 +432,7 @@ def _ask_prepare(
         kind=smalltalk.classify(question),
         history=history,
         repeated=repeated,
+        question_triage=question_triage,
     )
 
 
@@ -437,17 +456,21 @@ def _ask_finish(ask: _Ask, answer: Answer) -> AskResult:
         session_key=ask.session_key,
         conversation=ask.conversation,
         audience=ask.audience,
+        question_triage=ask.question_triage,
     )
     conversation = ask.conversation
     handed_off = False
     if ask.threaded and conversation is not None:
         threads.thread_record_answer(
-            conversation=conversation, question=ask.question, interaction=interaction, user=ask.user
+            conversation=conversation,
+            question=ask.question,
+            interaction=interaction,
+            user=ask.user,
+            question_triage=ask.question_triage,
         )
-        # The safety gate's answer carries handoff_reason="safety" (generation.safety); coded
-        # with getattr so it works before that field exists on Answer.
-        reason = getattr(answer, "handoff_reason", "") or ""
+        reason = answer.handoff_reason or ""  # "safety" from the safety gate (generation)
         R = Conversation.HandoffReason
+        handoff: str
         if answer.abstained and reason == R.SAFETY:
             handoff = R.SAFETY
         elif ask.kind == smalltalk.HUMAN:
