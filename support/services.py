@@ -16,7 +16,6 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
 from generation.types import Answer, AnswerEvent, Citation, Turn
-from support.triage import Triage
 from knowledge.models import Article
 from support import threads, triage_store, validation
 from support.models import (
@@ -30,6 +29,7 @@ from support.models import (
     Message,
     SearchLog,
 )
+from support.triage import Triage
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,6 +78,11 @@ def _retry_when_locked(func: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _customer_question(channel: str, audience: str) -> bool:
+    # Triage is for what customers write: not agents' drafts or staff asking the API.
+    return channel != Channel.AGENT and audience == "public"
+
+
 @_retry_when_locked
 @transaction.atomic
 def interaction_record(
@@ -93,7 +98,7 @@ def interaction_record(
     """Persist one answer (or abstention) with its hits, citations, metrics and, for a
     customer's question, its triage (intent and language: the metrics break down by them)."""
     citations = [_citation_dict(c) for c in answer.citations]
-    if question_triage is None and channel != Channel.AGENT and answer.question:
+    if question_triage is None and _customer_question(channel, audience) and answer.question:
         question_triage = triage_store.triage_text(answer.question)
     interaction = Interaction.objects.create(
         question=answer.question[: settings.KB_MAX_QUESTION_CHARS],
@@ -414,7 +419,7 @@ def _ask_prepare(
         and conversation.interactions.filter(abstained=True).exists()
     )
     question_triage = None
-    if channel != Channel.AGENT:
+    if _customer_question(channel, audience):
         earlier = (
             conversation.messages.filter(role=Message.Role.CUSTOMER).count()
             if threaded and conversation is not None

@@ -630,7 +630,10 @@ def triage_correct(*, message: Message, intent: str, user: Any = None) -> Triage
             f"Unknown intent {str(intent)[:40]!r}: choose one of {', '.join(sorted(intents))}."
         )
     correction = TriageCorrection.objects.create(
-        message=message, previous_intent=message.intent, intent=intent, corrected_by=user_or_none(user)
+        message=message,
+        previous_intent=message.intent,
+        intent=intent,
+        corrected_by=user_or_none(user),
     )
     urgency = message.urgency or "normal"
     if intent != "safety" and urgency == "urgent":
