@@ -10,6 +10,7 @@ taxonomy edit in this process).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -55,13 +56,18 @@ def seed_rows() -> list[dict]:
 
 
 def _stamp() -> tuple:
+    """Changes whenever the training data does: a digest of the (small) taxonomy's rows, so
+    a bulk update that leaves updated_at alone counts too, and the corrections' count/last id."""
     from django.db.models import Count, Max
 
     from support.models import TriageCorrection, TriageIntent
 
-    intents = TriageIntent.objects.aggregate(n=Count("id"), last=Max("updated_at"))
+    rows = TriageIntent.objects.order_by("id").values_list(
+        "id", "name", "label", "priority", "enabled", "examples"
+    )
+    digest = hashlib.sha256(repr(list(rows)).encode()).hexdigest()
     corrections = TriageCorrection.objects.aggregate(n=Count("id"), last=Max("id"))
-    return (intents["n"], str(intents["last"]), corrections["n"], corrections["last"])
+    return (digest, corrections["n"], corrections["last"])
 
 
 def _train() -> None:
