@@ -236,6 +236,8 @@ def _window(qs: QuerySet, start: dt.datetime, end: dt.datetime) -> QuerySet:
 
 def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """Headline rates over [start, end)."""
+    from insights import resolution
+
     qs = _window(Interaction.objects.all(), start, end)
     total = qs.count()
     abstained = qs.filter(abstained=True).count()
@@ -244,7 +246,11 @@ def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]
             "source_interaction_id", flat=True
         )
     )
-    self_served = qs.filter(abstained=False).exclude(id__in=escalated_ids).count() if total else 0
+    # Self-service resolution = resolved (confirmed + assumed, insights.resolution): it used to
+    # count every answered, non-escalated question, a wrong answer to a safety question and
+    # answers rated unhelpful included.
+    resolved = resolution.summarize(resolution.question_outcomes(start=start, end=end))
+    self_served = resolved["resolved"]
     feedback = Feedback.objects.filter(interaction__in=qs.values("id"), helpful__isnull=False)
     rated = feedback.count()
     helpful = feedback.filter(helpful=True).count()
@@ -256,7 +262,7 @@ def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]
         "self_served": self_served,
         "rated": rated,
         "helpful": helpful,
-        "self_service_rate": (self_served / total) if total else None,
+        "self_service_rate": resolved["resolution_rate"],
         "abstention_rate": (abstained / total) if total else None,
         "escalation_rate": (len(escalated_ids) / total) if total else None,
         "helpful_rate": (helpful / rated) if rated else None,

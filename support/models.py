@@ -121,6 +121,9 @@ class Conversation(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Resolved, then the customer came back: the reopen rate (docs/metrics.md) counts these.
+    reopen_count = models.PositiveIntegerField(default=0)
+    last_reopened_at = models.DateTimeField(null=True, blank=True)
     # What the agent needs so they never ask again: question, what was tried, articles, feedback.
     handoff_summary = models.TextField(blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)

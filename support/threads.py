@@ -67,6 +67,10 @@ def conversation_transition(*, conversation: Conversation, to: str) -> Conversat
         )
     conversation.status = to
     fields = ["status", "updated_at"]
+    if to == S.REOPENED:
+        conversation.reopen_count += 1
+        conversation.last_reopened_at = timezone.now()
+        fields += ["reopen_count", "last_reopened_at"]
     if to != S.RESOLVED and conversation.resolved_at:
         conversation.resolved_at = None
         fields.append("resolved_at")
