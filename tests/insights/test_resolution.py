@@ -174,7 +174,7 @@ def test_totals_and_breakdowns_match_the_hand_count(seeded):
     assert {
         k: (r["questions"], r["confirmed"], r["assumed"], r["unresolved"])
         for k, r in by_article.items()
-    } == {  # fmt: skip
+    } == {
         "Pair the remote": (2, 1, 1, 0),
         "No sound": (2, 0, 1, 1),
     }
