@@ -147,18 +147,18 @@ def question_outcomes(
     )
     ids = [r["id"] for r in rows]
     # The latest customer vote counts (a customer may change their mind).
-    votes: dict[int, bool] = dict(
+    votes: dict[int, bool | None] = dict(
         Feedback.objects.filter(interaction_id__in=ids, helpful__isnull=False, suggestion_usage="")
         .order_by("created_at", "id")
         .values_list("interaction_id", "helpful")
     )
-    started_from = dict(
+    started_from: dict[int | None, str] = dict(
         Conversation.objects.filter(source_interaction_id__in=ids).values_list(
             "source_interaction_id", "handoff_reason"
         )
     )
     conversation_ids = {r["conversation_id"] for r in rows if r["conversation_id"]}
-    threads = {
+    threads: dict[int, Any] = {
         c["id"]: c
         for c in Conversation.objects.filter(pk__in=conversation_ids).values(
             "id", "handoff_reason", "handed_off_at", "last_reopened_at"

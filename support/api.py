@@ -244,7 +244,9 @@ class PublicRevisionSerializer(serializers.ModelSerializer):
 class ArticleDetailSerializer(ArticleListSerializer):
     published_revision = serializers.SerializerMethodField()
     latest_revision = serializers.SerializerMethodField()
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta(ArticleListSerializer.Meta):
         fields = [*ArticleListSerializer.Meta.fields, "tags", "published_revision"]

@@ -153,7 +153,7 @@ def conversation_sla(*, conversation: Conversation, now: dt.datetime | None = No
             (first, conversation.first_response_due_at),
             (resolution, conversation.resolution_due_at),
         )
-        if state in {"due", "overdue"}
+        if state in {"due", "overdue"} and due is not None
     ]
     return SlaState(
         breached=first in {"late", "overdue"} or resolution in {"late", "overdue"},

@@ -296,9 +296,8 @@ def conversation_escalate(
     user: Any = None,
 ) -> Conversation:
     """ "Talk to a person" under an answer: its thread goes to an agent, with the reason."""
-    if interaction.conversation_id is not None:
-        conversation = interaction.conversation
-    else:  # an answer recorded outside a thread (older rows): give it one
+    conversation = interaction.conversation
+    if conversation is None:  # an answer recorded outside a thread (older rows): give it one
         conversation = threads.conversation_for_ask(
             channel=interaction.channel,
             user=user,
@@ -332,7 +331,8 @@ def conversation_escalate(
 def handoff_reason_for(*, interaction: Interaction) -> str:
     """Why a customer escalating from this answer needs a person."""
     R = Conversation.HandoffReason
-    if interaction.conversation_id and interaction.conversation.handoff_reason == R.SAFETY:
+    thread = interaction.conversation
+    if interaction.handoff_reason == R.SAFETY or (thread and thread.handoff_reason == R.SAFETY):
         return R.SAFETY
     if interaction.feedback.filter(helpful=False, suggestion_usage="").exists():
         return R.NEGATIVE_FEEDBACK

@@ -163,6 +163,7 @@ def handoff_summary_build(*, conversation: Conversation) -> str:
         lines.append(f"Tried: {len(answers)} automatic answer(s).")
         for m in answers[-3:]:
             inter = m.interaction
+            assert inter is not None  # answers are the bot messages with an interaction
             verdict = "abstained" if inter.abstained else "answered"
             votes = list(
                 inter.feedback.filter(suggestion_usage="").values_list("helpful", flat=True)
@@ -174,7 +175,7 @@ def handoff_summary_build(*, conversation: Conversation) -> str:
             lines.append(f"- {inter.question[:160]} -> {verdict}: {inter.answer_text[:240]}")
         articles: dict[Any, str] = {}
         for m in answers:
-            for c in m.interaction.citations:
+            for c in m.interaction.citations if m.interaction else []:
                 articles.setdefault(
                     c.get("article_id"), f"{c.get('title')} (/articles/{c.get('slug')}/)"
                 )
@@ -512,9 +513,8 @@ def thread_from_token(token: str) -> Conversation:
         ) from exc
     except signing.BadSignature as exc:
         raise ThreadLinkError("This link is not valid. Check that it was copied whole.") from exc
-    conversation = (
-        Conversation.objects.filter(pk=data.get("c")).first() if isinstance(data, dict) else None
-    )
+    pk = data.get("c") if isinstance(data, dict) else None
+    conversation = Conversation.objects.filter(pk=pk).first() if isinstance(pk, int) else None
     if (
         conversation is None
         or not conversation.link_nonce
@@ -587,7 +587,7 @@ def conversation_triage_refresh(*, conversation: Conversation) -> Conversation:
     )
     if top is None:
         return conversation
-    priority = Priority.URGENT if conversation.urgent else int(top["priority"])
+    priority = Priority.URGENT if conversation.urgent else int(top["priority"] or Priority.NORMAL)
     language = str((top["triage"] or {}).get("language", ""))[:8]
     fields = []
     if (conversation.intent, conversation.language) != (top["intent"], language):

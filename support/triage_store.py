@@ -75,14 +75,14 @@ def _train() -> None:
 
     rows = list(seed_rows())
     intents = dict(triage.DEFAULT_INTENTS)
-    for intent in TriageIntent.objects.all():
-        if not intent.enabled:
-            intents.pop(intent.name, None)
+    for taxonomy_row in TriageIntent.objects.all():
+        if not taxonomy_row.enabled:
+            intents.pop(taxonomy_row.name, None)
             continue
-        intents[intent.name] = (intent.label, intent.priority)
+        intents[taxonomy_row.name] = (taxonomy_row.label, taxonomy_row.priority)
         rows += [
-            {"text": line.strip(), "intent": intent.name}
-            for line in intent.examples.splitlines()
+            {"text": line.strip(), "intent": taxonomy_row.name}
+            for line in taxonomy_row.examples.splitlines()
             if line.strip()
         ]
     # The latest correction of a message is the one that counts.

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.html import format_html
@@ -445,6 +445,8 @@ def agent_article(request: HttpRequest, pk: int) -> HttpResponse:
 
     from knowledge.services import revision_body_html
 
+    if article.published_revision is None:
+        raise Http404("This article has no published text.")
     return render(
         request,
         "support/agent/article.html",
