@@ -577,11 +577,12 @@ def customer_message_create(
 
 
 def conversation_triage_refresh(*, conversation: Conversation) -> Conversation:
-    """Priority, intent and language from the customer messages: the most pressing one (the
-    latest among equals) sets them; a safety conversation is always URGENT."""
+    """Priority, intent and language from the customer messages: the most pressing one sets
+    them (among equals the earliest: the question that opened the thread, not a follow-up
+    like "the link expired"); a safety conversation is always URGENT."""
     top = (
         conversation.messages.filter(role=Message.Role.CUSTOMER, priority__isnull=False)
-        .order_by("priority", "-created_at", "-id")
+        .order_by("priority", "created_at", "id")
         .values("priority", "intent", "triage")
         .first()
     )

@@ -440,3 +440,14 @@ def test_openapi_schema_documents_triage(client):
         components["Triage"]["properties"]
     )
     assert "/api/conversations/{id}/messages/{message_pk}/triage" in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_among_equally_pressing_messages_the_opening_question_sets_the_intent():
+    conversation = services.conversation_create(subject="O", body="Where is my order 4411-2299?")
+    threads.customer_reply(conversation=conversation, body="Also the TV has no sound")
+    conversation.refresh_from_db()
+    first, second = conversation.messages.filter(role="customer")
+    assert (first.intent, second.intent) == ("order_delivery", "troubleshooting")
+    assert first.priority == second.priority == conversation.priority == Priority.NORMAL
+    assert conversation.intent == "order_delivery"
