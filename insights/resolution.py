@@ -140,12 +140,10 @@ def question_outcomes(
         "conversation_id",
     )
     base = _customer_questions()
-    rows = list(
-        base.filter(created_at__gte=start, created_at__lt=end)
-        .order_by("created_at", "id")
-        .values(*columns)
-    )
-    ids = [r["id"] for r in rows]
+    period = base.filter(created_at__gte=start, created_at__lt=end)
+    rows = list(period.order_by("created_at", "id").values(*columns))
+    # Subqueries, not id lists: a busy period has more ids than SQLite takes as parameters.
+    ids = period.values("id")
     # The latest customer vote counts (a customer may change their mind).
     votes: dict[int, bool | None] = dict(
         Feedback.objects.filter(interaction_id__in=ids, helpful__isnull=False, suggestion_usage="")
@@ -157,7 +155,7 @@ def question_outcomes(
             "source_interaction_id", "handoff_reason"
         )
     )
-    conversation_ids = {r["conversation_id"] for r in rows if r["conversation_id"]}
+    conversation_ids = period.exclude(conversation_id=None).values("conversation_id")
     threads: dict[int, Any] = {
         c["id"]: c
         for c in Conversation.objects.filter(pk__in=conversation_ids).values(
@@ -165,11 +163,10 @@ def question_outcomes(
         )
     }
     # Later questions of the same customers (up to the durable horizon): "asked again".
-    askers = {_asker(r) for r in rows}
     later_by_asker: dict[str, list[tuple[dt.datetime, str, int | None, int]]] = defaultdict(list)
     later_rows = base.filter(created_at__gte=start, created_at__lt=end + durable_window).filter(
-        Q(user_id__in=[int(a[1:]) for a in askers if a.startswith("u")])
-        | Q(session_key__in=[a[1:] for a in askers if a.startswith("s")])
+        Q(user_id__in=period.exclude(user_id=None).values("user_id"))
+        | Q(session_key__in=period.exclude(session_key="").values("session_key"))
         | Q(conversation_id__in=conversation_ids)
     )
     for r in later_rows.values(*columns):

@@ -234,8 +234,11 @@ def _window(qs: QuerySet, start: dt.datetime, end: dt.datetime) -> QuerySet:
     return qs.filter(created_at__gte=start, created_at__lt=end)
 
 
-def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    """Headline rates over [start, end)."""
+def analytics_summary(
+    *, start: dt.datetime, end: dt.datetime, outcomes: list[Any] | None = None
+) -> dict[str, Any]:
+    """Headline rates over [start, end); `outcomes`: resolution.question_outcomes() already
+    computed for the same period."""
     from insights import resolution
 
     qs = _window(Interaction.objects.all(), start, end)
@@ -249,7 +252,9 @@ def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]
     # Self-service resolution = resolved (confirmed + assumed, insights.resolution): it used to
     # count every answered, non-escalated question, a wrong answer to a safety question and
     # answers rated unhelpful included.
-    resolved = resolution.summarize(resolution.question_outcomes(start=start, end=end))
+    if outcomes is None:
+        outcomes = resolution.question_outcomes(start=start, end=end)
+    resolved = resolution.summarize(outcomes)
     self_served = resolved["resolved"]
     feedback = Feedback.objects.filter(interaction__in=qs.values("id"), helpful__isnull=False)
     rated = feedback.count()

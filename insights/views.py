@@ -334,8 +334,8 @@ _CONVERSATION_ROWS = [
 
 
 def analytics_tables(start: dt.datetime, end: dt.datetime) -> dict[str, list[dict[str, Any]]]:
-    summary = selectors.analytics_summary(start=start, end=end)
     outcomes = resolution.question_outcomes(start=start, end=end)
+    summary = selectors.analytics_summary(start=start, end=end, outcomes=outcomes)
     totals = resolution.summarize(outcomes)
     facts = resolution.conversation_facts(start=start, end=end)
     conversations = resolution.conversation_summary(facts, start=start, end=end)
@@ -429,7 +429,7 @@ def analytics(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain",
             )
         return _csv_response(export, tables[export], start, end)
-    summary = selectors.analytics_summary(start=lo, end=hi)
+    summary = {row["metric"]: row["value"] for row in tables["summary"]}
     per_day = tables["questions_per_day"]
     rates = [
         ("Resolved by self-service", summary["self_service_rate"]),
