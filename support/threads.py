@@ -322,7 +322,10 @@ def conversation_create(
     )
     _sla_start(conversation)
     conversation.save()
-    customer_message_create(conversation=conversation, body=body, author=customer)
+    message = customer_message_create(conversation=conversation, body=body, author=customer)
+    if message.intent == "safety":  # a hazard is why a person must see it, whatever the form
+        conversation.handoff_reason = R.SAFETY
+        conversation.save(update_fields=["handoff_reason"])
     conversation.refresh_from_db()
     return conversation
 

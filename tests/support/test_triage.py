@@ -224,6 +224,7 @@ def test_thread_reply_and_emailed_reply_are_triaged():
 @pytest.mark.django_db
 def test_a_later_thanks_never_lowers_an_urgent_conversation():
     conversation = services.conversation_create(subject="S", body="smoke is coming out of my TV")
+    assert conversation.handoff_reason == "safety" and conversation.urgent
     services.message_add(conversation=conversation, role="customer", body="thanks")
     conversation.refresh_from_db()
     assert conversation.priority == Priority.URGENT and conversation.intent == "safety"
