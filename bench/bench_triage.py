@@ -25,6 +25,7 @@ import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data"
 FOLDS = 5
@@ -58,7 +59,7 @@ def cross_validate(rows: list[dict], *, cue_weight: float | None = None) -> dict
     try:
         order = list(range(len(rows)))
         random.Random(16).shuffle(order)
-        predictions: dict[int, object] = {}
+        predictions: dict[int, triage.Triage] = {}
         fold_f1 = []
         labels = sorted({r["intent"] for r in rows})
         for fold in range(FOLDS):
@@ -194,7 +195,7 @@ def run(args) -> dict:
             triage.triage(text, classifier=classifier)
             times.append((time.perf_counter_ns() - t0) / 1000)
     times.sort()
-    result = {
+    result: dict[str, Any] = {
         "messages": len(rows),
         "intents": sorted({r["intent"] for r in rows}),
         "intent_cv": cross_validate(rows),
