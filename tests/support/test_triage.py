@@ -452,3 +452,19 @@ def test_among_equally_pressing_messages_the_opening_question_sets_the_intent():
     assert (first.intent, second.intent) == ("order_delivery", "troubleshooting")
     assert first.priority == second.priority == conversation.priority == Priority.NORMAL
     assert conversation.intent == "order_delivery"
+
+
+@pytest.mark.django_db
+def test_an_anonymous_api_hazard_is_logged_as_a_safety_handoff(kb):
+    from insights import resolution
+
+    response = APIClient().post(
+        "/api/ask", {"question": "There is smoke coming out of my TV"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["abstained"]
+    logged = Interaction.objects.get(channel="api")
+    assert (logged.handoff_reason, logged.intent) == ("safety", "safety")
+    assert logged.conversation_id is None and not logged.escalated  # unthreaded
+    start, end = logged.created_at - dt.timedelta(hours=1), logged.created_at + dt.timedelta(1)
+    (outcome,) = resolution.question_outcomes(start=start, end=end)
+    assert (outcome.outcome, outcome.why, outcome.no_result) == ("escalated", "safety", False)
