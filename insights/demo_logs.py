@@ -234,12 +234,18 @@ def _log_one(
     noise_dislike_rate: float,
     models: tuple,
 ) -> None:
+    from support import triage_store
+
     Interaction, Feedback, Conversation, Message, SearchLog = models
     abstained = bool(answer.abstained) if answer is not None else is_gap
+    triaged = triage_store.triage_text(text)  # as a live question is (per-intent metrics)
     interaction = Interaction.objects.create(
         question=text,
         session_key=session,
         audience="public",
+        intent=triaged.intent,
+        language=triaged.language,
+        handoff_reason=(answer.handoff_reason or "") if answer is not None else "",
         answer_text=answer.text if answer is not None else "",
         abstained=abstained,
         backend=answer.backend if answer is not None else "seed",

@@ -234,8 +234,13 @@ def _window(qs: QuerySet, start: dt.datetime, end: dt.datetime) -> QuerySet:
     return qs.filter(created_at__gte=start, created_at__lt=end)
 
 
-def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    """Headline rates over [start, end)."""
+def analytics_summary(
+    *, start: dt.datetime, end: dt.datetime, outcomes: list[Any] | None = None
+) -> dict[str, Any]:
+    """Headline rates over [start, end); `outcomes`: resolution.question_outcomes() already
+    computed for the same period."""
+    from insights import resolution
+
     qs = _window(Interaction.objects.all(), start, end)
     total = qs.count()
     abstained = qs.filter(abstained=True).count()
@@ -244,7 +249,13 @@ def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]
             "source_interaction_id", flat=True
         )
     )
-    self_served = qs.filter(abstained=False).exclude(id__in=escalated_ids).count() if total else 0
+    # Self-service resolution = resolved (confirmed + assumed, insights.resolution): it used to
+    # count every answered, non-escalated question, a wrong answer to a safety question and
+    # answers rated unhelpful included.
+    if outcomes is None:
+        outcomes = resolution.question_outcomes(start=start, end=end)
+    resolved = resolution.summarize(outcomes)
+    self_served = resolved["resolved"]
     feedback = Feedback.objects.filter(interaction__in=qs.values("id"), helpful__isnull=False)
     rated = feedback.count()
     helpful = feedback.filter(helpful=True).count()
@@ -256,7 +267,7 @@ def analytics_summary(*, start: dt.datetime, end: dt.datetime) -> dict[str, Any]
         "self_served": self_served,
         "rated": rated,
         "helpful": helpful,
-        "self_service_rate": (self_served / total) if total else None,
+        "self_service_rate": resolved["resolution_rate"],
         "abstention_rate": (abstained / total) if total else None,
         "escalation_rate": (len(escalated_ids) / total) if total else None,
         "helpful_rate": (helpful / rated) if rated else None,

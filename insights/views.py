@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from insights import charts, selectors, services
+from insights import charts, resolution, selectors, services
 from insights.models import MiningRun, Suggestion, SuggestionKind, SuggestionStatus
 from knowledge import roles
 from knowledge.rendering import render_markdown
@@ -264,31 +265,132 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     )
 
 
+_QUESTION_COLUMNS = [
+    "value",
+    "label",
+    "questions",
+    *resolution.OUTCOMES,
+    "resolved",
+    "resolution_rate",
+    "durable",
+    "durable_judged",
+    "durable_rate",
+    "no_result",
+    "safety",
+]
+_CONVERSATION_COLUMNS = [
+    "value",
+    "label",
+    "conversations",
+    "handoffs",
+    "handoff_rate",
+    "resolved_once",
+    "reopened",
+    "reopen_rate",
+    "csat_ratings",
+    "csat_average",
+    "csat_satisfied_rate",
+    "sla_tracked",
+    "sla_breached",
+    "sla_breach_rate",
+]
 TABLES = {
     "questions_per_day": ["day", "questions", "abstained", "escalated"],
     "no_result_searches": ["query", "searches"],
     "top_cited": ["id", "title", "citations"],
     "most_disliked": ["id", "title", "disliked", "rated", "dislike_rate"],
     "summary": ["metric", "value"],
+    "resolution": ["metric", "value", "definition"],
+    **{f"resolution_by_{d}": _QUESTION_COLUMNS for d in resolution.DIMENSIONS},
+    "no_result_questions": ["query", "times", "abstained"],
+    "conversations": ["metric", "value", "definition"],
+    "handoffs_by_reason": ["reason", "conversations", "rate"],
+    **{
+        f"conversations_by_{d}": _CONVERSATION_COLUMNS
+        for d in ("channel", "intent", "language", "priority")
+    },
 }
+_RESOLUTION_ROWS = [
+    "questions",
+    *resolution.OUTCOMES,
+    "resolved",
+    "resolution_rate",
+    "durable",
+    "durable_rate",
+    "no_result",
+]
+_CONVERSATION_ROWS = [
+    ("conversations", "started", ""),
+    ("handoffs", "handoff", "handoff_rate"),
+    ("handoff_rate", "handoff", "handoff_rate"),
+    ("reopened", "reopened", "reopen_rate"),
+    ("reopen_rate", "reopened", "reopen_rate"),
+    ("csat_ratings", "csat", "csat"),
+    ("csat_average", "csat", "csat"),
+    ("csat_satisfied_rate", "csat", "csat"),
+    ("sla_breached", "sla_breached", "sla_breached"),
+    ("sla_breach_rate", "sla_breached", "sla_breached"),
+]
 
 
 def analytics_tables(start: dt.datetime, end: dt.datetime) -> dict[str, list[dict[str, Any]]]:
-    summary = selectors.analytics_summary(start=start, end=end)
+    outcomes = resolution.question_outcomes(start=start, end=end)
+    summary = selectors.analytics_summary(start=start, end=end, outcomes=outcomes)
+    totals = resolution.summarize(outcomes)
+    facts = resolution.conversation_facts(start=start, end=end)
+    conversations = resolution.conversation_summary(facts, start=start, end=end)
+    defs = resolution.DEFINITIONS
     return {
         "summary": [{"metric": k, "value": v} for k, v in summary.items()],
         "questions_per_day": selectors.questions_per_day(start=start, end=end),
         "no_result_searches": selectors.top_searches_without_results(start=start, end=end),
         "top_cited": selectors.top_cited_articles(start=start, end=end),
         "most_disliked": selectors.most_disliked_articles(start=start, end=end),
+        "resolution": [
+            {"metric": name, "value": totals[name], "definition": defs.get(name, "")}
+            for name in _RESOLUTION_ROWS
+        ],
+        **{f"resolution_by_{d}": resolution.breakdown(outcomes, d) for d in resolution.DIMENSIONS},
+        "no_result_questions": resolution.no_result_queries(outcomes),
+        "conversations": [
+            {
+                "metric": name,
+                "value": conversations[name],
+                "definition": defs.get(key, ""),
+                "link": link,
+            }
+            for name, link, key in _CONVERSATION_ROWS
+        ],
+        "handoffs_by_reason": [
+            {
+                "reason": reason,
+                "conversations": n,
+                "rate": n / conversations["conversations"]
+                if conversations["conversations"]
+                else None,
+            }
+            for reason, n in conversations["handoffs_by_reason"].items()
+        ],
+        **{
+            f"conversations_by_{d}": resolution.conversation_breakdown(
+                facts, d, start=start, end=end
+            )
+            for d in ("channel", "intent", "language", "priority")
+        },
     }
 
 
 def _csv_response(name: str, rows: list[dict[str, Any]], start: dt.date, end: dt.date):
+    return _csv_rows(name, TABLES[name], rows, start, end)
+
+
+def _csv_rows(
+    name: str, columns: list[str], rows: list[dict[str, Any]], start: dt.date, end: dt.date
+) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}_{start}_{end}.csv"'
+    safe_name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:80]
+    response["Content-Disposition"] = f'attachment; filename="{safe_name}_{start}_{end}.csv"'
     writer = csv.writer(response)
-    columns = TABLES[name]
     writer.writerow(columns)
     for row in rows:
         values = []
@@ -327,10 +429,10 @@ def analytics(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain",
             )
         return _csv_response(export, tables[export], start, end)
-    summary = selectors.analytics_summary(start=lo, end=hi)
+    summary = {row["metric"]: row["value"] for row in tables["summary"]}
     per_day = tables["questions_per_day"]
     rates = [
-        ("Self-service resolution", summary["self_service_rate"]),
+        ("Resolved by self-service", summary["self_service_rate"]),
         ("Abstention", summary["abstention_rate"]),
         ("Escalation", summary["escalation_rate"]),
         ("Helpful (of rated)", summary["helpful_rate"]),
@@ -369,6 +471,75 @@ def analytics(request: HttpRequest) -> HttpResponse:
             "tables": tables,
             "charts": {k: mark_safe(v) for k, v in charts_svg.items()},  # built with escape()
             "export_base": f"{reverse('insights:analytics')}?{query}&export=",
+            "rows_base": f"{reverse('insights:analytics_rows')}?{query}",
+            "definitions": resolution.DEFINITIONS,
+            "window_hours": settings.INSIGHTS_RESOLUTION_WINDOW_HOURS,
+            "durable_days": settings.INSIGHTS_DURABLE_DAYS,
+            "resolution_dimensions": [
+                (d, tables[f"resolution_by_{d}"]) for d in resolution.DIMENSIONS
+            ],
+            "conversation_dimensions": [
+                (d, tables[f"conversations_by_{d}"])
+                for d in ("channel", "intent", "language", "priority")
+            ],
+            "section": "analytics",
+        },
+    )
+
+
+ROW_LIMIT = 500
+
+
+@editor_required
+def analytics_rows(request: HttpRequest) -> HttpResponse:
+    """The questions or conversations behind one number on the analytics page (or its CSV)."""
+    start, end, error = _parse_range(request)
+    lo, hi = _bounds(start, end)
+    kind = request.GET.get("kind", "questions")
+    metric = request.GET.get("metric", "")[:64]
+    dimension = request.GET.get("by", "")[:32]
+    value = request.GET.get("value", "")[:200]
+    if kind == "conversations":
+        facts = resolution.conversation_facts(start=lo, end=hi)
+        picked: list[Any] = resolution.conversation_select(
+            facts, metric=metric, start=lo, end=hi, dimension=dimension, value=value
+        )
+        columns = ["id", "subject", "created_at", "channel", "intent", "language", "priority",
+                   "handoff_reason", "reopened", "csat_score", "sla_breached"]  # fmt: skip
+    elif kind == "questions":
+        outcomes = resolution.question_outcomes(start=lo, end=hi)
+        picked = resolution.select(outcomes, metric=metric, dimension=dimension, value=value)
+        text = " ".join(request.GET.get("text", "")[:500].split()).lower()
+        if text:  # one line of "Questions with no result"
+            picked = [o for o in picked if " ".join(o.question.split()).lower() == text]
+        columns = ["id", "question", "created_at", "channel", "intent", "language", "outcome",
+                   "why", "durable", "no_result", "conversation_id"]  # fmt: skip
+    else:
+        return HttpResponse(
+            f"Unknown kind {kind[:40]!r}: use questions or conversations.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    rows = [{c: getattr(item, c) for c in columns} for item in picked]
+    if request.GET.get("export") == "csv":
+        return _csv_rows(f"{kind}_{metric or 'all'}", columns, rows, start, end)
+    return render(
+        request,
+        "insights/analytics_rows.html",
+        {
+            "start": start,
+            "end": end,
+            "error": error,
+            "kind": kind,
+            "metric": metric,
+            "dimension": dimension,
+            "value": value,
+            "definition": resolution.DEFINITIONS.get(metric.split(":", 1)[0], ""),
+            "columns": columns,
+            "rows": rows[:ROW_LIMIT],
+            "total": len(rows),
+            "limit": ROW_LIMIT,
+            "csv_url": request.get_full_path() + "&export=csv",
             "section": "analytics",
         },
     )

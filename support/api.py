@@ -244,7 +244,9 @@ class PublicRevisionSerializer(serializers.ModelSerializer):
 class ArticleDetailSerializer(ArticleListSerializer):
     published_revision = serializers.SerializerMethodField()
     latest_revision = serializers.SerializerMethodField()
-    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta(ArticleListSerializer.Meta):
         fields = [*ArticleListSerializer.Meta.fields, "tags", "published_revision"]
@@ -289,16 +291,75 @@ class PublishSerializer(serializers.Serializer):
     revision_id = serializers.IntegerField(required=False, min_value=1)
 
 
+class EntitySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=["model", "order_number", "error_code", "os_version", "firmware_version"]
+    )
+    value = serializers.CharField()
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    confidence = serializers.FloatField()
+
+
+class TriageSerializer(serializers.Serializer):
+    """support.triage.Triage.to_dict() as stored on a customer message."""
+
+    intent = serializers.CharField()
+    intent_confidence = serializers.FloatField(help_text="1.0 once an agent corrected it")
+    confidence_band = serializers.ChoiceField(choices=["high", "medium", "low"])
+    urgency = serializers.ChoiceField(choices=["urgent", "high", "normal", "low"])
+    sentiment = serializers.ChoiceField(choices=["negative", "neutral", "positive"])
+    sentiment_score = serializers.FloatField(help_text="-1 (angry) .. 1 (pleased)")
+    priority = serializers.IntegerField(help_text="0 urgent (safety only), 1 high, 2 normal, 3 low")
+    priority_name = serializers.CharField()
+    language = serializers.CharField()
+    entities = EntitySerializer(many=True)
+    signals = serializers.ListField(child=serializers.CharField())
+    scores = serializers.DictField(child=serializers.FloatField(), help_text="Top 3 intents")
+    safety = serializers.DictField(help_text="The safety rule's verdict when it is a hazard")
+    corrected = serializers.BooleanField(required=False)
+
+
+# Triage and SLA are staff data (a customer never reads "sentiment: negative" about
+# themselves): the views drop these fields for customers.
+MESSAGE_STAFF_FIELDS = ("triage", "intent", "urgency", "sentiment", "priority")
+CONVERSATION_STAFF_FIELDS = (
+    "priority",
+    "intent",
+    "language",
+    "urgent",
+    "handoff_reason",
+    "first_response_at",
+    "first_response_due_at",
+    "resolution_due_at",
+    "sla_breached",
+)
+
+
 class MessageSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", default=None, read_only=True)
+    triage = serializers.SerializerMethodField(help_text="Staff only; customer messages")
 
     class Meta:
         model = Message
-        fields = ["id", "role", "author", "body", "suggestion_usage", "created_at"]
+        fields = [
+            "id",
+            "role",
+            "author",
+            "body",
+            "suggestion_usage",
+            *MESSAGE_STAFF_FIELDS,
+            "created_at",
+        ]
+
+    @extend_schema_field(TriageSerializer(allow_null=True))
+    def get_triage(self, obj: Message) -> dict | None:
+        return obj.triage or None  # agent, bot and system messages have none
 
 
 class ConversationSerializer(serializers.ModelSerializer):
     assigned_to = serializers.CharField(source="assigned_to.username", default=None)
+    sla_breached = serializers.SerializerMethodField(help_text="Staff only")
 
     class Meta:
         model = Conversation
@@ -310,9 +371,19 @@ class ConversationSerializer(serializers.ModelSerializer):
             "customer_name",
             "customer_email",
             "assigned_to",
+            *CONVERSATION_STAFF_FIELDS,
             "created_at",
             "updated_at",
         ]
+
+    def get_sla_breached(self, obj: Conversation) -> bool:
+        from support.selectors import conversation_sla
+
+        return conversation_sla(conversation=obj).breached
+
+
+class TriageCorrectionSerializer(serializers.Serializer):
+    intent = serializers.CharField(max_length=32, help_text="A name from the taxonomy")
 
 
 class ConversationDetailSerializer(ConversationSerializer):

@@ -162,6 +162,7 @@ class ArticlePublishView(BaseAPIView):
     def post(self, request, pk: int):
         article = get_object_or_404(Article, pk=pk)
         data = _validated(PublishSerializer, request.data or {})
+        revision: Revision | None
         if "revision_id" in data:
             revision = get_object_or_404(Revision, pk=data["revision_id"], article=article)
         else:

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, renderers, serializers, status
@@ -18,9 +19,11 @@ from rest_framework.response import Response
 from knowledge import roles
 from knowledge.models import Article
 from retrieval import services as retrieval
-from support import selectors, services, sse
+from support import selectors, services, sse, threads
 from support.api import (
+    CONVERSATION_STAFF_FIELDS,
     ERRORS,
+    MESSAGE_STAFF_FIELDS,
     AnswerSerializer,
     ArticlesPagination,
     AskRequestSerializer,
@@ -38,11 +41,12 @@ from support.api import (
     MessageSerializer,
     SearchQuerySerializer,
     SearchResponseSerializer,
+    TriageCorrectionSerializer,
     _django_errors,
     _throttle,
     _validated,
 )
-from support.models import Channel, Conversation, Interaction, Message
+from support.models import Channel, Conversation, Interaction, Message, Priority
 from support.presenters import ANSWER_FIELDS_NOT_PUBLIC
 from support.responses import requested_by_this_site
 
@@ -102,6 +106,22 @@ class SearchView(BaseAPIView):
 
 def _conversation_for(user: Any, pk: int) -> Conversation:
     return get_object_or_404(selectors.conversation_list_for_user(user=user), pk=pk)
+
+
+def _for_viewer(data: dict, *, staff: bool) -> dict:
+    """Triage and SLA fields are for staff; a customer's copy goes without them."""
+    if staff:
+        return data
+    data = {k: v for k, v in data.items() if k not in CONVERSATION_STAFF_FIELDS}
+    if "messages" in data:
+        data["messages"] = [_message_for_viewer(m, staff=False) for m in data["messages"]]
+    return data
+
+
+def _message_for_viewer(data: dict, *, staff: bool) -> dict:
+    if staff:
+        return data
+    return {k: v for k, v in data.items() if k not in MESSAGE_STAFF_FIELDS}
 
 
 class AskView(BaseAPIView):
@@ -170,21 +190,64 @@ class ConversationListView(BaseAPIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("page", int)],
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("page", int),
+            OpenApiParameter("intent", str, description="Agents: triaged intent"),
+            OpenApiParameter(
+                "priority", int, description="Agents: 0 urgent, 1 high, 2 normal, 3 low"
+            ),
+            OpenApiParameter(
+                "sla",
+                str,
+                enum=[selectors.SLA_BREACHED, selectors.SLA_ON_TRACK],
+                description="Agents: SLA state",
+            ),
+            OpenApiParameter(
+                "sort",
+                str,
+                enum=[selectors.SORT_PRIORITY, selectors.SORT_RECENT],
+                description="Agents: priority first (safety on top) or most recent first",
+            ),
+        ],
         responses={200: ConversationSerializer(many=True), **ERRORS},
         summary="Agents: the queue; customers: their own conversations",
     )
     def get(self, request):
+        params = request.query_params
+        staff = roles.is_agent(request.user)
         qs = selectors.conversation_list_for_user(user=request.user)
-        if request.query_params.get("status"):
-            qs = qs.filter(status=request.query_params["status"])
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
         else:
             # Like "My requests" and the queue: threads still with the assistant are listed
             # only when asked for (?status=bot); each ask returns its conversation_id.
             qs = qs.exclude(status=Conversation.Status.BOT)
+        order: list[Any] = ["-updated_at", "-id"]
+        if staff:
+            priority = params.get("priority", "")
+            if priority and priority not in {str(v) for v in Priority.values}:
+                raise exceptions.ValidationError({"priority": ["Use 0, 1, 2 or 3."]})
+            if params.get("sla", "") not in {"", selectors.SLA_BREACHED, selectors.SLA_ON_TRACK}:
+                raise exceptions.ValidationError({"sla": ["Use breached or on_track."]})
+            if priority:
+                qs = qs.filter(priority=int(priority))
+            if params.get("intent"):
+                qs = qs.filter(intent=params["intent"][:32])
+            if params.get("sla") == selectors.SLA_BREACHED:
+                qs = qs.filter(selectors.sla_breached_q(timezone.now()))
+            elif params.get("sla") == selectors.SLA_ON_TRACK:
+                qs = qs.filter(first_response_due_at__isnull=False).exclude(
+                    selectors.sla_breached_q(timezone.now())
+                )
+            if params.get("sort", selectors.SORT_PRIORITY) == selectors.SORT_PRIORITY:
+                order = ["priority", "-urgent", "updated_at", "id"]
         paginator = ArticlesPagination()
-        page = paginator.paginate_queryset(qs.order_by("-updated_at", "-id"), request, view=self)
-        return paginator.get_paginated_response(ConversationSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(qs.order_by(*order), request, view=self)
+        rows = [
+            _for_viewer(row, staff=staff) for row in ConversationSerializer(page, many=True).data
+        ]
+        return paginator.get_paginated_response(rows)
 
     @extend_schema(
         request=ConversationCreateSerializer,
@@ -200,7 +263,11 @@ class ConversationListView(BaseAPIView):
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
         return Response(
-            ConversationDetailSerializer(conversation).data, status=status.HTTP_201_CREATED
+            _for_viewer(
+                ConversationDetailSerializer(conversation).data,
+                staff=roles.is_agent(request.user),
+            ),
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -219,7 +286,7 @@ class ConversationDetailView(BaseAPIView):
             conversation=conversation, staff=roles.is_agent(request.user)
         )
         data["messages"] = MessageSerializer(messages, many=True).data
-        return Response(data)
+        return Response(_for_viewer(data, staff=roles.is_agent(request.user)))
 
 
 class ConversationMessagesView(BaseAPIView):
@@ -251,7 +318,34 @@ class ConversationMessagesView(BaseAPIView):
             )
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(
+            _message_for_viewer(MessageSerializer(message).data, staff=is_agent),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class MessageTriageView(BaseAPIView):
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        request=TriageCorrectionSerializer,
+        responses={200: MessageSerializer, 404: ErrorBodySerializer, **ERRORS},
+        summary="Agents: correct a customer message's intent (stored and learnt from)",
+        description=(
+            "The correction is kept (TriageCorrection), applied to the message and the "
+            "conversation's priority, and added to the classifier's training examples."
+        ),
+    )
+    def post(self, request, pk: int, message_pk: int):
+        conversation = _conversation_for(request.user, pk)
+        message = get_object_or_404(Message, pk=message_pk, conversation=conversation)
+        data = _validated(TriageCorrectionSerializer, request.data)
+        try:
+            threads.triage_correct(message=message, intent=data["intent"], user=request.user)
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from exc
+        message.refresh_from_db()
+        return Response(MessageSerializer(message).data)
 
 
 class FeedbackView(BaseAPIView):

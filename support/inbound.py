@@ -31,10 +31,18 @@ def _plain_text(msg: email.message.Message) -> str:
         part = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
         if part is None:
             return ""
-        payload = part.get_payload(decode=True) or b""
-        return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
-    payload = msg.get_payload(decode=True) or b""
-    return payload.decode(msg.get_content_charset() or "utf-8", errors="replace")
+        return _decoded(part.get_payload(decode=True), part.get_content_charset())
+    return _decoded(msg.get_payload(decode=True), msg.get_content_charset())
+
+
+def _decoded(payload: object, charset: str | None) -> str:
+    # get_payload(decode=True) gives bytes for a leaf part (None when there is none).
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return payload.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # an unknown charset name in the mail
+        return payload.decode("utf-8", errors="replace")
 
 
 def reply_text(text: str) -> str:

@@ -49,6 +49,11 @@ class Interaction(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     fallback_reason = models.CharField(max_length=300, blank=True)
+    # generation.types.Answer.handoff_reason: "" (answered), "low_confidence", "safety", ...
+    handoff_reason = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    # Triage of a customer's question (support.triage): for metrics per intent and language.
+    intent = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    language = models.CharField(max_length=8, blank=True, default="")
     hits = models.JSONField(default=list, blank=True)
     citations = models.JSONField(default=list, blank=True)
     cited_articles = models.ManyToManyField(Article, blank=True, related_name="cited_in")
@@ -61,8 +66,16 @@ class Interaction(models.Model):
         return self.question[:80]
 
 
+class Priority(models.IntegerChoices):
+    # support.triage's levels; lower sorts first in the agent queue. Only a hazard is URGENT.
+    URGENT = 0, "Urgent"
+    HIGH = 1, "High"
+    NORMAL = 2, "Normal"
+    LOW = 3, "Low"
+
+
 class Conversation(models.Model):
-    """One customer thread across portal, widget, API and e-mail (see support.handoff)."""
+    """One customer thread across portal, widget, API and e-mail (see support.threads)."""
 
     class Status(models.TextChoices):
         BOT = "bot", "With the assistant"
@@ -98,6 +111,19 @@ class Conversation(models.Model):
         max_length=32, choices=HandoffReason.choices, default="", blank=True
     )
     urgent = models.BooleanField(default=False, db_index=True)
+    # From the triage of its customer messages: the most pressing one sets all three.
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.NORMAL, db_index=True
+    )
+    intent = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    language = models.CharField(max_length=8, blank=True, default="")
+    # SLA clocks (support.sla): started when the thread reaches a person, targets by priority.
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Resolved, then the customer came back: the reopen rate (docs/metrics.md) counts these.
+    reopen_count = models.PositiveIntegerField(default=0)
+    last_reopened_at = models.DateTimeField(null=True, blank=True)
     # What the agent needs so they never ask again: question, what was tried, articles, feedback.
     handoff_summary = models.TextField(blank=True)
     handed_off_at = models.DateTimeField(null=True, blank=True)
@@ -185,6 +211,13 @@ class Message(models.Model):
     suggestion_usage = models.CharField(
         max_length=16, choices=SuggestionUsage.choices, default="", blank=True
     )
+    # Triage of a customer message (support.triage.Triage.to_dict(): confidences, entities,
+    # signals) and its headline fields; empty for agent, bot and system messages.
+    triage = models.JSONField(default=dict, blank=True)
+    intent = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    urgency = models.CharField(max_length=16, blank=True, default="")
+    sentiment = models.CharField(max_length=16, blank=True, default="")
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -324,3 +357,41 @@ class ArticleFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"article {self.article_id}: helpful={self.helpful}"
+
+
+class TriageIntent(models.Model):
+    """The intent taxonomy editors extend: a name, a base priority and labelled examples."""
+
+    name = models.SlugField(max_length=32, unique=True)
+    label = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    examples = models.TextField(
+        blank=True, help_text="One example message per line; the classifier learns from them."
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriageCorrection(models.Model):
+    """An agent's correction of a message's intent: stored, shown, and learnt from."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="corrections")
+    previous_intent = models.CharField(max_length=32, blank=True)
+    intent = models.CharField(max_length=32)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.previous_intent} -> {self.intent}"

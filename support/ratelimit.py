@@ -80,7 +80,7 @@ def _validated_session_key(request: HttpRequest) -> str:
 def client_key(request: HttpRequest) -> str:
     """Signed-in user, else IP + validated session: one bucket per client."""
     user = getattr(request, "user", None)
-    if getattr(user, "is_authenticated", False):
+    if user is not None and getattr(user, "is_authenticated", False):
         raw = f"u{user.pk}"
     else:
         raw = f"{client_ip(request)}|{_validated_session_key(request)}"
@@ -190,8 +190,14 @@ class ThrottledLoginView(LoginView):
 class ThrottledModelBackend(ModelBackend):
     """Username/password sign-in (login page, Django admin) that refuses locked-out clients."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, **kw: Any):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kw: Any,
+    ) -> Any:
         if request is not None and login_limited(request, username or "") is not None:
             # PermissionDenied stops every backend and counts as one more failure.
             raise PermissionDenied("Too many failed sign-ins; try again later.")
-        return super().authenticate(request, username=username, **kw)
+        return super().authenticate(request, username=username, password=password, **kw)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
 
 from generation.types import Turn
 from knowledge.models import Article, Category
@@ -50,11 +53,38 @@ QUEUE_NEEDS_ACTION = "needs_action"
 HANDLED = [s for s in Conversation.Status.values if s != Conversation.Status.BOT]
 
 
+SLA_BREACHED = "breached"
+SLA_ON_TRACK = "on_track"
+SORT_PRIORITY = "priority"
+SORT_RECENT = "recent"
+
+
+def sla_breached_q(now: dt.datetime) -> Q:
+    """Conversations that missed a target: first response or resolution late (or overdue)."""
+    return (
+        Q(first_response_at__isnull=True, first_response_due_at__lt=now)
+        | Q(first_response_at__gt=F("first_response_due_at"))
+        | Q(resolved_at__isnull=True, resolution_due_at__lt=now)
+        | Q(resolved_at__gt=F("resolution_due_at"))
+    )
+
+
 def conversation_queue(
-    *, user: Any, status: str = QUEUE_NEEDS_ACTION, scope: str = ""
+    *,
+    user: Any,
+    status: str = QUEUE_NEEDS_ACTION,
+    scope: str = "",
+    intent: str = "",
+    priority: int | None = None,
+    sla: str = "",
+    sort: str = SORT_PRIORITY,
+    now: dt.datetime | None = None,
 ) -> QuerySet[Conversation]:
-    """The agent queue: by default what needs an agent now, urgent first; or by status."""
+    """The agent queue: by default what needs an agent now, by priority (safety first, without
+    anyone sorting by hand), then the earliest SLA deadline; filterable by status, assignee,
+    intent, priority and SLA state."""
     S = Conversation.Status
+    now = now or timezone.now()
     qs = Conversation.objects.select_related("assigned_to", "customer").annotate(
         n_messages=Count("messages", filter=Q(messages__internal=False))
     )
@@ -68,9 +98,69 @@ def conversation_queue(
         qs = qs.filter(assigned_to=user)
     elif scope == "unassigned":
         qs = qs.filter(assigned_to__isnull=True)
-    if status == QUEUE_NEEDS_ACTION:
-        return qs.order_by("-urgent", "updated_at", "id")  # urgent, then oldest waiting first
-    return qs.order_by("-updated_at", "-id")
+    if intent:
+        qs = qs.filter(intent=intent)
+    if priority is not None:
+        qs = qs.filter(priority=priority)
+    if sla == SLA_BREACHED:
+        qs = qs.filter(sla_breached_q(now))
+    elif sla == SLA_ON_TRACK:
+        qs = qs.filter(first_response_due_at__isnull=False).exclude(sla_breached_q(now))
+    if sort == SORT_RECENT:
+        return qs.order_by("-updated_at", "-id")
+    return qs.order_by(
+        "priority",
+        "-urgent",
+        F("first_response_due_at").asc(nulls_last=True),
+        "updated_at",
+        "id",
+    )
+
+
+@dataclass(frozen=True)
+class SlaState:
+    """Where a conversation stands against its targets (for the queue and the page)."""
+
+    breached: bool
+    first_response: str  # "met", "late", "overdue", "due", "" (no clock)
+    resolution: str  # the same
+    next_due_at: dt.datetime | None
+
+    @property
+    def label(self) -> str:
+        if not (self.first_response or self.resolution):
+            return ""
+        if self.breached:
+            return "SLA breached"
+        return "On track"
+
+
+def _clock(done_at: dt.datetime | None, due_at: dt.datetime | None, now: dt.datetime) -> str:
+    if due_at is None:
+        return ""
+    if done_at is not None:
+        return "met" if done_at <= due_at else "late"
+    return "overdue" if now > due_at else "due"
+
+
+def conversation_sla(*, conversation: Conversation, now: dt.datetime | None = None) -> SlaState:
+    now = now or timezone.now()
+    first = _clock(conversation.first_response_at, conversation.first_response_due_at, now)
+    resolution = _clock(conversation.resolved_at, conversation.resolution_due_at, now)
+    pending = [
+        due
+        for state, due in (
+            (first, conversation.first_response_due_at),
+            (resolution, conversation.resolution_due_at),
+        )
+        if state in {"due", "overdue"} and due is not None
+    ]
+    return SlaState(
+        breached=first in {"late", "overdue"} or resolution in {"late", "overdue"},
+        first_response=first,
+        resolution=resolution,
+        next_due_at=min(pending) if pending else None,
+    )
 
 
 def conversation_turns(*, conversation: Conversation) -> list[Turn]:

@@ -17,7 +17,7 @@ from django.db.models import F
 
 from generation.types import Answer, AnswerEvent, Citation, Turn
 from knowledge.models import Article
-from support import threads, validation
+from support import threads, triage_store, validation
 from support.models import (
     ArticleFeedback,
     ArticleFlag,
@@ -29,6 +29,7 @@ from support.models import (
     Message,
     SearchLog,
 )
+from support.triage import Triage
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,6 +78,11 @@ def _retry_when_locked(func: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _customer_question(channel: str, audience: str) -> bool:
+    # Triage is for what customers write: not agents' drafts or staff asking the API.
+    return channel != Channel.AGENT and audience == "public"
+
+
 @_retry_when_locked
 @transaction.atomic
 def interaction_record(
@@ -87,9 +93,13 @@ def interaction_record(
     session_key: str,
     conversation: Conversation | None = None,
     audience: str = "public",
+    question_triage: Triage | None = None,
 ) -> Interaction:
-    """Persist one answer (or abstention) with its hits, citations and metrics."""
+    """Persist one answer (or abstention) with its hits, citations, metrics and, for a
+    customer's question, its triage (intent and language: the metrics break down by them)."""
     citations = [_citation_dict(c) for c in answer.citations]
+    if question_triage is None and _customer_question(channel, audience) and answer.question:
+        question_triage = triage_store.triage_text(answer.question)
     interaction = Interaction.objects.create(
         question=answer.question[: settings.KB_MAX_QUESTION_CHARS],
         audience=audience,
@@ -109,6 +119,9 @@ def interaction_record(
         prompt_tokens=max(0, int(answer.prompt_tokens or 0)),
         completion_tokens=max(0, int(answer.completion_tokens or 0)),
         fallback_reason=(answer.fallback_reason or "")[:300],
+        handoff_reason=(answer.handoff_reason or "")[:32],
+        intent=question_triage.intent if question_triage else "",
+        language=(question_triage.language if question_triage else "")[:8],
         hits=list(answer.hits or []),
         citations=citations,
     )
@@ -283,9 +296,8 @@ def conversation_escalate(
     user: Any = None,
 ) -> Conversation:
     """ "Talk to a person" under an answer: its thread goes to an agent, with the reason."""
-    if interaction.conversation_id is not None:
-        conversation = interaction.conversation
-    else:  # an answer recorded outside a thread (older rows): give it one
+    conversation = interaction.conversation
+    if conversation is None:  # an answer recorded outside a thread (older rows): give it one
         conversation = threads.conversation_for_ask(
             channel=interaction.channel,
             user=user,
@@ -319,7 +331,8 @@ def conversation_escalate(
 def handoff_reason_for(*, interaction: Interaction) -> str:
     """Why a customer escalating from this answer needs a person."""
     R = Conversation.HandoffReason
-    if interaction.conversation_id and interaction.conversation.handoff_reason == R.SAFETY:
+    thread = interaction.conversation
+    if interaction.handoff_reason == R.SAFETY or (thread and thread.handoff_reason == R.SAFETY):
         return R.SAFETY
     if interaction.feedback.filter(helpful=False, suggestion_usage="").exists():
         return R.NEGATIVE_FEEDBACK
@@ -370,6 +383,8 @@ class _Ask:
     kind: str
     history: list[Turn]
     repeated: bool
+    # The customer's question triaged once, stored on the interaction and the message.
+    question_triage: Triage | None = None
 
 
 def _ask_prepare(
@@ -403,6 +418,14 @@ def _ask_prepare(
         and threads.repeated_question(conversation=conversation, question=question)
         and conversation.interactions.filter(abstained=True).exists()
     )
+    question_triage = None
+    if _customer_question(channel, audience):
+        earlier = (
+            conversation.messages.filter(role=Message.Role.CUSTOMER).count()
+            if threaded and conversation is not None
+            else 0
+        )
+        question_triage = triage_store.triage_text(question, previous_contacts=earlier)
     return _Ask(
         question=question,
         audience=audience,
@@ -414,6 +437,7 @@ def _ask_prepare(
         kind=smalltalk.classify(question),
         history=history,
         repeated=repeated,
+        question_triage=question_triage,
     )
 
 
@@ -437,17 +461,21 @@ def _ask_finish(ask: _Ask, answer: Answer) -> AskResult:
         session_key=ask.session_key,
         conversation=ask.conversation,
         audience=ask.audience,
+        question_triage=ask.question_triage,
     )
     conversation = ask.conversation
     handed_off = False
     if ask.threaded and conversation is not None:
         threads.thread_record_answer(
-            conversation=conversation, question=ask.question, interaction=interaction, user=ask.user
+            conversation=conversation,
+            question=ask.question,
+            interaction=interaction,
+            user=ask.user,
+            question_triage=ask.question_triage,
         )
-        # The safety gate's answer carries handoff_reason="safety" (generation.safety); coded
-        # with getattr so it works before that field exists on Answer.
-        reason = getattr(answer, "handoff_reason", "") or ""
+        reason = answer.handoff_reason or ""  # "safety" from the safety gate (generation)
         R = Conversation.HandoffReason
+        handoff: str
         if answer.abstained and reason == R.SAFETY:
             handoff = R.SAFETY
         elif ask.kind == smalltalk.HUMAN:

@@ -1,26 +1,51 @@
 """Messages that are not questions for the help center: greetings, thanks, "talk to a human".
 
-Plain module (no ORM): the answer-and-record service asks it before searching, so "hi" gets a
-greeting and "I want to talk to a human" a handoff instead of "I couldn't find this".
+Plain module (no ORM) and the one place greetings and thanks are recognised:
+- `classify()` (the whole message is a greeting, thanks or a request for a person): the
+  answer-and-record service asks it before searching, so "hi" gets a greeting and "I want to
+  talk to a human" a handoff instead of "I couldn't find this";
+- `opens_with_greeting()` (a short message that starts with one): support.triage's cue
+  feature for the "greeting" intent.
+Both match text folded by generation.safety.normalize (case, accents, full-width forms), so
+"¡Hola!", "HALLO" and "Bonjour" are recognised alike.
 """
 
 from __future__ import annotations
 
 import re
 
+from generation.safety import normalize
+
 GREETING = "greeting"
 THANKS = "thanks"
 HUMAN = "human"
 
+# Folded forms (lower case, no accents): see the module docstring.
+_GREETING_WORDS = (
+    r"hi+|hello+|hey+|hiya|howdy|yo|good\s+(?:morning|afternoon|evening|day)|greetings|hallo|"
+    r"hola|bonjour|bonsoir|salut|buenos\s+(?:dias|tardes|noches)|buenas(?:\s+tardes)?|"
+    r"guten\s+(?:tag|morgen|abend)|servus|moin"
+)
+_THANKS_WORDS = (
+    r"thanks?(?:\s+you)?|thx|ty|cheers|much appreciated|gracias|muchas gracias|danke(?:\s+schon)?|"
+    r"vielen dank|merci(?:\s+beaucoup)?|bye|goodbye|adios|tschuss|au revoir"
+)
+_CJK_GREETING = r"你好|您好|在吗|嗨"
+_CJK_THANKS = r"谢谢|多谢|感谢"
+
 _GREETING_RE = re.compile(
-    r"^\s*(?:hi+|hello+|hey+|hiya|howdy|yo|good\s+(?:morning|afternoon|evening|day)|greetings"
-    r"|hallo|bonjour|hola)(?:\s+(?:there|all|team|everyone|folks))?[\s!.,?:)]*$",
-    re.IGNORECASE,
+    rf"^[\s¡¿]*(?:(?:{_GREETING_WORDS})(?:\s+(?:there|all|team|everyone|folks))?|{_CJK_GREETING})"
+    r"[\s!.,?:)¡¿~。！？，]*$"
 )
 _THANKS_RE = re.compile(
-    r"^\s*(?:(?:ok(?:ay)?|great|perfect|cool|awesome)[\s,!.]*)?(?:thanks?(?:\s+you)?|thx|ty|"
-    r"cheers|much appreciated)(?:\s+(?:so much|a lot|very much))?[\s!.,:)]*$",
-    re.IGNORECASE,
+    r"^\s*(?:(?:ok(?:ay)?|great|perfect|cool|awesome)[\s,!.]*)?"
+    rf"(?:(?:{_THANKS_WORDS})(?:\s+(?:so much|a lot|very much))?|{_CJK_THANKS})"
+    r"[\s!.,:)¡~。！，]*$"
+)
+# A short message opening with a greeting or thanks, without a question in it.
+_OPENS_WITH_RE = re.compile(
+    rf"^[¡¿]?(?:ok\s+)?(?:{_GREETING_WORDS}|{_THANKS_WORDS})\b[^?]{{0,25}}$"
+    rf"|^(?:{_CJK_GREETING}|{_CJK_THANKS})"
 )
 _PERSON = (
     r"(?:a\s+|an\s+|the\s+|some\s*one|somebody|your\s+)?(?:human|person|agent|people|"
@@ -33,7 +58,6 @@ _HUMAN_RE = re.compile(
     + _PERSON
     + r"|^\s*(?:human|agent|operator|representative|real\s+person)(?:\s+please)?[\s!.?]*$"
     + r"|^\s*(?:contact|call)\s+(?:support|an?\s+agent|a\s+human|a\s+person)",
-    re.IGNORECASE,
 )
 
 
@@ -42,13 +66,19 @@ def classify(text: str) -> str:
     text = (text or "").strip()
     if not text or len(text) > 200:
         return ""
-    if _HUMAN_RE.search(text):
+    norm = normalize(text)
+    if _HUMAN_RE.search(norm):
         return HUMAN
-    if _GREETING_RE.match(text):
+    if _GREETING_RE.match(norm):
         return GREETING
-    if _THANKS_RE.match(text):
+    if _THANKS_RE.match(norm):
         return THANKS
     return ""
+
+
+def opens_with_greeting(norm: str) -> bool:
+    """A short greeting or thanks, perhaps with a few words more (text already normalized)."""
+    return bool(_OPENS_WITH_RE.search(norm))
 
 
 REPLIES = {

@@ -21,8 +21,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from support import outbox
-from support.models import Channel, Conversation, Interaction, Message
+from support import outbox, triage, triage_store
+from support.conf import sla_targets
+from support.models import Channel, Conversation, Interaction, Message, Priority, TriageCorrection
 from support.validation import (
     MAX_MESSAGE_CHARS,
     body_validate,
@@ -66,6 +67,10 @@ def conversation_transition(*, conversation: Conversation, to: str) -> Conversat
         )
     conversation.status = to
     fields = ["status", "updated_at"]
+    if to == S.REOPENED:
+        conversation.reopen_count += 1
+        conversation.last_reopened_at = timezone.now()
+        fields += ["reopen_count", "last_reopened_at"]
     if to != S.RESOLVED and conversation.resolved_at:
         conversation.resolved_at = None
         fields.append("resolved_at")
@@ -107,14 +112,16 @@ def _display_name(user: Any) -> str:
 
 @transaction.atomic
 def thread_record_answer(
-    *, conversation: Conversation, question: str, interaction: Interaction, user: Any
+    *,
+    conversation: Conversation,
+    question: str,
+    interaction: Interaction,
+    user: Any,
+    question_triage: triage.Triage | None = None,
 ) -> Message:
     """The question and the bot's answer, in order, in the customer's thread."""
-    Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.CUSTOMER,
-        author=user_or_none(user),
-        body=question,
+    customer_message_create(
+        conversation=conversation, body=question, author=user, result=question_triage
     )
     interaction.conversation = conversation
     interaction.save(update_fields=["conversation"])
@@ -156,6 +163,7 @@ def handoff_summary_build(*, conversation: Conversation) -> str:
         lines.append(f"Tried: {len(answers)} automatic answer(s).")
         for m in answers[-3:]:
             inter = m.interaction
+            assert inter is not None  # answers are the bot messages with an interaction
             verdict = "abstained" if inter.abstained else "answered"
             votes = list(
                 inter.feedback.filter(suggestion_usage="").values_list("helpful", flat=True)
@@ -167,7 +175,7 @@ def handoff_summary_build(*, conversation: Conversation) -> str:
             lines.append(f"- {inter.question[:160]} -> {verdict}: {inter.answer_text[:240]}")
         articles: dict[Any, str] = {}
         for m in answers:
-            for c in m.interaction.citations:
+            for c in m.interaction.citations if m.interaction else []:
                 articles.setdefault(
                     c.get("article_id"), f"{c.get('title')} (/articles/{c.get('slug')}/)"
                 )
@@ -215,17 +223,18 @@ def conversation_handoff(
     if customer is not None and conversation.customer_id is None:
         conversation.customer, fields = customer, [*fields, "customer"]
     if note:
-        Message.objects.create(
-            conversation=conversation, role=Message.Role.CUSTOMER, author=customer, body=note
-        )
+        customer_message_create(conversation=conversation, body=note, author=customer)
     first_handoff = conversation.status in {S.BOT, S.RESOLVED}
     if reason in URGENT_REASONS and not conversation.urgent:
         conversation.urgent, fields = True, [*fields, "urgent"]
+    if reason in URGENT_REASONS and conversation.priority != Priority.URGENT:
+        conversation.priority, fields = Priority.URGENT, [*fields, "priority"]
     if first_handoff:
         conversation.handoff_reason = reason
         conversation.handed_off_at = timezone.now()
         conversation.handoff_summary = handoff_summary_build(conversation=conversation)
         fields += ["handoff_reason", "handed_off_at", "handoff_summary"]
+        fields += _sla_start(conversation)
         conversation.save(update_fields=fields)
         conversation_transition(
             conversation=conversation,
@@ -240,6 +249,7 @@ def conversation_handoff(
         )
         _mail_handoff_received(conversation)
     else:
+        fields += _sla_retarget(conversation) if "priority" in fields else []
         conversation.save(update_fields=fields)
     return conversation
 
@@ -310,9 +320,13 @@ def conversation_create(
         handed_off_at=timezone.now(),
         handoff_summary=f"Question: {body[:500]}\nTried: no automatic answer.",
     )
-    Message.objects.create(
-        conversation=conversation, role=Message.Role.CUSTOMER, author=customer, body=body
-    )
+    _sla_start(conversation)
+    conversation.save()
+    message = customer_message_create(conversation=conversation, body=body, author=customer)
+    if message.intent == "safety":  # a hazard is why a person must see it, whatever the form
+        conversation.handoff_reason = R.SAFETY
+        conversation.save(update_fields=["handoff_reason"])
+    conversation.refresh_from_db()
     return conversation
 
 
@@ -320,15 +334,17 @@ def conversation_create(
 def customer_reply(*, conversation: Conversation, body: str, user: Any = None) -> Message:
     """The customer writes in their thread: back to the agent; a resolved thread reopens."""
     body = body_validate(body)
-    message = Message.objects.create(
-        conversation=conversation, role=Message.Role.CUSTOMER, author=user_or_none(user), body=body
-    )
+    message = customer_message_create(conversation=conversation, body=body, author=user)
     if conversation.status == S.RESOLVED:
         conversation_transition(conversation=conversation, to=S.REOPENED)
+        # A reopened request is a new wait for the customer: the SLA clocks start again.
+        conversation.handed_off_at = timezone.now()
+        conversation.save(update_fields=["handed_off_at", *_sla_start(conversation)])
     elif conversation.status in {S.AGENT_REPLIED, S.WAITING_CUSTOMER}:
         conversation_transition(conversation=conversation, to=S.WAITING_AGENT)
     elif conversation.status == S.BOT:
-        conversation_handoff(conversation=conversation, reason=R.CUSTOMER_ASKED, user=user)
+        reason = R.SAFETY if message.intent == "safety" else R.CUSTOMER_ASKED
+        conversation_handoff(conversation=conversation, reason=reason, user=user)
     else:
         conversation.save(update_fields=["updated_at"])
     return message
@@ -360,6 +376,9 @@ def agent_reply(
     )
     if usage and suggestion is not None:
         suggestion_feedback(interaction=suggestion, usage=usage, user=author, sent_text=body)
+    if conversation.handed_off_at is not None and conversation.first_response_at is None:
+        conversation.first_response_at = message.created_at
+        conversation.save(update_fields=["first_response_at"])
     if conversation.status in {S.BOT, S.RESOLVED}:
         # Reaching out on a bot thread or a closed one: it becomes a handled conversation.
         conversation_transition(
@@ -497,9 +516,8 @@ def thread_from_token(token: str) -> Conversation:
         ) from exc
     except signing.BadSignature as exc:
         raise ThreadLinkError("This link is not valid. Check that it was copied whole.") from exc
-    conversation = (
-        Conversation.objects.filter(pk=data.get("c")).first() if isinstance(data, dict) else None
-    )
+    pk = data.get("c") if isinstance(data, dict) else None
+    conversation = Conversation.objects.filter(pk=pk).first() if isinstance(pk, int) else None
     if (
         conversation is None
         or not conversation.link_nonce
@@ -514,3 +532,142 @@ def thread_link_revoke(*, conversation: Conversation) -> Conversation:
     conversation.link_nonce = secrets.token_urlsafe(12)
     conversation.save(update_fields=["link_nonce"])
     return conversation
+
+
+# --- Triage, priority and SLA ----------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_message_create(
+    *,
+    conversation: Conversation,
+    body: str,
+    author: Any = None,
+    result: triage.Triage | None = None,
+) -> Message:
+    """The one way a customer message enters a thread: stored with its triage (support.triage),
+    which may raise the conversation's priority. `result`: a triage already made of `body`."""
+    if result is None:
+        earlier = conversation.messages.filter(role=Message.Role.CUSTOMER).count()
+        result = triage_store.triage_text(body, previous_contacts=earlier)
+    message = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.CUSTOMER,
+        author=user_or_none(author),
+        body=body,
+        triage=result.to_dict(),
+        intent=result.intent,
+        urgency=result.urgency,
+        sentiment=result.sentiment,
+        priority=result.priority,
+    )
+    hazard_new = result.intent == "safety" and not conversation.urgent
+    if hazard_new:
+        conversation.urgent = True
+        conversation.save(update_fields=["urgent"])
+        verdict = result.safety
+        Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.SYSTEM,
+            internal=True,
+            body="Safety (urgent): the customer reports a hazard "
+            f"({verdict.get('category') or 'hazard'}, rule {verdict.get('rule') or '?'}). Tell "
+            "them to stop using and unplug the device if it is safe to, and to call emergency "
+            "services if anyone is in danger; no manual troubleshooting.",
+        )
+    conversation_triage_refresh(conversation=conversation)
+    return message
+
+
+def conversation_triage_refresh(*, conversation: Conversation) -> Conversation:
+    """Priority, intent and language from the customer messages: the most pressing one sets
+    them (among equals the earliest: the question that opened the thread, not a follow-up
+    like "the link expired"); a safety conversation is always URGENT."""
+    top = (
+        conversation.messages.filter(role=Message.Role.CUSTOMER, priority__isnull=False)
+        .order_by("priority", "created_at", "id")
+        .values("priority", "intent", "triage")
+        .first()
+    )
+    if top is None:
+        return conversation
+    priority = Priority.URGENT if conversation.urgent else int(top["priority"] or Priority.NORMAL)
+    language = str((top["triage"] or {}).get("language", ""))[:8]
+    fields = []
+    if (conversation.intent, conversation.language) != (top["intent"], language):
+        conversation.intent, conversation.language = top["intent"], language
+        fields += ["intent", "language"]
+    if priority != conversation.priority:
+        conversation.priority = priority
+        fields += ["priority", *_sla_retarget(conversation)]
+    if fields:
+        conversation.save(update_fields=fields)
+    return conversation
+
+
+def _sla_start(conversation: Conversation) -> list[str]:
+    """Start the SLA clocks at the handoff (targets by priority); the fields to save."""
+    start = conversation.handed_off_at or timezone.now()
+    targets = sla_targets()
+    conversation.first_response_at = None
+    conversation.first_response_due_at = start + targets.first_response(conversation.priority)
+    conversation.resolution_due_at = start + targets.resolution(conversation.priority)
+    return ["first_response_at", "first_response_due_at", "resolution_due_at"]
+
+
+def _sla_retarget(conversation: Conversation) -> list[str]:
+    """A new priority moves the running clocks' targets (still counted from the handoff)."""
+    if conversation.handed_off_at is None or conversation.first_response_due_at is None:
+        return []
+    targets = sla_targets()
+    start = conversation.handed_off_at
+    conversation.first_response_due_at = start + targets.first_response(conversation.priority)
+    conversation.resolution_due_at = start + targets.resolution(conversation.priority)
+    return ["first_response_due_at", "resolution_due_at"]
+
+
+@transaction.atomic
+def triage_correct(*, message: Message, intent: str, user: Any = None) -> TriageCorrection:
+    """An agent corrects a message's intent: stored, applied (priority included), and learnt
+    from (support.triage_store trains on corrections)."""
+    intents = triage_store.intents()
+    if message.role != Message.Role.CUSTOMER:
+        raise ValidationError("Only a customer's message has a triage to correct.")
+    if intent not in intents:
+        raise ValidationError(
+            f"Unknown intent {str(intent)[:40]!r}: choose one of {', '.join(sorted(intents))}."
+        )
+    correction = TriageCorrection.objects.create(
+        message=message,
+        previous_intent=message.intent,
+        intent=intent,
+        corrected_by=user_or_none(user),
+    )
+    urgency = message.urgency or "normal"
+    if intent != "safety" and urgency == "urgent":
+        urgency = "high"  # not a hazard after all, but it was alarming: keep it near the top
+    elif intent == "safety":
+        urgency = "urgent"
+    message.intent, message.urgency = intent, urgency
+    message.priority = triage.priority_for(intent=intent, urgency=urgency, intents=intents)
+    message.triage = {
+        **(message.triage or {}),
+        "intent": intent,
+        "intent_confidence": 1.0,
+        "confidence_band": "high",
+        "urgency": urgency,
+        "priority": message.priority,
+        "priority_name": triage.PRIORITY_NAMES[message.priority],
+        "corrected": True,
+        "predicted_intent": correction.previous_intent,
+    }
+    message.save(update_fields=["intent", "urgency", "priority", "triage"])
+    conversation = message.conversation
+    customer = conversation.messages.filter(role=Message.Role.CUSTOMER)
+    urgent = customer.filter(intent="safety").exists()
+    if urgent != conversation.urgent:
+        conversation.urgent = urgent
+        conversation.save(update_fields=["urgent"])
+    conversation_triage_refresh(conversation=conversation)
+    triage_store.invalidate()
+    return correction

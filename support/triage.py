@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from generation import safety
+from support import smalltalk
 
 # Priority levels, as support.models.Conversation.Priority (lower sorts first).
 URGENT, HIGH, NORMAL, LOW = 0, 1, 2, 3
@@ -111,9 +112,6 @@ _CUES: dict[str, re.Pattern] = {
         r"kundig\w*|compte|mot de passe|debit\w*|factur\w*|abonnement|paiement|resilier)\b|"
         r"账户|账号|密码|扣|订阅|付款|发票",
         "complaint": _NEGATIVE_PATTERN,
-        "greeting": r"^(?:hi|hello|hey|hallo|hola|bonjour|salut|good (?:morning|evening|afternoon)|"
-        r"buenos dias|guten (?:tag|morgen|abend)|thanks?|thank you|gracias|danke|merci|cheers|"
-        r"ok thanks|bye)\b[^?]{0,25}$|^(?:你好|谢谢|在吗|您好)",
         "human_request": r"\b(?:real person|human|agent|representative|someone|person|operator|"
         r"call me|phone number|customer service|persona|agente|mitarbeiter|menschen|conseiller|"
         r"humain|operateur)\b|人工|客服",
@@ -143,10 +141,12 @@ def _features(text: str, *, norm: str | None = None) -> dict[int, float]:
         counts[key] = 1.0 + math.log(value)
     norm2 = math.sqrt(sum(v * v for v in counts.values())) or 1.0
     features = {k: v / norm2 for k, v in counts.items()}
-    for intent, cue in _CUES.items():
-        if cue.search(norm):
-            key = zlib.crc32(b"cue:" + intent.encode()) & (_DIM - 1)
-            features[key] = features.get(key, 0.0) + CUE_WEIGHT
+    cued = [intent for intent, cue in _CUES.items() if cue.search(norm)]
+    if smalltalk.opens_with_greeting(norm):  # the one greeting detector (support.smalltalk)
+        cued.append("greeting")
+    for intent in cued:
+        key = zlib.crc32(b"cue:" + intent.encode()) & (_DIM - 1)
+        features[key] = features.get(key, 0.0) + CUE_WEIGHT
     return features
 
 
@@ -331,6 +331,18 @@ def extract_entities(text: str) -> list[Entity]:
 
 
 # --- the triage ---------------------------------------------------------------------------
+def priority_for(*, intent: str, urgency: str, intents: dict[str, tuple[str, int]]) -> int:
+    """Priority from intent + urgency: safety first, pressure moves a message up one level.
+
+    Only a hazard (intent "safety", urgency "urgent") is URGENT; an editor's own intent may
+    have a base priority of HIGH at most, so nothing else can sit beside a safety case.
+    """
+    if intent == "safety" or urgency == "urgent":
+        return URGENT
+    base = intents.get(intent, ("", NORMAL))[1]
+    return max(HIGH, base - 1) if urgency == "high" else max(HIGH, base)
+
+
 def _band(confidence: float) -> str:
     if confidence >= HIGH_CONFIDENCE:
         return "high"
@@ -367,13 +379,12 @@ def triage(
         signals.append("urgency words")
     base = intents.get(intent, ("", NORMAL))[1]
     if verdict.hazard:
-        urgency, priority = "urgent", URGENT
+        urgency = "urgent"
         signals.insert(0, f"safety rule {verdict.rule}")
     else:
         pressing = urgent_words or sentiment == "negative" or previous_contacts >= 2
         urgency = "high" if pressing else ("low" if base == LOW else "normal")
-        # Only a hazard is URGENT; pressure moves a message up one level at most.
-        priority = max(HIGH, base - 1) if pressing else max(HIGH, base)
+    priority = priority_for(intent=intent, urgency=urgency, intents=intents)
     language = verdict.language or safety.detect_language(text)[0]
     return Triage(
         intent=intent,

@@ -73,6 +73,11 @@ agent = [
     ),
     path("agent/conversations/<int:pk>/note/", views_agent.conversation_note, name="agent_note"),
     path(
+        "agent/conversations/<int:pk>/messages/<int:message_pk>/triage/",
+        views_agent.message_triage_correct,
+        name="agent_triage_correct",
+    ),
+    path(
         "agent/conversations/<int:pk>/revoke-link/",
         views_agent.conversation_revoke_link,
         name="agent_revoke_link",
@@ -108,6 +113,11 @@ api_urls = [
         "api/conversations/<int:pk>/messages",
         api_views.ConversationMessagesView.as_view(),
         name="api_conversation_messages",
+    ),
+    path(
+        "api/conversations/<int:pk>/messages/<int:message_pk>/triage",
+        api_views.MessageTriageView.as_view(),
+        name="api_message_triage",
     ),
     path("api/feedback", api_views.FeedbackView.as_view(), name="api_feedback"),
     path("api/flags", api_views.FlagView.as_view(), name="api_flags"),

@@ -10,8 +10,9 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,8 +21,8 @@ from knowledge import roles
 from knowledge.models import Article
 from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
-from support import selectors, services, threads
-from support.models import ArticleFlag, Channel, Conversation, Interaction
+from support import selectors, services, threads, triage_store
+from support.models import ArticleFlag, Channel, Conversation, Interaction, Message, Priority
 from support.presenters import answer_html, group_sources, snippet_clean
 
 logger = logging.getLogger(__name__)
@@ -43,27 +44,71 @@ def agent_required(view: Callable) -> Callable:
     return wrapper
 
 
+PRIORITY_FILTERS = [("", "Any")] + [(str(v), label) for v, label in Priority.choices]
+SLA_FILTERS = [
+    ("", "Any"),
+    (selectors.SLA_BREACHED, "Breached"),
+    (selectors.SLA_ON_TRACK, "On track"),
+]
+SORTS = [(selectors.SORT_PRIORITY, "Priority"), (selectors.SORT_RECENT, "Recent activity")]
+
+
 @require_GET
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
-    # Opens on what needs an agent now (waiting or reopened, urgent first).
+    # Opens on what needs an agent now, by priority: a safety message is on top by itself.
     status = request.GET.get("status", selectors.QUEUE_NEEDS_ACTION)
     scope = request.GET.get("scope", "")
-    qs = selectors.conversation_queue(user=request.user, status=status, scope=scope)
+    intents = triage_store.intents()
+    intent = request.GET.get("intent", "")
+    intent = intent if intent in intents else ""
+    priority_raw = request.GET.get("priority", "")
+    priority = int(priority_raw) if priority_raw in {str(v) for v in Priority.values} else None
+    sla = request.GET.get("sla", "")
+    sla = sla if sla in {v for v, _ in SLA_FILTERS} else ""
+    sort = request.GET.get("sort", selectors.SORT_PRIORITY)
+    sort = sort if sort in {v for v, _ in SORTS} else selectors.SORT_PRIORITY
+    now = timezone.now()
+    qs = selectors.conversation_queue(
+        user=request.user,
+        status=status,
+        scope=scope,
+        intent=intent,
+        priority=priority,
+        sla=sla,
+        sort=sort,
+        now=now,
+    )
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    rows = [
+        (c, selectors.conversation_sla(conversation=c, now=now), intents.get(c.intent, ("", 0))[0])
+        for c in page.object_list
+    ]
+    filters = request.GET.copy()
+    filters.pop("page", None)
     return render(
         request,
         "support/agent/queue.html",
         {
             "page_obj": page,
+            "rows": rows,
             "status": status,
             "scope": scope,
+            "intent": intent,
+            "priority": "" if priority is None else str(priority),
+            "sla": sla,
+            "sort": sort,
+            "filters_query": filters.urlencode(),
             "statuses": [
                 (selectors.QUEUE_NEEDS_ACTION, "Needs action"),
                 *[(v, lbl) for v, lbl in Conversation.Status.choices if v != "bot"],
                 ("all", "All handed off"),
                 ("bot", "With the assistant"),
             ],
+            "intents": [("", "Any")] + [(name, label) for name, (label, _) in intents.items()],
+            "priorities": PRIORITY_FILTERS,
+            "sla_filters": SLA_FILTERS,
+            "sorts": SORTS,
             "csat": selectors.agent_csat(agent=request.user),
             "scopes": [("", "Everyone"), ("mine", "Mine"), ("unassigned", "Unassigned")],
         },
@@ -91,6 +136,8 @@ def _conversation_page(
         ],
         "flag_reasons": ArticleFlag.Reason.choices,
         "related_query": selectors.conversation_last_customer_question(conversation=conversation),
+        "sla": selectors.conversation_sla(conversation=conversation),
+        "intent_choices": [(name, label) for name, (label, _) in triage_store.intents().items()],
     }
     return render(request, "support/agent/conversation.html", context, status=status)
 
@@ -120,7 +167,11 @@ def conversation_messages(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "support/agent/_messages.html",
-        {"conversation": conversation, "messages_list": messages_list},
+        {
+            "conversation": conversation,
+            "messages_list": messages_list,
+            "intent_choices": [(n, label) for n, (label, _) in triage_store.intents().items()],
+        },
     )
     if request.GET.get("count") and request.GET["count"] != str(len(messages_list)):
         response["HX-Trigger"] = "kb-conversation-changed"
@@ -311,6 +362,23 @@ def conversation_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @agent_required
+def message_triage_correct(request: HttpRequest, pk: int, message_pk: int) -> HttpResponse:
+    """An agent corrects a customer message's intent: stored, applied, and learnt from."""
+    conversation = _conversation(pk)
+    message = get_object_or_404(Message, pk=message_pk, conversation=conversation)
+    try:
+        threads.triage_correct(
+            message=message, intent=request.POST.get("intent", ""), user=request.user
+        )
+    except ValidationError as exc:
+        return _conversation_page(
+            request, conversation, status=400, triage_error=" ".join(exc.messages)
+        )
+    return redirect("support:agent_conversation", pk=conversation.pk)
+
+
+@require_POST
+@agent_required
 def conversation_revoke_link(request: HttpRequest, pk: int) -> HttpResponse:
     """Every private link sent for this conversation stops working."""
     threads.thread_link_revoke(conversation=_conversation(pk))
@@ -377,6 +445,8 @@ def agent_article(request: HttpRequest, pk: int) -> HttpResponse:
 
     from knowledge.services import revision_body_html
 
+    if article.published_revision is None:
+        raise Http404("This article has no published text.")
     return render(
         request,
         "support/agent/article.html",

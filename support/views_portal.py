@@ -13,6 +13,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -109,6 +110,8 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
     from knowledge.services import revision_body_html
 
     revision = article.published_revision
+    if revision is None:  # a published article always has one; never a 500 if not
+        raise Http404("No article here.")
     if requested_by_this_site(request):
         services.article_view_record(article=article)
     return render(
@@ -248,7 +251,7 @@ def ask(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def ask_stream(request: HttpRequest) -> HttpResponse:
+def ask_stream(request: HttpRequest) -> HttpResponseBase:
     """The streamed answer (fetch + SSE): meta, token..., done (with the recorded id)."""
     try:
         question = services.question_validate(request.POST.get("q"))

@@ -3,6 +3,8 @@ CSAT; and where each role lands after signing in."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from knowledge import roles
 from support import presenters, selectors, threads
-from support.models import Conversation
+from support.models import Conversation, Message
 
 
 @require_GET
@@ -52,6 +54,15 @@ def _own_thread(request: HttpRequest, pk: int) -> Conversation:
     return get_object_or_404(selectors.conversation_list_for_customer(user=request.user), pk=pk)
 
 
+@dataclass
+class ThreadEntry:
+    """One message as the customer's thread page shows it (model instances stay unpatched)."""
+
+    message: Message
+    answer_html: str = ""
+    sources: list[dict] = field(default_factory=list)
+
+
 def _thread_page(
     request: HttpRequest,
     conversation: Conversation,
@@ -60,12 +71,14 @@ def _thread_page(
     status: int = 200,
     **extra: object,
 ) -> HttpResponse:
-    messages_list = list(selectors.thread_messages(conversation=conversation, staff=False))
-    for m in messages_list:
+    messages_list = []
+    for m in selectors.thread_messages(conversation=conversation, staff=False):
+        entry = ThreadEntry(message=m)
         if m.role == "bot" and m.interaction is not None:
             # The assistant's answer as the portal shows it: [k] links, public sources only.
             shown = presenters.interaction_context(m.interaction)
-            m.answer_html, m.sources = shown["answer_html"], shown["sources"]
+            entry.answer_html, entry.sources = shown["answer_html"], shown["sources"]
+        messages_list.append(entry)
     context = {
         "conversation": conversation,
         "messages_list": messages_list,

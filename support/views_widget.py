@@ -10,6 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -22,7 +23,7 @@ AUDIENCE = selectors.PORTAL_AUDIENCE
 
 
 @require_safe  # GET and HEAD
-def widget_js(request: HttpRequest) -> HttpResponse:
+def widget_js(request: HttpRequest) -> HttpResponseBase:
     """The one-script-tag embed: static/js/widget.js, served with CORS so any site can load it."""
     path = Path(settings.BASE_DIR) / "static" / "js" / "widget.js"
     response = FileResponse(path.open("rb"), content_type="application/javascript; charset=utf-8")
@@ -52,7 +53,7 @@ def _widget_interaction(request: HttpRequest, pk: int) -> Interaction:
 
 @csrf_exempt  # anonymous by design (no cookies in a third-party frame); rate-limited per IP
 @require_POST
-def widget_ask_stream(request: HttpRequest) -> HttpResponse:
+def widget_ask_stream(request: HttpRequest) -> HttpResponseBase:
     try:
         question = services.question_validate(request.POST.get("q"))
     except ValidationError as exc:

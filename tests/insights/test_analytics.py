@@ -46,8 +46,10 @@ def test_summary_rates(small_log) -> None:
     assert s["questions"] == 6
     assert s["abstained"] == 2
     assert s["escalated"] == 2  # the flag and the conversation started from the portal
-    assert s["self_served"] == 3  # answered and not escalated
-    assert s["self_service_rate"] == pytest.approx(3 / 6)
+    # Resolved by self-service = confirmed + assumed: only "pair remote" (rated helpful). The
+    # old figure (3: answered and not escalated) counted the two answers rated unhelpful.
+    assert s["self_served"] == 1
+    assert s["self_service_rate"] == pytest.approx(1 / 6)
     assert s["abstention_rate"] == pytest.approx(2 / 6)
     assert s["helpful_rate"] == pytest.approx(1 / 3)
 

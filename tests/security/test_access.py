@@ -57,6 +57,8 @@ TABLE: list[tuple[str, set[str]]] = [
     (r"^api/(search|ask|articles)$", EVERYONE),
     (r"^api/articles/<int:pk>$", EVERYONE),
     (r"^api/articles/<int:pk>/publish$", REVIEWERS),
+    # Correcting a message's triage is for agents (customers never see the triage).
+    (r"^api/conversations/<int:pk>/messages/<int:message_pk>/triage$", STAFF),
     (r"^api/conversations", SIGNED_IN),
     (r"^api/feedback$", SIGNED_IN),
     (r"^api/flags$", STAFF),
@@ -143,6 +145,11 @@ def fill(route: str, world: World) -> str:
         pk = world.suggestion_id
     else:
         pk = world.article.pk
+    if "<int:message_pk>" in path:  # the conversation's first customer message
+        from support.models import Message
+
+        message = Message.objects.filter(conversation_id=pk, role="customer").first()
+        path = path.replace("<int:message_pk>", str(message.pk if message else 1))
     path = path.replace("<int:pk>", str(pk)).replace("<int:number>", "1")
     path = path.replace("<slug:action>", "submit")
     if path.startswith("categories/"):

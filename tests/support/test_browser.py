@@ -72,7 +72,19 @@ def test_customer_agent_editor_round_trip(
     ctx = browser.new_context(viewport={"width": 1360, "height": 1000})
     page = ctx.new_page()
     _login(page, base, agent.username)
+    # Two more requests from the contact form; the hazard, written last, goes on top by itself.
+    from support import services
+
+    services.conversation_create(subject="Angry", body="Third time I write, this is useless!!")
+    hazard = services.conversation_create(
+        subject="Smoke from the TV", body="There is smoke coming out of the back of my TV"
+    )
     page.goto(base + "/agent/")
+    first_row = page.locator("table.queue tbody tr").first
+    expect(first_row).to_contain_text("Smoke from the TV")
+    expect(first_row).to_contain_text("Urgent")
+    assert hazard.priority == 0
+    page.screenshot(path=str(screenshot_dir / "agent-queue.png"), full_page=True)
     page.click(f"text={conversation.subject[:30]}")
     expect(page.locator(".thread")).to_contain_text("The link in the email has expired.")
     insert = page.locator("button:has-text('Insert suggestion')")

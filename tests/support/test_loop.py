@@ -153,6 +153,7 @@ def _handed_off(client) -> Conversation:
         f"/ask/{interaction.pk}/escalate/",
         {"name": "Carla", "email": "carla@example.com", "note": "The link expired"},
     )
+    assert interaction.conversation_id is not None  # every portal answer is in a thread
     return Conversation.objects.get(pk=interaction.conversation_id)
 
 
