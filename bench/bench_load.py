@@ -468,11 +468,7 @@ def _run_backend(backend: str, *, eval_dir: Path, queries: list[str], quick: boo
             results["warmup"] = measured["warmup"]
             results["levels"] = measured["levels"]
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
     at50 = results["levels"].get("50", {}).get("ask")
     unseen = results["levels"].get("50", {}).get("ask_unseen") or {}
     if at50:
@@ -572,6 +568,14 @@ def _second_stage_cost(*, eval_dir: Path, queries: list[str]) -> dict:
     return out
 
 
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def _stage_round(tmp: Path, env: dict, queries: list[str], *, seed: int) -> dict:
     """Start the prepared server, warm it up, drive 50 clients of unseen questions, stop it."""
     port = _free_port()
@@ -607,11 +611,7 @@ def _stage_round(tmp: Path, env: dict, queries: list[str], *, seed: int) -> dict
             row["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
             return row
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop(server)
 
 
 def run(args) -> dict:

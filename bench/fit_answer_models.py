@@ -281,6 +281,7 @@ def fit_spans(queries: list[Query], ranked: dict[str, list[str]]) -> tuple[dict,
                     "chunk_f1": token_f1(top.text, q.reference),
                     "first60_f1": token_f1(" ".join(top.text.split()[:60]), q.reference),
                     "words": sum(u.words for u in spans[i].selected),
+                    "cited_relevant": q.doc_ids[spans[i].source.article_id] in q.relevant,
                 }
             )
     x_all = np.vstack([t[3] for t in tables.values() if max(t[4]) > 0.2])
@@ -297,6 +298,8 @@ def fit_spans(queries: list[Query], ranked: dict[str, list[str]]) -> tuple[dict,
             "top_chunk_verbatim_f1": round(float(np.mean([r["chunk_f1"] for r in rows])), 4),
             "first_60_words_f1": round(float(np.mean([r["first60_f1"] for r in rows])), 4),
             "median_words": float(np.median([r["words"] for r in rows])),
+            # The answer cites the article its passage comes from: is that article relevant?
+            "citation_precision": round(float(np.mean([r["cited_relevant"] for r in rows])), 4),
         }
     weights = {
         "weights": dict(zip(names, raw.round(6).tolist(), strict=True)),
