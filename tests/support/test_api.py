@@ -461,3 +461,29 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     out = tmp_path / "schema.yml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "/api/ask" in out.read_text()
+
+
+ODD_QUESTIONS = [
+    "🙂🙂🙂 🔥",  # emoji only
+    "¿Cómo reinicio mi contraseña? how do I reset it 请帮忙",  # mixed languages
+    "reset " * 330,  # ~2,000 characters of one word
+    "\u202e\u200bpassword\u200d",  # bidi override and zero-width characters
+    "<script>alert(1)</script> password",
+]
+
+
+@pytest.mark.parametrize("question", ODD_QUESTIONS)
+def test_odd_questions_get_an_answer_or_an_abstention_on_every_channel(client, kb, question):
+    """Never a 500: the API, the portal and its stream each answer or abstain, and log it."""
+    api = APIClient().post("/api/ask", {"question": question}, "json")
+    assert api.status_code == 200, api.content
+    body = api.json()
+    assert body["text"].strip()
+    assert isinstance(body["abstained"], bool)
+    portal = client.post("/ask/", {"q": question})
+    assert portal.status_code == 200
+    assert "<script>alert(1)</script>" not in portal.content.decode()
+    stream = client.post("/ask/stream/", {"q": question})
+    assert stream.status_code == 200
+    assert b"event: done" in b"".join(stream.streaming_content)
+    assert Interaction.objects.count() == 3
