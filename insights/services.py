@@ -494,39 +494,13 @@ def lexical_similarity(a: str, b: str) -> float:
 def _article_vectors(
     articles: Sequence[Article], texts: Sequence[str], *, counts: dict[str, int]
 ) -> np.ndarray:
-    """One unit vector per article: the mean of its published chunks' stored embeddings
-    (made by the same model), so a mining run does not re-embed the whole KB; articles
-    without stored chunks are embedded from their text."""
-    from retrieval.embedding import get_embedder
-    from retrieval.models import Chunk
+    """One unit vector per article, from its stored chunk embeddings where it has them."""
+    from retrieval.services import article_vectors
 
-    embedder = get_embedder()
-    published = {a.pk: a.published_revision_id for a in articles}
-    sums: dict[int, np.ndarray] = {}
-    rows = Chunk.objects.filter(
-        article_id__in=list(published),
-        embedding_model_id=embedder.model_id,
-        embedding__isnull=False,
-    ).values_list("article_id", "revision_id", "embedding")
-    for article_id, revision_id, blob in rows.iterator():
-        if revision_id != published[article_id] or not blob:
-            continue
-        vector = np.frombuffer(bytes(blob), dtype="<f4")
-        if vector.shape[0] != embedder.dimension:
-            continue
-        sums[article_id] = sums.get(article_id, 0) + vector
-    out = np.zeros((len(articles), embedder.dimension), dtype=np.float32)
-    missing = [i for i, a in enumerate(articles) if a.pk not in sums]
-    for i, a in enumerate(articles):
-        if a.pk in sums:
-            out[i] = sums[a.pk]
-    if missing:
-        out[missing] = embedder.embed([texts[i] for i in missing])
-    counts["article_vectors_reused"] = len(articles) - len(missing)
-    counts["article_vectors_embedded"] = len(missing)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return out / norms
+    vectors, reused = article_vectors(articles=articles, texts=texts)
+    counts["article_vectors_reused"] = reused
+    counts["article_vectors_embedded"] = len(articles) - reused
+    return vectors
 
 
 def _mine_merges(

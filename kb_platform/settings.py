@@ -382,7 +382,9 @@ CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 256, minimum=32)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40, minimum=0)
 INDEX_ANN_THRESHOLD = env_int("INDEX_ANN_THRESHOLD", 50_000, minimum=1)
 INDEX_USE_GPU = env_bool("INDEX_USE_GPU", True)
-SEARCH_TOP_K = env_int("SEARCH_TOP_K", 10, minimum=1)
+# Which retrieval.store.STORE_KINDS implementation holds the index ("faiss": FAISS + BM25
+# files under INDEX_DIR); checked when the store is first opened.
+INDEX_STORE = env_str("INDEX_STORE", "faiss")
 # ANN index above INDEX_ANN_THRESHOLD vectors.
 # ivf (default) updates in place; hnsw is slightly more accurate but rebuilds on deletes.
 INDEX_ANN_KIND = env_choice("INDEX_ANN_KIND", "ivf", ("ivf", "hnsw"))

@@ -58,16 +58,6 @@ def stem_words(words: list[str]) -> list[str]:
     return stemmer.stemWords(words) if stemmer is not None else words
 
 
-def query_terms(text: str) -> list[str]:
-    """Distinct non-stop-words of a query, as typed (for highlighting)."""
-    seen: dict[str, None] = {}
-    for word in _TOKEN_RE.findall(text.lower()):
-        word = word.replace("'", "")
-        if word not in STOPWORDS and len(word) > 1:
-            seen.setdefault(word, None)
-    return list(seen)
-
-
 class LexicalIndex:
     """bm25s index whose rows map to chunk ids; `public_mask` marks public chunks."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 PUBLIC = "public"
 INTERNAL = "internal"
@@ -31,9 +31,6 @@ class SearchHit:
     snippet_html: str = ""
     dense_score: float | None = None
     lexical_score: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
