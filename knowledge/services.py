@@ -171,6 +171,19 @@ def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
 _OPEN_STATES = (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED)
 
 
+def _category_and_tags(
+    *,
+    category: Category | None,
+    new_category: str,
+    tags: Iterable[Tag],
+    tag_names: Iterable[str],
+) -> tuple[Category | None, list[Tag]]:
+    """The category and tags an editor chose: objects, plus names found or created."""
+    if new_category.strip():
+        category = category_get_or_create(name=new_category)
+    return category, [*tags, *tags_get_or_create(names=tag_names)]
+
+
 def _supersede_open_revisions(article: Article, *, newest: Revision) -> None:
     """Older drafts and reviews leave the queue: the newest revision already contains them
     (it was saved on top of the latest one), so publishing an older one would lose its edits.
@@ -203,13 +216,23 @@ def article_create(
     summary: str = "Created",
     external_id: str | None = None,
     slug: str | None = None,
+    new_category: str = "",
+    tag_names: Iterable[str] = (),
+    submit: bool = False,
 ) -> Article:
-    """Create an article with its first (draft) revision."""
+    """Create an article with its first (draft) revision; with submit=True, sent to review.
+
+    `new_category` (a name, found or created; wins over `category`) and `tag_names` are
+    resolved inside this transaction, so a refused create leaves no new rows behind.
+    """
     _require_editor(author)
     title = _validate_title(title)
     _validate_body(body)
     if visibility not in Visibility.values:
         raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
+    category, tags = _category_and_tags(
+        category=category, new_category=new_category, tags=tags, tag_names=tag_names
+    )
     article = Article.objects.create(
         title=title,
         slug=slug or unique_article_slug(title),
@@ -232,6 +255,8 @@ def article_create(
     article.latest_revision = revision
     article.save(update_fields=["latest_revision", "updated_at"])
     audit_record(actor=author, action=AuditLog.Action.CREATE, target=article)
+    if submit:
+        revision_submit(revision=revision, submitted_by=author)
     return article
 
 
@@ -735,13 +760,21 @@ def article_edit(
     tags: Iterable[Tag] = (),
     visibility: str = Visibility.PUBLIC,
     locale: str = "en",
+    new_category: str = "",
+    tag_names: Iterable[str] = (),
+    submit: bool = False,
 ) -> Revision | None:
-    """Save the editor form: a new revision when the text changed, plus metadata changes.
+    """Save the editor form: a new revision when the text changed, plus metadata changes;
+    with submit=True the latest draft goes to review.
 
     Returns the new revision, or None when only metadata changed. Raises EditConflict (from
-    revision_save) when someone saved since `base_revision_id`; nothing is written then.
+    revision_save) when someone saved since `base_revision_id`; nothing is written then (a
+    new category or tags named here included).
     """
     _require_editor(author)
+    category, tags = _category_and_tags(
+        category=category, new_category=new_category, tags=tags, tag_names=tag_names
+    )
     latest = article.latest_revision
     text_same = (
         latest is not None
@@ -774,4 +807,11 @@ def article_edit(
             visibility=visibility,
             locale=locale,
         )
+    current = revision or article.latest_revision
+    if (
+        submit
+        and current is not None
+        and current.state in (RevisionState.DRAFT, RevisionState.REJECTED)
+    ):
+        revision_submit(revision=current, submitted_by=author)
     return revision

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -133,14 +133,6 @@ def article_list(request: HttpRequest) -> HttpResponse:
 # --- create / edit ---------------------------------------------------------------------------
 
 
-def _category_and_tags(form: ArticleForm) -> tuple[Any, list]:
-    data = form.cleaned_data
-    category = data["category"]
-    if data["new_category"]:
-        category = services.category_get_or_create(name=data["new_category"])
-    return category, services.tags_get_or_create(names=data["tags"])
-
-
 @require_http_methods(["GET", "POST"])
 @role_required()
 def article_create(request: HttpRequest) -> HttpResponse:
@@ -151,23 +143,18 @@ def article_create(request: HttpRequest) -> HttpResponse:
             cd = form.cleaned_data
             submit = "save_submit" in data
             try:
-                # One transaction: a refused save leaves no new category or tags behind.
-                with transaction.atomic():
-                    category, tags = _category_and_tags(form)
-                    article = services.article_create(
-                        title=cd["title"],
-                        body=cd["body"],
-                        author=request.user,
-                        category=category,
-                        tags=tags,
-                        visibility=cd["visibility"],
-                        locale=cd["locale"],
-                        summary=cd["summary"] or "Created",
-                    )
-                    if submit and article.latest_revision is not None:
-                        services.revision_submit(
-                            revision=article.latest_revision, submitted_by=request.user
-                        )
+                article = services.article_create(
+                    title=cd["title"],
+                    body=cd["body"],
+                    author=request.user,
+                    category=cd["category"],
+                    new_category=cd["new_category"],
+                    tag_names=cd["tags"],
+                    visibility=cd["visibility"],
+                    locale=cd["locale"],
+                    summary=cd["summary"] or "Created",
+                    submit=submit,
+                )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -196,27 +183,20 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
             cd = form.cleaned_data
             submit = "save_submit" in data
             try:
-                with transaction.atomic():
-                    category, tags = _category_and_tags(form)
-                    revision = services.article_edit(
-                        article=article,
-                        author=request.user,
-                        base_revision_id=cd["base_revision_id"],
-                        title=cd["title"],
-                        body=cd["body"],
-                        summary=cd["summary"],
-                        category=category,
-                        tags=tags,
-                        visibility=cd["visibility"],
-                        locale=cd["locale"],
-                    )
-                    current = revision or article.latest_revision
-                    if (
-                        submit
-                        and current is not None
-                        and current.state in (RevisionState.DRAFT, RevisionState.REJECTED)
-                    ):
-                        services.revision_submit(revision=current, submitted_by=request.user)
+                revision = services.article_edit(
+                    article=article,
+                    author=request.user,
+                    base_revision_id=cd["base_revision_id"],
+                    title=cd["title"],
+                    body=cd["body"],
+                    summary=cd["summary"],
+                    category=cd["category"],
+                    new_category=cd["new_category"],
+                    tag_names=cd["tags"],
+                    visibility=cd["visibility"],
+                    locale=cd["locale"],
+                    submit=submit,
+                )
             except services.EditConflict as conflict:
                 return _render_conflict(request, article, form, conflict)
             except ValidationError as exc:
