@@ -7,17 +7,14 @@ which role the page needs.
 
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -27,6 +24,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from knowledge import importers, roles, selectors, services
+from knowledge.access import forbidden, reviewer_required, role_required
 from knowledge.diffing import diff_lines, diff_split, diff_stats
 from knowledge.forms import (
     ArticleFilterForm,
@@ -39,42 +37,6 @@ from knowledge.models import Article, ArticleStatus, Revision, RevisionState
 from knowledge.rendering import render_markdown
 
 logger = logging.getLogger(__name__)
-
-EDITOR_ROLES = "an editor, reviewer or admin"
-
-
-def _forbidden(request: HttpRequest, explanation: str) -> HttpResponse:
-    return render(request, "knowledge/403.html", {"explanation": explanation}, status=403)
-
-
-def role_required(
-    check: Callable[[Any], bool] = roles.is_editor,
-    explanation: str = f"The knowledge editor is for {EDITOR_ROLES}.",
-) -> Callable:
-    """Login required; then the role check, with a 403 page that explains what is missing."""
-
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not check(request.user):
-                return _forbidden(request, explanation)
-            try:
-                return view(request, *args, **kwargs)
-            except PermissionDenied as exc:
-                return _forbidden(request, str(exc) or explanation)
-
-        return wrapped
-
-    return decorator
-
-
-reviewer_required = role_required(
-    roles.can_review,
-    "Only reviewers and admins can review, publish or archive articles. "
-    "Ask a reviewer, or an admin to give you the reviewer role.",
-)
 
 
 def _get_article(pk: int) -> Article:
@@ -323,7 +285,7 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             status=404,
         )
     if action in REVIEWER_ACTIONS and not roles.can_review(request.user):
-        return _forbidden(
+        return forbidden(
             request,
             "Only reviewers and admins can publish, request changes, archive or unarchive. "
             "Submit the article for review instead.",
@@ -334,10 +296,10 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             rev_pk = int(str(rev_id))  # None -> "None" -> ValueError
         except (TypeError, ValueError):
-            return _forbidden(request, "The revision to act on is missing or invalid.")
+            return forbidden(request, "The revision to act on is missing or invalid.")
         revision = get_object_or_404(Revision.objects.select_related("article"), pk=rev_pk)
         if revision.article_id != article.pk:
-            return _forbidden(request, "That revision belongs to another article.")
+            return forbidden(request, "That revision belongs to another article.")
     target = _safe_next(request, reverse("knowledge:article_detail", args=[article.pk]))
     try:
         if action == "submit":

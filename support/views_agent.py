@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +13,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import services as generation
-from knowledge import roles
+from knowledge.access import agent_required
 from knowledge.models import Article
 from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
@@ -27,20 +24,6 @@ from support.presenters import answer_html, group_sources, snippet_clean
 logger = logging.getLogger(__name__)
 
 AUDIENCE = "internal"  # agents may read internal articles (they never send internal links)
-
-
-def agent_required(view: Callable) -> Callable:
-    """Signed-out: to the login page. Signed in without an agent role: 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not roles.is_agent(request.user):
-            raise PermissionDenied("Agent assist is for agents, editors and admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @require_GET

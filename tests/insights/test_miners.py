@@ -72,7 +72,9 @@ def _evidence(kind: str, reviewer, articles: dict, days_ago: float) -> None:
     else:
         if "a" not in articles:
             articles["a"] = make_article(author=reviewer, title="Reset the TV", body=DUPLICATE_BODY)
-            articles["b"] = make_article(author=reviewer, title="Reset your TV", body=DUPLICATE_BODY)
+            articles["b"] = make_article(
+                author=reviewer, title="Reset your TV", body=DUPLICATE_BODY
+            )
         else:  # merges re-run when something was published since the last run
             make_article(author=reviewer, title=f"Unrelated {n}", body=f"Topic number {n}.")
 

@@ -108,7 +108,7 @@ class IndexStoreContract:
         current = store.current()
         assert current is not None and not current.chunks
         assert _lexical(current, "router", public_only=False) == {}
-        scores, ids = current.dense_search(_vector(1)[None, :], 5, public_only=False)
+        _, ids = current.dense_search(_vector(1)[None, :], 5, public_only=False)
         assert [i for i in np.asarray(ids).ravel() if i >= 0] == []
 
     # -- audience filter ------------------------------------------------------------------

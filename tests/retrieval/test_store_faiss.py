@@ -41,7 +41,7 @@ def test_the_registry_opens_the_faiss_store(tmp_path):
 
 
 def test_an_unknown_store_kind_is_refused_by_name(tmp_path):
-    with pytest.raises(ValueError, match="unknown index store 'opensearch'.*faiss"):
+    with pytest.raises(ValueError, match=r"unknown index store 'opensearch'.*faiss"):
         open_store("opensearch", tmp_path, IndexParams())
 
 
