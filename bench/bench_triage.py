@@ -58,7 +58,7 @@ def cross_validate(rows: list[dict], *, cue_weight: float | None = None) -> dict
     try:
         order = list(range(len(rows)))
         random.Random(16).shuffle(order)
-        predictions: dict[int, object] = {}
+        predictions: dict[int, triage.Triage] = {}
         fold_f1 = []
         labels = sorted({r["intent"] for r in rows})
         for fold in range(FOLDS):

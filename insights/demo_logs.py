@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from knowledge import roles
 from knowledge import services as kb
+from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus
 
 logger = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ def seed_demo_logs(
     for done, qid in enumerate(query_ids, start=1):
         progress("answer questions", done, len(query_ids))
         text = ds.queries[qid]
-        answers[qid] = answer_question(text, audience="public") if run_answers else None
+        answers[qid] = answer_question(text, audience=Audience.PUBLIC) if run_answers else None
 
     session_no = 0
     for done, qid in enumerate(query_ids, start=1):
@@ -239,7 +240,7 @@ def _log_one(
     interaction = Interaction.objects.create(
         question=text,
         session_key=session,
-        audience="public",
+        audience=Audience.PUBLIC,
         answer_text=answer.text if answer is not None else "",
         abstained=abstained,
         backend=answer.backend if answer is not None else "seed",

@@ -27,6 +27,7 @@ from insights.miners.new_article import cluster_score as cluster_score
 from insights.miners.update_article import update_impact as update_impact
 from insights.models import MiningRun, Suggestion, SuggestionKind, SuggestionStatus
 from knowledge import services as kb
+from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus, AuditLog, Revision, RevisionState
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def _before_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
         out.append(
             {
                 "question": r["text"],
-                "audience": r.get("audience", "public"),
+                "audience": r.get("audience", Audience.PUBLIC),
                 "answered": bool(interaction and not interaction.abstained),
                 "cited": cited,
                 # How that wording was received over all its askers (answered is not solved).
@@ -183,11 +184,11 @@ def suggestion_accept(
     summary = f"From insights suggestion #{suggestion.pk}"
     if suggestion.kind == SuggestionKind.NEW_ARTICLE:
         evidence = suggestion.evidence
-        audiences = {q.get("audience", "public") for q in evidence.get("questions", [])}
+        audiences = {q.get("audience", Audience.PUBLIC) for q in evidence.get("questions", [])}
         # Agents' replies are internal text: a draft built from them starts internal, and an
         # editor makes it public deliberately (publishing it then needs a reviewer).
-        public = audiences == {"public"} and not evidence.get("agent_replies")
-        visibility = "public" if public else "internal"
+        public = audiences == {Audience.PUBLIC} and not evidence.get("agent_replies")
+        visibility = Audience.PUBLIC if public else Audience.INTERNAL
         article = kb.article_create(
             title=title, body=body, author=user, summary=summary, visibility=visibility
         )
@@ -279,7 +280,7 @@ def suggestion_rerun(*, suggestion: Suggestion) -> Suggestion:
     article_id = suggestion.accepted_revision.article_id
     after = []
     for row in before:
-        answer = answer_question(row["question"], audience=row.get("audience", "public"))
+        answer = answer_question(row["question"], audience=row.get("audience", Audience.PUBLIC))
         cited, seen = [], set()
         for c in answer.citations:
             if c.article_id not in seen:

@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-_VISIBILITIES = ("public", "internal")
+from knowledge.audience import AUDIENCES
+
+_VISIBILITIES = AUDIENCES
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 _HTML_SUFFIXES = (".html", ".htm")
 # A JSON line longer than this many times the body limit is refused before it is parsed

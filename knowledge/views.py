@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from knowledge import importers, roles, selectors, services
 from knowledge.access import forbidden, reviewer_required, role_required
+from knowledge.audience import Audience
 from knowledge.diffing import diff_lines, diff_split, diff_stats
 from knowledge.forms import (
     ArticleFilterForm,
@@ -128,7 +129,7 @@ def article_create(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("knowledge:article_detail", pk=article.pk)
     else:
-        form = ArticleForm(initial={"visibility": "public", "locale": "en"})
+        form = ArticleForm(initial={"visibility": Audience.PUBLIC, "locale": "en"})
     return render(request, "knowledge/article_form.html", _form_context(form))
 
 

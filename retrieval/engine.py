@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
+from knowledge.audience import Audience
 from retrieval import rescoring
 from retrieval.chunking import chunk_embedding_text
 from retrieval.embedding import Embedder
 from retrieval.index import ChunkMeta, Snapshot
 from retrieval.lexical import stem_words, tokenize
 from retrieval.store import SearchableIndex
-from retrieval.types import AUDIENCES, INTERNAL, ChunkHit, SearchHit, SearchResult
+from retrieval.types import AUDIENCES, ChunkHit, SearchHit, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ def search_snapshot(
     if not query or snapshot is None or top_k <= 0:
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
-    public_only = audience != INTERNAL
+    public_only = audience != Audience.INTERNAL
     n_cand = max(fusion.candidates, top_k * 5)
     use_dense = mode != "lexical" and embedder is not None
     if use_dense and embedder is not None and embedder.model_id != snapshot.model_id:
@@ -287,7 +288,7 @@ def search_snapshot(
     by_article: dict[int, list[_Cand]] = {}
     for cid, score in fused.items():
         meta = chunks.get(cid)
-        if meta is None or (public_only and meta.visibility != "public"):
+        if meta is None or (public_only and meta.visibility != Audience.PUBLIC):
             continue
         by_article.setdefault(meta.article_id, []).append(
             _Cand(cid, dense.get(cid), lexical.get(cid), score)

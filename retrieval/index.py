@@ -35,11 +35,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from knowledge.audience import Audience
 from retrieval.chunking import chunk_embedding_text
 from retrieval.lexical import LexicalIndex
+
+if TYPE_CHECKING:
+    from retrieval.store import SearchableIndex
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +297,7 @@ def lexical_text(meta: ChunkMeta) -> str:
 
 
 def _public_lexical(chunks: dict[int, ChunkMeta]) -> LexicalIndex:
-    public = [m for m in chunks.values() if m.visibility == "public"]
+    public = [m for m in chunks.values() if m.visibility == Audience.PUBLIC]
     return LexicalIndex.build(
         [lexical_text(m) for m in public], [m.chunk_id for m in public], [True] * len(public)
     )
@@ -340,7 +345,7 @@ def build_snapshot(
     """Build every index of one version in memory from chunk rows and their vectors."""
     ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
-    public = np.array([c.visibility == "public" for c in chunks], dtype=bool)
+    public = np.array([c.visibility == Audience.PUBLIC for c in chunks], dtype=bool)
     return Snapshot(
         version=new_version_name(),
         model_id=model_id,
@@ -376,7 +381,7 @@ def replace_article(
     dim = current.dimension
     add_ids = np.array([m.chunk_id for m in chunks], dtype=np.int64)
     add_vecs = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
-    public = np.array([m.visibility == "public" for m in chunks], dtype=bool)
+    public = np.array([m.visibility == Audience.PUBLIC for m in chunks], dtype=bool)
     dense = {}
     for name, mask in (("all", np.ones(len(chunks), dtype=bool)), ("public", public)):
         src: DenseIndex = getattr(current, f"dense_{name}")
@@ -390,7 +395,7 @@ def replace_article(
     lexical = LexicalIndex.build(
         [lexical_text(m) for m in ordered],
         [m.chunk_id for m in ordered],
-        [m.visibility == "public" for m in ordered],
+        [m.visibility == Audience.PUBLIC for m in ordered],
     )
     return Snapshot(
         version=new_version_name(),
@@ -401,6 +406,13 @@ def replace_article(
         lexical=lexical,
         chunks=kept,
     )
+
+
+def _own(snapshot: SearchableIndex) -> Snapshot:
+    """This store's own snapshot type (a store is only ever handed back what it built)."""
+    if not isinstance(snapshot, Snapshot):
+        raise TypeError(f"the FAISS store cannot publish a {type(snapshot).__name__}")
+    return snapshot
 
 
 class IndexStore:
@@ -462,11 +474,16 @@ class IndexStore:
         )
 
     def replace_article(
-        self, current: Snapshot, *, article_id: int, chunks: list[ChunkMeta], vectors: np.ndarray
+        self,
+        current: SearchableIndex,
+        *,
+        article_id: int,
+        chunks: list[ChunkMeta],
+        vectors: np.ndarray,
     ) -> Snapshot:
         """`current` with one article's chunks replaced (no chunks: the article removed)."""
         return replace_article(
-            current, article_id=article_id, chunks=chunks, vectors=vectors, params=self.params
+            _own(current), article_id=article_id, chunks=chunks, vectors=vectors, params=self.params
         )
 
     def read_manifest(self) -> dict | None:
@@ -540,8 +557,9 @@ class IndexStore:
             folder=folder,
         )
 
-    def publish(self, snapshot: Snapshot) -> dict:
+    def publish(self, snapshot: SearchableIndex) -> dict:
         """Write `snapshot` as a new version and point the manifest at it (call under lock)."""
+        snapshot = _own(snapshot)
         versions = self.root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         tmp = versions / f".tmp-{snapshot.version}"

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from django.core.exceptions import ImproperlyConfigured
 
+from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus, Visibility
 from retrieval import engine
 from retrieval.chunk_rows import LEXICON_FILE as LEXICON_FILE  # where the lexicon is kept
@@ -36,7 +37,7 @@ from retrieval.embedding import Embedder, get_embedder, query_vector
 from retrieval.index import ChunkMeta, IndexParams, lexical_text
 from retrieval.models import Chunk
 from retrieval.store import ChunkIndexStore, SearchableIndex, open_store
-from retrieval.types import INTERNAL, SearchResult
+from retrieval.types import SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _live_articles(audience: str) -> Callable[[set[int]], dict[int, dict]]:
             status=ArticleStatus.PUBLISHED,
             published_revision__isnull=False,
         )
-        if audience != INTERNAL:
+        if audience != Audience.INTERNAL:
             qs = qs.filter(visibility=Visibility.PUBLIC)
         return {row["pk"]: dict(row) for row in qs.values("pk", "title", "slug", "visibility")}
 
@@ -324,8 +325,8 @@ def index_drift() -> dict[str, list[int]]:
         chunk_revisions.setdefault(article_id, set()).add((revision_id, source))
     indexed: dict[int, ChunkMeta] = {}
     if snapshot is not None:
-        for meta in snapshot.chunks.values():
-            indexed.setdefault(meta.article_id, meta)
+        for chunk in snapshot.chunks.values():
+            indexed.setdefault(chunk.article_id, chunk)
     to_index = []
     for pk, row in live.items():
         if not (row["published_revision__body"] or "").strip():

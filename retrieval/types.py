@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PUBLIC = "public"
-INTERNAL = "internal"
-AUDIENCES = (PUBLIC, INTERNAL)
+from knowledge.audience import AUDIENCES as AUDIENCES
+from knowledge.audience import Audience
+
+# Short names callers already use; the enum is the one definition.
+PUBLIC = Audience.PUBLIC
+INTERNAL = Audience.INTERNAL
 
 
 @dataclass

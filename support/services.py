@@ -16,6 +16,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
 from generation.types import Answer, AnswerEvent, Citation, Turn
+from knowledge.audience import Audience
 from knowledge.models import Article
 from support import threads, validation
 from support.models import (
@@ -86,7 +87,7 @@ def interaction_record(
     user: Any,
     session_key: str,
     conversation: Conversation | None = None,
-    audience: str = "public",
+    audience: str = Audience.PUBLIC,
 ) -> Interaction:
     """Persist one answer (or abstention) with its hits, citations and metrics."""
     citations = [_citation_dict(c) for c in answer.citations]
@@ -385,7 +386,7 @@ def _ask_prepare(
     from support import selectors, smalltalk
 
     # A customer thread only holds customer-facing answers: never an internal-audience one.
-    threaded = threaded and audience == "public"
+    threaded = threaded and audience == Audience.PUBLIC
     if threaded:
         conversation = threads.conversation_for_ask(
             channel=channel,

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from generation import services as generation
 from knowledge.access import agent_required
+from knowledge.audience import Audience
 from knowledge.models import Article
 from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
@@ -23,7 +24,7 @@ from support.presenters import answer_html, group_sources, snippet_clean
 
 logger = logging.getLogger(__name__)
 
-AUDIENCE = "internal"  # agents may read internal articles (they never send internal links)
+AUDIENCE = Audience.INTERNAL  # agents may read internal articles (they never send internal links)
 
 
 @require_GET
@@ -124,12 +125,12 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
     # History is everything before the last customer message (the question itself).
     history = turns[:-1] if turns and turns[-1].role == "user" else turns
     rejected = selectors.conversation_rejected_answers(conversation=conversation)
-    result = retrieval.search(question, audience="public")
+    result = retrieval.search(question, audience=Audience.PUBLIC)
     rejected_articles = {c.get("article_id") for r in rejected for c in r.citations}
     if rejected_articles:
         result.hits = [h for h in result.hits if h.article_id not in rejected_articles]
     answer = generation.answer_question(
-        question, audience="public", history=history, search_result=result
+        question, audience=Audience.PUBLIC, history=history, search_result=result
     )
     if any(services.suggestion_repeats(text=answer.text, rejected=r.answer_text) for r in rejected):
         answer.text, answer.citations, answer.abstained = "", [], True
@@ -139,7 +140,7 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
         user=request.user,
         session_key=request.session.session_key or "",
         conversation=conversation,
-        audience="public",
+        audience=Audience.PUBLIC,
     )
     if not request.headers.get("HX-Request"):
         return redirect("support:agent_conversation", pk=conversation.pk)
@@ -188,7 +189,7 @@ def _internal_guidance(question: str) -> list[dict]:
             "snippet": snippet_clean(h.chunks[0].snippet_html if h.chunks else ""),
         }
         for h in result.hits
-        if h.visibility != "public"
+        if h.visibility != Audience.PUBLIC
     ][:3]
 
 
@@ -196,7 +197,9 @@ def _with_links(items: list[dict]) -> list[dict]:
     """Public articles get a customer-facing link; internal ones only an agent-side link."""
     ids = {c.get("article_id") for c in items}
     public = set(
-        article_list_for_audience(audience="public").filter(pk__in=ids).values_list("pk", flat=True)
+        article_list_for_audience(audience=Audience.PUBLIC)
+        .filter(pk__in=ids)
+        .values_list("pk", flat=True)
     )
     return [
         {
