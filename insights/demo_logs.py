@@ -29,7 +29,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from knowledge import roles
+from knowledge import import_services, roles
 from knowledge import services as kb
 from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus
@@ -133,7 +133,7 @@ def ensure_corpus_loaded(dataset_dir: Path | str, *, actor) -> int:
         fmt="jsonl",
         max_body_chars=settings.KB_MAX_ARTICLE_BODY_CHARS,
     )
-    summary = kb.articles_import(records=parsed.records, actor=actor, publish=True)
+    summary = import_services.articles_import(records=parsed.records, actor=actor, publish=True)
     return summary.created
 
 

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from knowledge import importers, roles, selectors, services
+from knowledge import import_services, importers, roles, selectors, services
 from knowledge.access import forbidden, reviewer_required, role_required
 from knowledge.audience import Audience
 from knowledge.diffing import diff_lines, diff_split, diff_stats
@@ -503,7 +503,7 @@ def _run_import(request: HttpRequest, form: ImportForm, upload: Any) -> Any:
             form.add_error("file", str(exc))
             return None
         try:
-            summary = services.articles_import(
+            summary = import_services.articles_import(
                 records=parsed.records,
                 actor=request.user,
                 publish=cd["publish"],

@@ -1,7 +1,7 @@
 """Public entry points of retrieval: search, and keeping chunks and indexes in step with the KB.
 
 Chunks and their embeddings live in the database (source of truth); the FAISS and BM25
-indexes are a versioned artifact under INDEX_DIR derived from them (see `retrieval.index`).
+indexes are versions in the index store derived from them (`retrieval.store`; FAISS + BM25).
 Every writer holds the index lock around build + publish, so concurrent indexing in several
 workers never corrupts or loses an update.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from django.core.exceptions import ImproperlyConfigured
 
 from knowledge.audience import Audience
-from knowledge.models import Article, ArticleStatus, Visibility
+from knowledge.models import Article, ArticleStatus
 from retrieval import engine
 from retrieval.chunk_rows import LEXICON_FILE as LEXICON_FILE  # where the lexicon is kept
 from retrieval.chunk_rows import (
@@ -74,7 +74,7 @@ def _live_articles(audience: str) -> Callable[[set[int]], dict[int, dict]]:
             published_revision__isnull=False,
         )
         if audience != Audience.INTERNAL:
-            qs = qs.filter(visibility=Visibility.PUBLIC)
+            qs = qs.filter(visibility=Audience.PUBLIC)
         return {row["pk"]: dict(row) for row in qs.values("pk", "title", "slug", "visibility")}
 
     return check

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import numpy as np
 import pytest
@@ -135,28 +134,6 @@ def test_old_versions_are_pruned(tmp_path):
             last = store.publish(snap)
     folders = sorted(p.name for p in (tmp_path / "versions").iterdir())
     assert len(folders) == 2 and folders[-1] == last["version"]
-
-
-def test_write_lock_is_exclusive(tmp_path):
-    store = IndexStore(tmp_path, IndexParams())
-    other = IndexStore(tmp_path, IndexParams())
-    entered = threading.Event()
-    release = threading.Event()
-
-    def hold():
-        with store.write_lock():
-            entered.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    entered.wait(5)
-    with pytest.raises(TimeoutError), other.write_lock(timeout=0.3):
-        pass
-    release.set()
-    thread.join()
-    with other.write_lock(timeout=1):
-        pass
 
 
 def test_ivf_with_fewer_vectors_than_lists_is_searched_exactly():

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from knowledge import importers, roles, services
+from knowledge import import_services, importers, roles
 from knowledge.audience import AUDIENCES, Audience
 
 
-def print_summary(command: BaseCommand, summary: services.ImportSummary) -> None:
+def print_summary(command: BaseCommand, summary: import_services.ImportSummary) -> None:
     style = command.style
     prefix = "Dry run (nothing written): would have " if summary.dry_run else ""
     command.stdout.write(
@@ -76,7 +76,7 @@ class Command(BaseCommand):
             file=self.stderr._out,
         )
         try:
-            summary = services.articles_import(
+            summary = import_services.articles_import(
                 records=records,
                 actor=actor,
                 publish=opts["publish"],

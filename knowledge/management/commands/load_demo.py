@@ -15,7 +15,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from knowledge import importers, roles, services
+from knowledge import import_services, importers, roles, services
 from knowledge.audience import Audience
 from knowledge.demo_data import SAMPLE_KB_DIR, assign_categories
 from knowledge.management.commands.import_kb import print_summary
@@ -106,7 +106,7 @@ class Command(BaseCommand):
             disable=True if opts["no_progress"] or not parsed.records else None,
             file=self.stderr._out,
         )
-        summary = services.articles_import(
+        summary = import_services.articles_import(
             records=records,
             actor=actor,
             publish=True,
