@@ -6,6 +6,7 @@ keyed address stands in for a session."""
 from __future__ import annotations
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ SOUNDBAR = [
 def _ask(question: str, *, address: str) -> None:
     response = Client(REMOTE_ADDR=address).post("/widget/ask/stream/", {"q": question})
     assert response.status_code == 200
+    assert isinstance(response, StreamingHttpResponse)
     b"".join(response.streaming_content)  # the interaction is recorded as the stream ends
 
 
