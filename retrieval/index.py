@@ -41,7 +41,7 @@ import numpy as np
 
 from knowledge.audience import Audience
 from retrieval.chunking import chunk_embedding_text
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, tokenize
 
 if TYPE_CHECKING:
     from retrieval.store import SearchableIndex
@@ -346,6 +346,7 @@ def build_snapshot(
     ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
     public = np.array([c.visibility == Audience.PUBLIC for c in chunks], dtype=bool)
+    lexical, lexical_public = _lexical_pair([tokenize(t) for t in lexical_texts], ids, public)
     return Snapshot(
         version=new_version_name(),
         model_id=model_id,
@@ -354,13 +355,23 @@ def build_snapshot(
         dense_public=DenseIndex.build(
             vectors[public], ids[public], dimension=dimension, params=params
         ),
-        lexical=LexicalIndex.build(lexical_texts, ids.tolist(), public.tolist()),
-        lexical_public=LexicalIndex.build(
-            [t for t, p in zip(lexical_texts, public, strict=True) if p],
+        lexical=lexical,
+        lexical_public=lexical_public,
+        chunks={c.chunk_id: c for c in chunks},
+    )
+
+
+def _lexical_pair(
+    tokens: list[list[str]], ids: np.ndarray, public: np.ndarray
+) -> tuple[LexicalIndex, LexicalIndex]:
+    """BM25 over every chunk and over the public ones alone, from one tokenization."""
+    return (
+        LexicalIndex.build_from_tokens(tokens, ids.tolist(), public.tolist()),
+        LexicalIndex.build_from_tokens(
+            [t for t, p in zip(tokens, public, strict=True) if p],
             ids[public].tolist(),
             [True] * int(public.sum()),
         ),
-        chunks={c.chunk_id: c for c in chunks},
     )
 
 
@@ -392,10 +403,10 @@ def replace_article(
     for meta in chunks:
         kept[meta.chunk_id] = meta
     ordered = list(kept.values())
-    lexical = LexicalIndex.build(
-        [lexical_text(m) for m in ordered],
-        [m.chunk_id for m in ordered],
-        [m.visibility == Audience.PUBLIC for m in ordered],
+    lexical, lexical_public = _lexical_pair(
+        [tokenize(lexical_text(m)) for m in ordered],
+        np.array([m.chunk_id for m in ordered], dtype=np.int64),
+        np.array([m.visibility == Audience.PUBLIC for m in ordered], dtype=bool),
     )
     return Snapshot(
         version=new_version_name(),
@@ -404,6 +415,7 @@ def replace_article(
         dense_all=dense["all"],
         dense_public=dense["public"],
         lexical=lexical,
+        lexical_public=lexical_public,
         chunks=kept,
     )
 
