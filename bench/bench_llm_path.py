@@ -32,7 +32,9 @@ import os
 import statistics
 import time
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -58,7 +60,10 @@ def _mean(values: list[float]) -> float:
     return round(statistics.fmean(values), 4) if values else 0.0
 
 
-def _citation_precision(citations: list[dict], relevant: set, doc_ids: dict) -> float | None:
+def _citation_precision(
+    citations: list[dict], relevant: Collection[str], doc_ids: dict
+) -> float | None:
+    """Share of citations whose article is a judged-relevant corpus document."""
     if not citations:
         return None
     return sum(doc_ids.get(c["article_id"]) in relevant for c in citations) / len(citations)
@@ -70,8 +75,11 @@ class _Recorder:
     def __init__(self) -> None:
         import generation.services as services
 
-        self.services = services
-        self.original = services.get_llm_backend
+        # generation.services calls the factory through its module global (imported from
+        # generation.backends), so replacing that global intercepts every backend it builds.
+        # Typed as Any: the name is imported there, not declared for re-export.
+        self.services: Any = services
+        self.original = self.services.get_llm_backend
         self.last = None
 
     def __enter__(self) -> _Recorder:
@@ -276,11 +284,11 @@ def _run_dataset(
 
 
 def _summarise(rows: list[dict]) -> dict:
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     served_f1, served_cp, passed_f1, passed_cp, draft_f1 = [], [], [], [], []
     passed_ext_f1, passed_ext_cp = [], []
     sentences = released = 0
-    dropped = Counter()
+    dropped: Counter[str] = Counter()
     ttft, total, model, overhead_share, overhead_ms = [], [], [], [], []
     for row in rows:
         answer = row["answer"]

@@ -175,6 +175,6 @@ def start_process(
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
-        if log_path:
+        if not isinstance(out, int):  # a log file, not subprocess.DEVNULL
             out.close()
     return LocalServerProcess(process=process, port=port, alias=alias).wait_ready(wait_s)

@@ -47,8 +47,8 @@ def _stamp() -> tuple:
     ):
         digest.update(repr(row).encode())
         n_rules += 1
-    for row in SafetyResponse.objects.order_by("pk").values_list("pk", "language", "text"):
-        digest.update(repr(row).encode())
+    for response in SafetyResponse.objects.order_by("pk").values_list("pk", "language", "text"):
+        digest.update(repr(response).encode())
     return (n_rules, digest.hexdigest()[:16])
 
 

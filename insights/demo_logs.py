@@ -29,8 +29,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from knowledge import roles
+from knowledge import import_services, roles
 from knowledge import services as kb
+from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def ensure_corpus_loaded(dataset_dir: Path | str, *, actor) -> int:
         fmt="jsonl",
         max_body_chars=settings.KB_MAX_ARTICLE_BODY_CHARS,
     )
-    summary = kb.articles_import(records=parsed.records, actor=actor, publish=True)
+    summary = import_services.articles_import(records=parsed.records, actor=actor, publish=True)
     return summary.created
 
 
@@ -190,7 +191,7 @@ def seed_demo_logs(
     for done, qid in enumerate(query_ids, start=1):
         progress("answer questions", done, len(query_ids))
         text = ds.queries[qid]
-        answers[qid] = answer_question(text, audience="public") if run_answers else None
+        answers[qid] = answer_question(text, audience=Audience.PUBLIC) if run_answers else None
 
     session_no = 0
     for done, qid in enumerate(query_ids, start=1):
@@ -242,7 +243,7 @@ def _log_one(
     interaction = Interaction.objects.create(
         question=text,
         session_key=session,
-        audience="public",
+        audience=Audience.PUBLIC,
         intent=triaged.intent,
         language=triaged.language,
         handoff_reason=(answer.handoff_reason or "") if answer is not None else "",

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 
 from insights.models import MiningRun, Suggestion, SuggestionStatus
 from insights.redaction import drop_contact_sentences, redact
+from knowledge.audience import Audience
 from knowledge.models import Article
 from support.models import (
     ArticleFlag,
@@ -101,7 +102,7 @@ def interactions_in_window(*, start: dt.datetime, end: dt.datetime) -> list[Logg
             question=drop_contact_sentences(redact(row["question"])),
             created_at=row["created_at"],
             asker=_asker_key(row),
-            audience=row["audience"] or "public",
+            audience=row["audience"] or Audience.PUBLIC,
             abstained=row["abstained"],
             escalated=row["escalated"] or row["id"] in escalated_via_conversation,
             disliked=row["id"] in disliked,

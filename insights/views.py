@@ -5,14 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,24 +20,17 @@ from django.views.decorators.http import require_POST
 from insights import charts, resolution, selectors, services
 from insights.models import MiningRun, Suggestion, SuggestionKind, SuggestionStatus
 from knowledge import roles
+from knowledge.access import role_required
 from knowledge.rendering import render_markdown
 from knowledge.services import EditConflict
 
 logger = logging.getLogger(__name__)
 
 
-def editor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Editors, reviewers and admins only: anonymous users sign in, everyone else gets 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not roles.is_editor(request.user):
-            raise PermissionDenied("The insights pages are for editors, reviewers and admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+# The insights pages: editors, reviewers and admins.
+editor_required = role_required(
+    roles.is_editor, "The insights pages are for editors, reviewers and admins."
+)
 
 
 def _get_suggestion(pk: int) -> Suggestion:

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.apps import apps
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
@@ -109,19 +108,10 @@ def _pg_dump(out: Path) -> str:
 
 
 def _copy_index(dest: Path) -> dict | None:
-    """Copy the manifest and the current version folder (nothing older)."""
-    root = Path(settings.INDEX_DIR)
-    manifest_path = root / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
-    source = root / manifest["path"]
-    if not source.is_dir():
-        return None
-    shutil.copytree(source, dest / manifest["path"])
-    shutil.copy2(manifest_path, dest / "manifest.json")
-    return manifest
+    """The current index version, through retrieval's public API (None: none published)."""
+    from retrieval import services as retrieval
+
+    return retrieval.index_export(dest)
 
 
 def backup_create(out_dir: Path, *, log: Callable[[str], None] = logger.info) -> dict:
@@ -204,32 +194,14 @@ def _database_is_empty() -> bool:
 
 def _restore_index(in_dir: Path, manifest: dict) -> str:
     """Put the backed-up index in place if it fits the restored chunks; else rebuild."""
-    from retrieval import index as index_module
     from retrieval import services as retrieval
     from retrieval.embedding import get_embedder
-    from retrieval.models import Chunk
 
     src = in_dir / INDEX
-    usable = (
-        src.is_dir()
-        and manifest.get("index_model_id") == get_embedder().model_id
-        and (src / "manifest.json").is_file()
-    )
-    if usable:
-        root = Path(settings.INDEX_DIR)
-        root.mkdir(parents=True, exist_ok=True)
-        index_manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
-        target = root / index_manifest["path"]
-        if not target.exists():
-            shutil.copytree(src / index_manifest["path"], target)
-        tmp = root / "manifest.json.restore-tmp"
-        shutil.copy2(src / "manifest.json", tmp)
-        os.replace(tmp, root / "manifest.json")
-        index_module._stores.clear()  # this process reloads from the new manifest
-        snapshot = retrieval._store().current()
-        chunk_ids = set(Chunk.objects.values_list("pk", flat=True))
-        if snapshot is not None and set(snapshot.chunks) <= chunk_ids:
-            return f"restored version {snapshot.version}"
+    if src.is_dir() and manifest.get("index_model_id") == get_embedder().model_id:
+        version = retrieval.index_import(src)
+        if version is not None:
+            return f"restored version {version}"
     stats = retrieval.index_rebuild()
     return f"rebuilt from the database (version {stats['version']})"
 

@@ -4,6 +4,7 @@ early refusal of requests no view can serve safely."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
@@ -61,11 +62,13 @@ class RejectBadRequests:
         if "\x00" in request.path:
             return _refuse(request, 400, "bad_request", "The request contains a NUL character.")
         if "%00" in request.META.get("QUERY_STRING", ""):
-            cleaned = QueryDict(mutable=True)
-            for key, values in request.GET.lists():
-                cleaned.setlist(key.replace("\x00", ""), [v.replace("\x00", "") for v in values])
-            cleaned._mutable = False
-            request.GET = cleaned  # NULs dropped, as the services drop them from form input
+            pairs = [
+                (key.replace("\x00", ""), value.replace("\x00", ""))
+                for key, values in request.GET.lists()
+                for value in values
+            ]
+            # NULs dropped, as the services drop them from form input (immutable, as before).
+            request.GET = QueryDict(urlencode(pairs))
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -410,7 +410,9 @@ CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 256, minimum=32)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 40, minimum=0)
 INDEX_ANN_THRESHOLD = env_int("INDEX_ANN_THRESHOLD", 50_000, minimum=1)
 INDEX_USE_GPU = env_bool("INDEX_USE_GPU", True)
-SEARCH_TOP_K = env_int("SEARCH_TOP_K", 10, minimum=1)
+# Which retrieval.store.STORE_KINDS implementation holds the index ("faiss": FAISS + BM25
+# files under INDEX_DIR); checked when the store is first opened.
+INDEX_STORE = env_str("INDEX_STORE", "faiss")
 # ANN index above INDEX_ANN_THRESHOLD vectors.
 # ivf (default) updates in place; hnsw is slightly more accurate but rebuilds on deletes.
 INDEX_ANN_KIND = env_choice("INDEX_ANN_KIND", "ivf", ("ivf", "hnsw"))
@@ -526,6 +528,7 @@ INSIGHTS_DRAFT_MIN_SUPPORT = env_float("INSIGHTS_DRAFT_MIN_SUPPORT", 0.6)
 # many hours is "assumed" resolved (Intercom Fin's 24 h); "durable" looks this many days on.
 INSIGHTS_RESOLUTION_WINDOW_HOURS = env_int("INSIGHTS_RESOLUTION_WINDOW_HOURS", 24, minimum=1)
 INSIGHTS_DURABLE_DAYS = env_int("INSIGHTS_DURABLE_DAYS", 7, minimum=1)
+INSIGHTS_DRAFT_MAX_TOKENS = env_int("INSIGHTS_DRAFT_MAX_TOKENS", 1024, minimum=64)  # LLM drafts
 
 CACHES = {
     "default": (

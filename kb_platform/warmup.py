@@ -15,6 +15,8 @@ import time
 
 from django.conf import settings
 
+from knowledge.audience import Audience
+
 logger = logging.getLogger(__name__)
 
 _done = False
@@ -36,7 +38,7 @@ def warm_up() -> float | None:
     started = time.perf_counter()
     had_connection = connection.connection is not None
     try:
-        retrieval.search("warm up", audience="public", top_k=1)
+        retrieval.search("warm up", audience=Audience.PUBLIC, top_k=1)
     except Exception:  # a missing index or model must not stop the server from starting
         logger.warning("warm-up search failed; the first request pays the loading", exc_info=True)
     try:

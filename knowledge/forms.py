@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from knowledge import importers
 from knowledge.models import ArticleStatus, AuditLog, Category, Visibility
 
 
@@ -76,15 +77,7 @@ class ImportForm(forms.Form):
     file = forms.FileField(
         help_text="A .jsonl corpus, a .md or .html file, or a .zip of a folder of them."
     )
-    format = forms.ChoiceField(
-        choices=[
-            ("auto", "Detect from the file"),
-            ("jsonl", "JSONL (id, title, text)"),
-            ("markdown", "Markdown with front matter"),
-            ("html", "HTML help-center export"),
-        ],
-        initial="auto",
-    )
+    format = forms.ChoiceField(choices=importers.format_choices, initial="auto")
     visibility = forms.ChoiceField(
         choices=Visibility.choices,
         initial=Visibility.PUBLIC,

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-FORMATS = ("markdown", "jsonl", "html")
-_VISIBILITIES = ("public", "internal")
+from knowledge.audience import AUDIENCES
+
+_VISIBILITIES = AUDIENCES
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 _HTML_SUFFIXES = (".html", ".htm")
 # A JSON line longer than this many times the body limit is refused before it is parsed
@@ -37,9 +38,6 @@ class ImportRecord:
     visibility: str = ""  # empty: the importer's default
     locale: str = ""
     slug: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -66,22 +64,19 @@ def detect_format(path: Path) -> str:
     path = Path(path)
     if path.is_file():
         suffix = path.suffix.lower()
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            return "jsonl"
-        if suffix in _MARKDOWN_SUFFIXES:
-            return "markdown"
-        if suffix in _HTML_SUFFIXES:
-            return "html"
+        for fmt in IMPORT_FORMATS.values():
+            if suffix in fmt.file_suffixes:
+                return fmt.name
         raise ImportFormatError(f"Cannot tell the format of {path.name}: pass --format.")
     if path.is_dir():
         suffixes = {p.suffix.lower() for p in path.rglob("*") if p.is_file()}
-        if suffixes & set(_MARKDOWN_SUFFIXES):
-            return "markdown"
-        if suffixes & set(_HTML_SUFFIXES):
-            return "html"
-        if suffixes & {".jsonl", ".ndjson"}:
-            return "jsonl"
-        raise ImportFormatError(f"{path} holds no .md, .html or .jsonl files.")
+        # A folder holding several kinds of files: the lowest folder_rank wins.
+        ranked = sorted(IMPORT_FORMATS.values(), key=lambda f: f.folder_rank)
+        for fmt in ranked:
+            if suffixes & set(fmt.folder_suffixes):
+                return fmt.name
+        names = [f.folder_suffixes[0] for f in ranked]
+        raise ImportFormatError(f"{path} holds no {', '.join(names[:-1])} or {names[-1]} files.")
     raise ImportFormatError(f"{path} does not exist.")
 
 
@@ -92,12 +87,9 @@ def parse_path(path: Path | str, *, fmt: str = "auto", max_body_chars: int) -> P
         raise ImportFormatError(f"{path} does not exist.")
     if fmt == "auto":
         fmt = detect_format(path)
-    if fmt not in FORMATS:
+    if fmt not in IMPORT_FORMATS:
         raise ImportFormatError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
-    if fmt == "jsonl":
-        result = parse_jsonl(path, max_line_chars=max_body_chars * _MAX_LINE_FACTOR + 10_000)
-    else:
-        result = {"markdown": parse_markdown, "html": parse_html}[fmt](path)
+    result = IMPORT_FORMATS[fmt].parse(path, max_body_chars)
     return _check_records(result, max_body_chars=max_body_chars)
 
 
@@ -457,6 +449,68 @@ def _table(table: Any) -> str:
     return "\n".join([rows[0], "|" + " --- |" * width, *rows[1:]])
 
 
+# --- The format registry ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportFormat:
+    """One import format: what `import_kb --format`, the upload form and detection offer.
+
+    Adding a format is one parser plus one entry in IMPORT_FORMATS; the contract test in
+    tests/knowledge/test_import_formats.py runs over every entry.
+    """
+
+    name: str
+    label: str
+    file_suffixes: tuple[str, ...]  # a single file with one of these is this format
+    folder_suffixes: tuple[str, ...]  # a folder (or upload) holding these files is
+    parse: Callable[[Path, int], ParseResult]  # (path, max_body_chars)
+    # Which format a folder holding several kinds of files is read as (lowest first): a
+    # folder of Markdown notes may hold an exported .html page too.
+    folder_rank: int
+
+
+def _parse_jsonl_bounded(path: Path, max_body_chars: int) -> ParseResult:
+    return parse_jsonl(path, max_line_chars=max_body_chars * _MAX_LINE_FACTOR + 10_000)
+
+
+IMPORT_FORMATS: dict[str, ImportFormat] = {
+    f.name: f
+    for f in (
+        ImportFormat(
+            "jsonl",
+            "JSONL (id, title, text)",
+            (".jsonl", ".ndjson", ".json"),
+            (".jsonl", ".ndjson"),
+            _parse_jsonl_bounded,
+            folder_rank=3,
+        ),
+        ImportFormat(
+            "markdown",
+            "Markdown with front matter",
+            _MARKDOWN_SUFFIXES,
+            _MARKDOWN_SUFFIXES,
+            lambda path, _max: parse_markdown(path),
+            folder_rank=1,
+        ),
+        ImportFormat(
+            "html",
+            "HTML help-center export",
+            _HTML_SUFFIXES,
+            _HTML_SUFFIXES,
+            lambda path, _max: parse_html(path),
+            folder_rank=2,
+        ),
+    )
+}
+FORMATS = tuple(IMPORT_FORMATS)
+
+
+def format_choices() -> list[tuple[str, str]]:
+    """Choices for a format field: detection first, then every registered format."""
+    return [("auto", "Detect from the file"), *((f.name, f.label) for f in IMPORT_FORMATS.values())]
+
+
 # --- Export --------------------------------------------------------------------------------
 
 
@@ -467,7 +521,7 @@ def export_line(record: dict[str, Any]) -> str:
 
 # --- Uploads (editor UI) -------------------------------------------------------------------
 
-UPLOAD_SUFFIXES = (".jsonl", ".ndjson", ".md", ".markdown", ".html", ".htm", ".zip")
+UPLOAD_SUFFIXES = (*(s for f in IMPORT_FORMATS.values() for s in f.folder_suffixes), ".zip")
 MAX_ZIP_MEMBERS = 10_000
 MAX_ZIP_UNPACKED_BYTES = 200 * 1024 * 1024
 
@@ -484,8 +538,9 @@ def unpack_upload(name: str, fileobj: Any, dest: Path) -> Path:
     safe_name = Path(name).name or "upload"
     suffix = Path(safe_name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
+        names = ", ".join(f.folder_suffixes[0] for f in IMPORT_FORMATS.values())
         raise ImportFormatError(
-            f"{safe_name}: upload a .jsonl, .md, .html file or a .zip of a folder of them."
+            f"{safe_name}: upload a {names} file or a .zip of a folder of them."
         )
     target = dest / safe_name
     with target.open("wb") as out:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from knowledge.audience import Audience
 
-class Visibility(models.TextChoices):
-    PUBLIC = "public", "Public (customers)"
-    INTERNAL = "internal", "Internal (agents only)"
+# An article's visibility is its audience: one enum (knowledge.audience) under both names.
+Visibility = Audience
 
 
 class ArticleStatus(models.TextChoices):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from knowledge.audience import Audience
+
 AGENT = "agent"
 EDITOR = "editor"
 REVIEWER = "reviewer"
@@ -54,6 +56,6 @@ def role_name(user: Any) -> str:
     return "customer"
 
 
-def audience_for(user: Any) -> str:
-    """The search audience a user may see: 'internal' for staff roles, 'public' otherwise."""
-    return "internal" if is_agent(user) else "public"
+def audience_for(user: Any) -> Audience:
+    """The search audience a user may see: internal for staff roles, public otherwise."""
+    return Audience.INTERNAL if is_agent(user) else Audience.PUBLIC

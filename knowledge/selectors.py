@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from knowledge import roles
+from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus, AuditLog, Revision, Visibility
 
 
@@ -15,7 +16,7 @@ def article_list_for_audience(*, audience: str) -> QuerySet[Article]:
     qs = Article.objects.filter(
         status=ArticleStatus.PUBLISHED, published_revision__isnull=False
     ).select_related("published_revision", "category")
-    if audience != "internal":
+    if audience != Audience.INTERNAL:
         qs = qs.filter(visibility=Visibility.PUBLIC)
     return qs
 
@@ -75,7 +76,9 @@ def audit_for_article(*, article: Article) -> QuerySet[AuditLog]:
 
 def articles_for_export(*, include_internal: bool = False) -> list[dict[str, Any]]:
     """Published articles as JSONL-ready dicts (the format `import_kb` reads back)."""
-    qs = article_list_for_audience(audience="internal" if include_internal else "public")
+    qs = article_list_for_audience(
+        audience=Audience.INTERNAL if include_internal else Audience.PUBLIC
+    )
     rows = []
     for article in qs.prefetch_related("tags").order_by("pk"):
         revision = article.published_revision

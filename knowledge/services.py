@@ -11,7 +11,6 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +22,6 @@ from django.utils.text import slugify
 from knowledge import roles
 from knowledge.models import (
     Article,
-    ArticleSlug,
     ArticleStatus,
     AuditLog,
     Category,
@@ -34,6 +32,7 @@ from knowledge.models import (
 )
 from knowledge.rendering import render_markdown
 from knowledge.signals import article_published, article_withdrawn, knowledge_bulk_changed
+from knowledge.slugs import slug_follow_published_title, unique_article_slug
 
 _bulk_state = threading.local()
 
@@ -99,12 +98,12 @@ def audit_record(
     )
 
 
-def _require_editor(user: Any) -> None:
+def require_editor(user: Any) -> None:
     if user is not None and not roles.is_editor(user):
         raise PermissionDenied("Only editors and admins can change articles.")
 
 
-def _require_reviewer(user: Any) -> None:
+def require_reviewer(user: Any) -> None:
     if user is not None and not roles.can_review(user):
         raise PermissionDenied("Only reviewers and admins can approve and publish articles.")
 
@@ -133,22 +132,6 @@ def _validate_title(title: str) -> str:
     return title
 
 
-def unique_article_slug(title: str, *, exclude_pk: int | None = None) -> str:
-    base = slugify(title)[:280] or "article"
-    slug = base
-    n = 2
-    qs = Article.objects.all()
-    if exclude_pk:
-        qs = qs.exclude(pk=exclude_pk)
-    old = ArticleSlug.objects.all()
-    if exclude_pk:
-        old = old.exclude(article_id=exclude_pk)
-    while qs.filter(slug=slug).exists() or old.filter(slug=slug).exists():
-        slug = f"{base}-{n}"
-        n += 1
-    return slug
-
-
 def category_get_or_create(*, name: str) -> Category:
     name = name.strip()[:200]
     slug = slugify(name)[:200] or "general"
@@ -169,6 +152,19 @@ def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
 
 
 _OPEN_STATES = (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED)
+
+
+def _category_and_tags(
+    *,
+    category: Category | None,
+    new_category: str,
+    tags: Iterable[Tag],
+    tag_names: Iterable[str],
+) -> tuple[Category | None, list[Tag]]:
+    """The category and tags an editor chose: objects, plus names found or created."""
+    if new_category.strip():
+        category = category_get_or_create(name=new_category)
+    return category, [*tags, *tags_get_or_create(names=tag_names)]
 
 
 def _supersede_open_revisions(article: Article, *, newest: Revision) -> None:
@@ -203,13 +199,23 @@ def article_create(
     summary: str = "Created",
     external_id: str | None = None,
     slug: str | None = None,
+    new_category: str = "",
+    tag_names: Iterable[str] = (),
+    submit: bool = False,
 ) -> Article:
-    """Create an article with its first (draft) revision."""
-    _require_editor(author)
+    """Create an article with its first (draft) revision; with submit=True, sent to review.
+
+    `new_category` (a name, found or created; wins over `category`) and `tag_names` are
+    resolved inside this transaction, so a refused create leaves no new rows behind.
+    """
+    require_editor(author)
     title = _validate_title(title)
     _validate_body(body)
     if visibility not in Visibility.values:
         raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
+    category, tags = _category_and_tags(
+        category=category, new_category=new_category, tags=tags, tag_names=tag_names
+    )
     article = Article.objects.create(
         title=title,
         slug=slug or unique_article_slug(title),
@@ -232,6 +238,8 @@ def article_create(
     article.latest_revision = revision
     article.save(update_fields=["latest_revision", "updated_at"])
     audit_record(actor=author, action=AuditLog.Action.CREATE, target=article)
+    if submit:
+        revision_submit(revision=revision, submitted_by=author)
     return article
 
 
@@ -250,7 +258,7 @@ def revision_save(
     Raises EditConflict when another revision was saved since the author loaded the
     article (optimistic concurrency): the caller shows the author's text back.
     """
-    _require_editor(author)
+    require_editor(author)
     title = _validate_title(title)
     _validate_body(body)
     locked = Article.objects.select_for_update().get(pk=article.pk)
@@ -287,7 +295,7 @@ def revision_save(
 @transaction.atomic
 def revision_submit(*, revision: Revision, submitted_by: Any) -> Revision:
     """Send a draft revision to review."""
-    _require_editor(submitted_by)
+    require_editor(submitted_by)
     if revision.state not in (RevisionState.DRAFT, RevisionState.REJECTED):
         raise ValidationError(f"Revision {revision.number} is {revision.state}, not a draft.")
     revision.state = RevisionState.IN_REVIEW
@@ -308,7 +316,7 @@ def revision_submit(*, revision: Revision, submitted_by: Any) -> Revision:
 @transaction.atomic
 def revision_reject(*, revision: Revision, reviewed_by: Any, note: str) -> Revision:
     """Send a revision back to its author with a note."""
-    _require_reviewer(reviewed_by)
+    require_reviewer(reviewed_by)
     if revision.state != RevisionState.IN_REVIEW:
         raise ValidationError(f"Revision {revision.number} is not in review.")
     revision.state = RevisionState.REJECTED
@@ -338,7 +346,7 @@ def revision_publish(
     `self_review=True` is for the paths that are themselves the decision of a reviewer with
     no second person (imports with --publish, demo data, article_create_published).
     """
-    _require_reviewer(published_by)
+    require_reviewer(published_by)
     article = Article.objects.select_for_update().get(pk=revision.article_id)
     if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
         return article
@@ -362,7 +370,7 @@ def revision_publish(
         published_by if getattr(published_by, "is_authenticated", False) else None
     )
     revision.save(update_fields=["state", "reviewed_by"])
-    _slug_follow_published_title(article, title=revision.title)
+    slug_follow_published_title(article, title=revision.title)
     article.published_revision = revision
     article.title = revision.title
     article.status = ArticleStatus.PUBLISHED
@@ -387,29 +395,6 @@ def revision_publish(
     return article
 
 
-def _slug_derived_from(slug: str, title: str) -> bool:
-    base = slugify(title)[:280] or "article"
-    return slug == base or (slug.startswith(f"{base}-") and slug[len(base) + 1 :].isdigit())
-
-
-def _slug_follow_published_title(article: Article, *, title: str) -> None:
-    """Slugs come from published titles, never from a draft's: customers see the URL.
-
-    A slug made from an earlier title (the first draft's, or the previous published one)
-    moves to the new published title; a slug that was public before stays as a redirect.
-    Slugs set explicitly (an import's `slug`) are kept.
-    """
-    if title == article.title or not _slug_derived_from(article.slug, article.title):
-        return
-    if _slug_derived_from(article.slug, title):
-        return
-    new_slug = unique_article_slug(title, exclude_pk=article.pk)
-    if article.published_revision_id is not None:
-        ArticleSlug.objects.update_or_create(slug=article.slug, defaults={"article": article})
-    ArticleSlug.objects.filter(slug=new_slug, article=article).delete()
-    article.slug = new_slug
-
-
 def revision_body_html(*, revision: Revision) -> str:
     """The revision's stored HTML; rendered (once) for rows written before it was stored."""
     if not revision.body_html and revision.body:
@@ -421,7 +406,7 @@ def revision_body_html(*, revision: Revision) -> str:
 @transaction.atomic
 def article_archive(*, article: Article, archived_by: Any) -> Article:
     """Take an article out of the portal and search; its history stays."""
-    _require_reviewer(archived_by)
+    require_reviewer(archived_by)
     article = Article.objects.select_for_update().get(pk=article.pk)
     article.status = ArticleStatus.ARCHIVED
     article.save(update_fields=["status", "updated_at"])
@@ -433,7 +418,7 @@ def article_archive(*, article: Article, archived_by: Any) -> Article:
 @transaction.atomic
 def article_unarchive(*, article: Article, restored_by: Any) -> Article:
     """Bring an archived article back with the revision it had published."""
-    _require_reviewer(restored_by)
+    require_reviewer(restored_by)
     article = Article.objects.select_for_update().get(pk=article.pk)
     if article.status != ArticleStatus.ARCHIVED:
         raise ValidationError("Only archived articles can be brought back.")
@@ -450,7 +435,7 @@ def article_unarchive(*, article: Article, restored_by: Any) -> Article:
 @transaction.atomic
 def revision_restore(*, revision: Revision, restored_by: Any) -> Revision:
     """Restore an old revision by copying it into a new draft revision (history is kept)."""
-    _require_editor(restored_by)
+    require_editor(restored_by)
     article = Article.objects.select_for_update().get(pk=revision.article_id)
     new = Revision.objects.create(
         article=article,
@@ -506,7 +491,7 @@ def article_update_metadata(
     locale: str | None = None,
 ) -> Article:
     """Change category, tags, visibility or locale; re-announces a live article for indexing."""
-    _require_editor(updated_by)
+    require_editor(updated_by)
     changed: dict[str, Any] = {}
     if category is not ...:
         article.category = category  # type: ignore[assignment]
@@ -554,171 +539,6 @@ def article_create_published(
     return article
 
 
-# --- Import ----------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportSummary:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
-    dry_run: bool = False
-
-    def as_detail(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "skipped": len(self.skipped),
-            "skipped_examples": [f"{s}: {r}" for s, r in self.skipped[:20]],
-        }
-
-
-class _DryRunRollback(Exception):
-    pass
-
-
-def articles_import(
-    *,
-    records: Iterable[Any],
-    actor: Any = None,
-    publish: bool = True,
-    default_visibility: str = Visibility.PUBLIC,
-    default_category: str = "",
-    source_name: str = "",
-    problems: Iterable[tuple[str, str]] = (),
-    dry_run: bool = False,
-) -> ImportSummary:
-    """Create or update articles from parsed import records, all in one transaction.
-
-    Records are matched by external_id: an existing article gets a new revision only when
-    its title or text changed. A database failure rolls back the whole import; a dry run
-    does all the work and then rolls it back, so its counts are exactly what a real run does.
-    Indexing happens once at the end (bulk_changes), not per article.
-    """
-    _require_editor(actor)
-    if publish:
-        _require_reviewer(actor)
-    if default_visibility not in Visibility.values:
-        raise ValidationError(f"Unknown visibility {default_visibility!r}: use public or internal.")
-    summary = ImportSummary(dry_run=dry_run, skipped=list(problems))
-    try:
-        with transaction.atomic(), bulk_changes():
-            for record in records:
-                try:
-                    # A savepoint per record: one refused record must not poison the rest.
-                    with transaction.atomic():
-                        outcome = _import_one(
-                            record,
-                            actor=actor,
-                            publish=publish,
-                            default_visibility=default_visibility,
-                            default_category=default_category,
-                        )
-                except ValidationError as exc:
-                    summary.skipped.append((record.source, "; ".join(exc.messages)))
-                    continue
-                if outcome == "created":
-                    summary.created += 1
-                elif outcome == "updated":
-                    summary.updated += 1
-                elif outcome == "unchanged":
-                    summary.unchanged += 1
-                else:
-                    summary.skipped.append((record.source, outcome))
-            AuditLog.objects.create(
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
-                action=AuditLog.Action.IMPORT,
-                target_type="import",
-                target_id=timezone.now().strftime("%Y%m%d%H%M%S"),
-                target_repr=(source_name or "import")[:300],
-                detail={**summary.as_detail(), "publish": publish},
-            )
-            if dry_run:
-                raise _DryRunRollback
-    except _DryRunRollback:
-        pass
-    return summary
-
-
-def _import_one(
-    record: Any,
-    *,
-    actor: Any,
-    publish: bool,
-    default_visibility: str,
-    default_category: str,
-) -> str:
-    category_name = record.category or default_category
-    category = category_get_or_create(name=category_name) if category_name else None
-    tags = tags_get_or_create(names=record.tags)
-    existing = (
-        Article.objects.select_related("latest_revision")
-        .filter(external_id=record.external_id)
-        .first()
-    )
-    # A re-import keeps what the record does not mention: the import default applies only to
-    # new articles (it once turned existing internal articles public, live, with no review).
-    visibility = record.visibility or (existing.visibility if existing else default_visibility)
-    if existing is None:
-        slug = record.slug.strip() if record.slug else ""
-        if slug:
-            slug = slugify(slug)[:300]
-            if not slug or Article.objects.filter(slug=slug).exists():
-                slug = ""
-        kwargs: dict[str, Any] = {
-            "title": record.title,
-            "body": record.body,
-            "author": actor,
-            "category": category,
-            "tags": tags,
-            "visibility": visibility,
-            "locale": record.locale or "en",
-            "summary": "Imported",
-            "external_id": record.external_id,
-            "slug": slug or None,
-        }
-        if publish:
-            article_create_published(**kwargs)
-        else:
-            article_create(**kwargs)
-        return "created"
-    if existing.status == ArticleStatus.ARCHIVED:
-        return f"article {existing.pk} with this id is archived; unarchive it to re-import"
-    latest = existing.latest_revision
-    text_changed = latest is None or latest.body != record.body or latest.title != record.title
-    meta_changed = (
-        (category is not None and existing.category_id != category.pk)
-        or existing.visibility != visibility
-        or (record.tags and {t.pk for t in existing.tags.all()} != {t.pk for t in tags})
-    )
-    if meta_changed:
-        article_update_metadata(
-            article=existing,
-            updated_by=actor,
-            category=category if category is not None else ...,
-            tags=tags if record.tags else None,
-            visibility=visibility,
-        )
-    if text_changed:
-        revision = revision_save(
-            article=existing,
-            title=record.title,
-            body=record.body,
-            author=actor,
-            base_revision_id=existing.latest_revision_id,
-            summary="Re-imported",
-        )
-        if publish:
-            revision_publish(revision=revision, published_by=actor, self_review=True)
-        return "updated"
-    if publish and latest is not None and existing.published_revision_id != latest.pk:
-        revision_publish(revision=latest, published_by=actor, self_review=True)
-        return "updated"
-    return "updated" if meta_changed else "unchanged"
-
-
 # --- Editor UI --------------------------------------------------------------------------------
 
 
@@ -735,13 +555,21 @@ def article_edit(
     tags: Iterable[Tag] = (),
     visibility: str = Visibility.PUBLIC,
     locale: str = "en",
+    new_category: str = "",
+    tag_names: Iterable[str] = (),
+    submit: bool = False,
 ) -> Revision | None:
-    """Save the editor form: a new revision when the text changed, plus metadata changes.
+    """Save the editor form: a new revision when the text changed, plus metadata changes;
+    with submit=True the latest draft goes to review.
 
     Returns the new revision, or None when only metadata changed. Raises EditConflict (from
-    revision_save) when someone saved since `base_revision_id`; nothing is written then.
+    revision_save) when someone saved since `base_revision_id`; nothing is written then (a
+    new category or tags named here included).
     """
-    _require_editor(author)
+    require_editor(author)
+    category, tags = _category_and_tags(
+        category=category, new_category=new_category, tags=tags, tag_names=tag_names
+    )
     latest = article.latest_revision
     text_same = (
         latest is not None
@@ -774,4 +602,11 @@ def article_edit(
             visibility=visibility,
             locale=locale,
         )
+    current = revision or article.latest_revision
+    if (
+        submit
+        and current is not None
+        and current.state in (RevisionState.DRAFT, RevisionState.REJECTED)
+    ):
+        revision_submit(revision=current, submitted_by=author)
     return revision

@@ -7,26 +7,25 @@ which role the page needs.
 
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from knowledge import importers, roles, selectors, services
+from knowledge import import_services, importers, roles, selectors, services
+from knowledge.access import forbidden, reviewer_required, role_required
+from knowledge.audience import Audience
 from knowledge.diffing import diff_lines, diff_split, diff_stats
 from knowledge.forms import (
     ArticleFilterForm,
@@ -39,42 +38,6 @@ from knowledge.models import Article, ArticleStatus, Revision, RevisionState
 from knowledge.rendering import render_markdown
 
 logger = logging.getLogger(__name__)
-
-EDITOR_ROLES = "an editor, reviewer or admin"
-
-
-def _forbidden(request: HttpRequest, explanation: str) -> HttpResponse:
-    return render(request, "knowledge/403.html", {"explanation": explanation}, status=403)
-
-
-def role_required(
-    check: Callable[[Any], bool] = roles.is_editor,
-    explanation: str = f"The knowledge editor is for {EDITOR_ROLES}.",
-) -> Callable:
-    """Login required; then the role check, with a 403 page that explains what is missing."""
-
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not check(request.user):
-                return _forbidden(request, explanation)
-            try:
-                return view(request, *args, **kwargs)
-            except PermissionDenied as exc:
-                return _forbidden(request, str(exc) or explanation)
-
-        return wrapped
-
-    return decorator
-
-
-reviewer_required = role_required(
-    roles.can_review,
-    "Only reviewers and admins can review, publish or archive articles. "
-    "Ask a reviewer, or an admin to give you the reviewer role.",
-)
 
 
 def _get_article(pk: int) -> Article:
@@ -133,14 +96,6 @@ def article_list(request: HttpRequest) -> HttpResponse:
 # --- create / edit ---------------------------------------------------------------------------
 
 
-def _category_and_tags(form: ArticleForm) -> tuple[Any, list]:
-    data = form.cleaned_data
-    category = data["category"]
-    if data["new_category"]:
-        category = services.category_get_or_create(name=data["new_category"])
-    return category, services.tags_get_or_create(names=data["tags"])
-
-
 @require_http_methods(["GET", "POST"])
 @role_required()
 def article_create(request: HttpRequest) -> HttpResponse:
@@ -151,23 +106,18 @@ def article_create(request: HttpRequest) -> HttpResponse:
             cd = form.cleaned_data
             submit = "save_submit" in data
             try:
-                # One transaction: a refused save leaves no new category or tags behind.
-                with transaction.atomic():
-                    category, tags = _category_and_tags(form)
-                    article = services.article_create(
-                        title=cd["title"],
-                        body=cd["body"],
-                        author=request.user,
-                        category=category,
-                        tags=tags,
-                        visibility=cd["visibility"],
-                        locale=cd["locale"],
-                        summary=cd["summary"] or "Created",
-                    )
-                    if submit and article.latest_revision is not None:
-                        services.revision_submit(
-                            revision=article.latest_revision, submitted_by=request.user
-                        )
+                article = services.article_create(
+                    title=cd["title"],
+                    body=cd["body"],
+                    author=request.user,
+                    category=cd["category"],
+                    new_category=cd["new_category"],
+                    tag_names=cd["tags"],
+                    visibility=cd["visibility"],
+                    locale=cd["locale"],
+                    summary=cd["summary"] or "Created",
+                    submit=submit,
+                )
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -179,7 +129,7 @@ def article_create(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("knowledge:article_detail", pk=article.pk)
     else:
-        form = ArticleForm(initial={"visibility": "public", "locale": "en"})
+        form = ArticleForm(initial={"visibility": Audience.PUBLIC, "locale": "en"})
     return render(request, "knowledge/article_form.html", _form_context(form))
 
 
@@ -196,27 +146,20 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
             cd = form.cleaned_data
             submit = "save_submit" in data
             try:
-                with transaction.atomic():
-                    category, tags = _category_and_tags(form)
-                    revision = services.article_edit(
-                        article=article,
-                        author=request.user,
-                        base_revision_id=cd["base_revision_id"],
-                        title=cd["title"],
-                        body=cd["body"],
-                        summary=cd["summary"],
-                        category=category,
-                        tags=tags,
-                        visibility=cd["visibility"],
-                        locale=cd["locale"],
-                    )
-                    current = revision or article.latest_revision
-                    if (
-                        submit
-                        and current is not None
-                        and current.state in (RevisionState.DRAFT, RevisionState.REJECTED)
-                    ):
-                        services.revision_submit(revision=current, submitted_by=request.user)
+                revision = services.article_edit(
+                    article=article,
+                    author=request.user,
+                    base_revision_id=cd["base_revision_id"],
+                    title=cd["title"],
+                    body=cd["body"],
+                    summary=cd["summary"],
+                    category=cd["category"],
+                    new_category=cd["new_category"],
+                    tag_names=cd["tags"],
+                    visibility=cd["visibility"],
+                    locale=cd["locale"],
+                    submit=submit,
+                )
             except services.EditConflict as conflict:
                 return _render_conflict(request, article, form, conflict)
             except ValidationError as exc:
@@ -343,7 +286,7 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             status=404,
         )
     if action in REVIEWER_ACTIONS and not roles.can_review(request.user):
-        return _forbidden(
+        return forbidden(
             request,
             "Only reviewers and admins can publish, request changes, archive or unarchive. "
             "Submit the article for review instead.",
@@ -354,10 +297,10 @@ def article_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             rev_pk = int(str(rev_id))  # None -> "None" -> ValueError
         except (TypeError, ValueError):
-            return _forbidden(request, "The revision to act on is missing or invalid.")
+            return forbidden(request, "The revision to act on is missing or invalid.")
         revision = get_object_or_404(Revision.objects.select_related("article"), pk=rev_pk)
         if revision.article_id != article.pk:
-            return _forbidden(request, "That revision belongs to another article.")
+            return forbidden(request, "That revision belongs to another article.")
     target = _safe_next(request, reverse("knowledge:article_detail", args=[article.pk]))
     try:
         if action == "submit":
@@ -560,7 +503,7 @@ def _run_import(request: HttpRequest, form: ImportForm, upload: Any) -> Any:
             form.add_error("file", str(exc))
             return None
         try:
-            summary = services.articles_import(
+            summary = import_services.articles_import(
                 records=parsed.records,
                 actor=request.user,
                 publish=cd["publish"],

@@ -14,15 +14,17 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from knowledge.audience import Audience
 from retrieval import rescoring, spelling
 from retrieval.chunking import chunk_embedding_text
 from retrieval.embedding import Embedder
-from retrieval.index import ChunkMeta, Snapshot
+from retrieval.index import ChunkMeta
 from retrieval.lexical import stem_words, tokenize
-from retrieval.types import AUDIENCES, INTERNAL, ChunkHit, SearchHit, SearchResult
+from retrieval.store import SearchableIndex
+from retrieval.types import AUDIENCES, ChunkHit, SearchHit, SearchResult
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +91,6 @@ def fuse(
         cid: dense_weight * nd.get(cid, 0.0) + (1 - dense_weight) * nl.get(cid, 0.0)
         for cid in set(nd) | set(nl)
     }
-
-
-def rrf(rankings: list[list[int]], *, k: int = 60) -> dict[int, float]:
-    """Reciprocal rank fusion of several best-first id lists."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, cid in enumerate(ranking):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank + 1)
-    return scores
 
 
 def confidence_score(*, top_cosine: float | None, agree: bool, margin: float) -> float:
@@ -228,12 +221,14 @@ def _candidates(
     ]
 
 
-def _second_stage(snapshot: Snapshot, public_only: bool) -> rescoring.SecondStage:
-    return rescoring.FeatureRescorer(rescoring.article_stats(snapshot, public_only=public_only))
+def _second_stage(snapshot: SearchableIndex, public_only: bool) -> rescoring.SecondStage:
+    # article_stats reads only `version` and `chunks`, which every SearchableIndex has.
+    stats = rescoring.article_stats(snapshot, public_only=public_only)
+    return rescoring.FeatureRescorer(stats)
 
 
 def search_snapshot(
-    snapshot: Snapshot | None,
+    snapshot: SearchableIndex | None,
     query: str,
     *,
     audience: str,
@@ -254,7 +249,7 @@ def search_snapshot(
     """
     started = time.perf_counter()
     if audience not in AUDIENCES:
-        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
+        raise ValueError(f"audience must be one of {tuple(AUDIENCES)}, not {audience!r}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     query = clean_query(query, max_query_chars)
@@ -263,7 +258,7 @@ def search_snapshot(
     if not query or snapshot is None or top_k <= 0:
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
-    public_only = audience != INTERNAL
+    public_only = audience != Audience.INTERNAL
     lexical_query = query
     if fusion.spell_correction and mode != "dense":
         lexical_query = spelling.speller_for(snapshot, public_only=public_only).correct(query)
@@ -281,12 +276,11 @@ def search_snapshot(
     dense: dict[int, float] = {}
     if use_dense and embedder is not None:
         qv = embedder.embed([query])
-        index = snapshot.dense_public if public_only else snapshot.dense_all
-        scores, ids = index.search(qv, n_cand)
+        scores, ids = snapshot.dense_search(qv, n_cand, public_only=public_only)
         dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
     lexical: dict[int, float] = {}
     if mode != "dense" or not use_dense:
-        lscores, lids = snapshot.lexical.search(lexical_query, k=n_cand, public_only=public_only)
+        lscores, lids = snapshot.lexical_search(lexical_query, k=n_cand, public_only=public_only)
         lexical = {int(i): float(s) for s, i in zip(lscores, lids, strict=True)}
     if mode == "dense" and use_dense:
         fused = dict(dense)
@@ -297,11 +291,11 @@ def search_snapshot(
 
     # Defence in depth: the per-audience indexes already exclude internal chunks, and this
     # re-checks each chunk's recorded visibility.
-    chunks: dict[int, ChunkMeta] = snapshot.chunks
+    chunks: Mapping[int, ChunkMeta] = snapshot.chunks
     by_article: dict[int, list[_Cand]] = {}
     for cid, score in fused.items():
         meta = chunks.get(cid)
-        if meta is None or (public_only and meta.visibility != "public"):
+        if meta is None or (public_only and meta.visibility != Audience.PUBLIC):
             continue
         by_article.setdefault(meta.article_id, []).append(
             _Cand(cid, dense.get(cid), lexical.get(cid), score)

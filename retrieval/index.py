@@ -1,4 +1,7 @@
-"""FAISS vector index and the versioned on-disk index artifact (no ORM).
+"""The FAISS + BM25 index store: vector index and the versioned on-disk artifact (no ORM).
+
+`FaissBm25Store` (alias `IndexStore`) implements `retrieval.store.ChunkIndexStore`; nothing
+outside retrieval reads this module's formats.
 
 Layout of INDEX_DIR:
     manifest.json            {"version": ..., "path": "versions/<version>", ...}: the current one
@@ -7,7 +10,9 @@ Layout of INDEX_DIR:
         dense_all.faiss      every indexed chunk (internal audience)
         dense_public.faiss   public chunks only: public searches never see internal vectors
         chunks.json          chunk id -> article id, title, slug, visibility, heading, text
-        lexical/             BM25 (bm25s) over the same chunks
+        lexical/             BM25 (bm25s) over the same chunks (internal audience)
+        lexical_public/      BM25 over public chunks only: its term statistics (IDF, average
+                             length) never move when internal articles change
         info.json
 
 A version is written to a temporary folder, fsynced, renamed into place, and only then does
@@ -30,15 +35,22 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from retrieval.lexical import LexicalIndex
+from knowledge.audience import Audience
+from retrieval.chunking import chunk_embedding_text
+from retrieval.lexical import LexicalIndex, tokenize
+
+if TYPE_CHECKING:
+    from retrieval.store import SearchableIndex
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2  # 2: lexical_public/ (format-1 versions load and build it in memory)
+IVF_MIN_LISTS = 16
 
 
 @dataclass(frozen=True)
@@ -106,14 +118,16 @@ class DenseIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         n = len(ids)
-        if n < params.ann_threshold:
+        # IVF's k-means needs at least one point per list: fewer vectors than that (say, the
+        # public share of a mostly internal KB) are searched exactly instead of failing.
+        if n < params.ann_threshold or (params.ann_kind == "ivf" and n < IVF_MIN_LISTS):
             kind = "flat"
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         elif params.ann_kind == "ivf":
             kind = "ivf"
             # sqrt(n) lists keeps k-means training cheap (seconds at 1M) and lets nprobe=64
             # scan enough of the data for recall@10 >= 0.95 (see bench_retrieval_speed).
-            nlist = int(max(16, min(16384, np.sqrt(n))))
+            nlist = int(max(IVF_MIN_LISTS, min(16384, np.sqrt(n))))
             quantizer = faiss.IndexFlatIP(dimension)
             index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
             train = vectors
@@ -239,7 +253,7 @@ class ChunkMeta:
 
 @dataclass
 class Snapshot:
-    """One loaded, immutable index version."""
+    """One loaded, immutable index version (a `retrieval.store.SearchableIndex`)."""
 
     version: str
     model_id: str
@@ -249,6 +263,44 @@ class Snapshot:
     lexical: LexicalIndex
     chunks: dict[int, ChunkMeta]
     folder: Path | None = None
+    # BM25 over public chunks alone; None only for snapshots built by hand (then derived).
+    lexical_public: LexicalIndex | None = None
+
+    def __post_init__(self) -> None:
+        if self.lexical_public is None:
+            self.lexical_public = _public_lexical(self.chunks)
+
+    @property
+    def index_kind(self) -> str:
+        """The dense index structure of the internal audience's index: flat, ivf or hnsw."""
+        return self.dense_all.kind
+
+    def dense_search(
+        self, vectors: np.ndarray, k: int, *, public_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk ids) per query row from the audience's own vector index."""
+        return (self.dense_public if public_only else self.dense_all).search(vectors, k)
+
+    def lexical_search(
+        self, query: str, *, k: int, public_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk ids) from the audience's own BM25 index, best first."""
+        if public_only:
+            assert self.lexical_public is not None  # set in __post_init__
+            return self.lexical_public.search(query, k=k, public_only=False)  # all public
+        return self.lexical.search(query, k=k, public_only=False)
+
+
+def lexical_text(meta: ChunkMeta) -> str:
+    """What BM25 indexes for a chunk: the same title + headings + text that is embedded."""
+    return chunk_embedding_text(title=meta.title, heading_path=meta.heading_path, text=meta.text)
+
+
+def _public_lexical(chunks: dict[int, ChunkMeta]) -> LexicalIndex:
+    public = [m for m in chunks.values() if m.visibility == Audience.PUBLIC]
+    return LexicalIndex.build(
+        [lexical_text(m) for m in public], [m.chunk_id for m in public], [True] * len(public)
+    )
 
 
 def _fsync_file(path: Path) -> None:
@@ -293,7 +345,8 @@ def build_snapshot(
     """Build every index of one version in memory from chunk rows and their vectors."""
     ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
-    public = np.array([c.visibility == "public" for c in chunks], dtype=bool)
+    public = np.array([c.visibility == Audience.PUBLIC for c in chunks], dtype=bool)
+    lexical, lexical_public = _lexical_pair([tokenize(t) for t in lexical_texts], ids, public)
     return Snapshot(
         version=new_version_name(),
         model_id=model_id,
@@ -302,13 +355,85 @@ def build_snapshot(
         dense_public=DenseIndex.build(
             vectors[public], ids[public], dimension=dimension, params=params
         ),
-        lexical=LexicalIndex.build(lexical_texts, ids.tolist(), public.tolist()),
+        lexical=lexical,
+        lexical_public=lexical_public,
         chunks={c.chunk_id: c for c in chunks},
     )
 
 
+def _lexical_pair(
+    tokens: list[list[str]], ids: np.ndarray, public: np.ndarray
+) -> tuple[LexicalIndex, LexicalIndex]:
+    """BM25 over every chunk and over the public ones alone, from one tokenization."""
+    return (
+        LexicalIndex.build_from_tokens(tokens, ids.tolist(), public.tolist()),
+        LexicalIndex.build_from_tokens(
+            [t for t, p in zip(tokens, public, strict=True) if p],
+            ids[public].tolist(),
+            [True] * int(public.sum()),
+        ),
+    )
+
+
+def replace_article(
+    current: Snapshot,
+    *,
+    article_id: int,
+    chunks: list[ChunkMeta],
+    vectors: np.ndarray,
+    params: IndexParams,
+) -> Snapshot:
+    """A copy of `current` with the article's chunks replaced by `chunks` (incremental)."""
+    faiss = _faiss()
+    old_ids = np.array(
+        [cid for cid, m in current.chunks.items() if m.article_id == article_id], dtype=np.int64
+    )
+    kept = {cid: m for cid, m in current.chunks.items() if m.article_id != article_id}
+    dim = current.dimension
+    add_ids = np.array([m.chunk_id for m in chunks], dtype=np.int64)
+    add_vecs = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    public = np.array([m.visibility == Audience.PUBLIC for m in chunks], dtype=bool)
+    dense = {}
+    for name, mask in (("all", np.ones(len(chunks), dtype=bool)), ("public", public)):
+        src: DenseIndex = getattr(current, f"dense_{name}")
+        # Searches in this process keep using `current` while the copy is edited.
+        copy = DenseIndex(faiss.clone_index(src.index), src.kind, dim, params)
+        copy.update(remove=old_ids, add_vectors=add_vecs[mask], add_ids=add_ids[mask])
+        dense[name] = copy
+    for meta in chunks:
+        kept[meta.chunk_id] = meta
+    ordered = list(kept.values())
+    lexical, lexical_public = _lexical_pair(
+        [tokenize(lexical_text(m)) for m in ordered],
+        np.array([m.chunk_id for m in ordered], dtype=np.int64),
+        np.array([m.visibility == Audience.PUBLIC for m in ordered], dtype=bool),
+    )
+    return Snapshot(
+        version=new_version_name(),
+        model_id=current.model_id,
+        dimension=dim,
+        dense_all=dense["all"],
+        dense_public=dense["public"],
+        lexical=lexical,
+        lexical_public=lexical_public,
+        chunks=kept,
+    )
+
+
+def _own(snapshot: SearchableIndex) -> Snapshot:
+    """This store's own snapshot type (a store is only ever handed back what it built)."""
+    if not isinstance(snapshot, Snapshot):
+        raise TypeError(f"the FAISS store cannot publish a {type(snapshot).__name__}")
+    return snapshot
+
+
 class IndexStore:
-    """Reads and publishes index versions under one INDEX_DIR."""
+    """Reads and publishes FAISS + BM25 index versions under one INDEX_DIR.
+
+    The `retrieval.store.ChunkIndexStore` implementation registered as "faiss".
+    """
+
+    kind = "faiss"
 
     def __init__(self, root: Path | str, params: IndexParams):
         self.root = Path(root)
@@ -339,6 +464,39 @@ class IndexStore:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    # -- building (ChunkIndexStore) ----------------------------------------------------------
+    def build(
+        self,
+        *,
+        chunks: list[ChunkMeta],
+        vectors: np.ndarray,
+        lexical_texts: list[str],
+        model_id: str,
+        dimension: int,
+    ) -> Snapshot:
+        """A complete new snapshot in memory (publish it to make it current)."""
+        return build_snapshot(
+            chunks=chunks,
+            vectors=vectors,
+            lexical_texts=lexical_texts,
+            model_id=model_id,
+            dimension=dimension,
+            params=self.params,
+        )
+
+    def replace_article(
+        self,
+        current: SearchableIndex,
+        *,
+        article_id: int,
+        chunks: list[ChunkMeta],
+        vectors: np.ndarray,
+    ) -> Snapshot:
+        """`current` with one article's chunks replaced (no chunks: the article removed)."""
+        return replace_article(
+            _own(current), article_id=article_id, chunks=chunks, vectors=vectors, params=self.params
+        )
 
     def read_manifest(self) -> dict | None:
         try:
@@ -387,6 +545,7 @@ class IndexStore:
         dimension = int(info["dimension"])
         rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         chunks = {int(r["chunk_id"]): ChunkMeta(**r) for r in rows}
+        public_folder = folder / "lexical_public"
         return Snapshot(
             version=manifest["version"],
             model_id=info["model_id"],
@@ -404,12 +563,15 @@ class IndexStore:
                 params=self.params,
             ),
             lexical=LexicalIndex.load(folder / "lexical"),
+            # A format-1 version has none: derived from its chunks on load.
+            lexical_public=LexicalIndex.load(public_folder) if public_folder.is_dir() else None,
             chunks=chunks,
             folder=folder,
         )
 
-    def publish(self, snapshot: Snapshot) -> dict:
+    def publish(self, snapshot: SearchableIndex) -> dict:
         """Write `snapshot` as a new version and point the manifest at it (call under lock)."""
+        snapshot = _own(snapshot)
         versions = self.root / "versions"
         versions.mkdir(parents=True, exist_ok=True)
         tmp = versions / f".tmp-{snapshot.version}"
@@ -418,6 +580,8 @@ class IndexStore:
             snapshot.dense_all.save(tmp / "dense_all.faiss")
             snapshot.dense_public.save(tmp / "dense_public.faiss")
             snapshot.lexical.save(tmp / "lexical")
+            if snapshot.lexical_public is not None:
+                snapshot.lexical_public.save(tmp / "lexical_public")
             with (tmp / "chunks.json").open("w", encoding="utf-8") as fh:
                 json.dump([asdict(c) for c in snapshot.chunks.values()], fh)
             info = {
@@ -446,6 +610,37 @@ class IndexStore:
         self._prune(keep=snapshot.version)
         return manifest
 
+    # -- backup (ChunkIndexStore) ------------------------------------------------------------
+    def export_current(self, dest: Path) -> dict | None:
+        """Copy the manifest and the current version (nothing older) into `dest`."""
+        try:
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        source = self.root / manifest["path"]
+        if not source.is_dir():
+            return None
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, dest / manifest["path"])
+        shutil.copy2(self.manifest_path, dest / MANIFEST)
+        return manifest
+
+    def import_published(self, src: Path) -> Snapshot | None:
+        """Make the version exported into `src` current here; None when `src` holds none."""
+        try:
+            manifest = json.loads((src / MANIFEST).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.root / manifest["path"]
+        if not target.exists():
+            shutil.copytree(src / manifest["path"], target)
+        tmp = self.root / f".{MANIFEST}.{uuid.uuid4().hex}.restore-tmp"
+        shutil.copy2(src / MANIFEST, tmp)
+        os.replace(tmp, self.manifest_path)
+        self._loaded, self._stat_key = None, None
+        return self.current()
+
     def _prune(self, *, keep: str) -> None:
         versions = self.root / "versions"
         keep_n = max(2, self.params.keep_versions)
@@ -464,6 +659,9 @@ class IndexStore:
 
 _stores: dict[tuple, IndexStore] = {}
 _stores_lock = threading.Lock()
+
+
+FaissBm25Store = IndexStore
 
 
 def get_store(root: Path | str, params: IndexParams) -> IndexStore:

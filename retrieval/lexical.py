@@ -58,16 +58,6 @@ def stem_words(words: list[str]) -> list[str]:
     return stemmer.stemWords(words) if stemmer is not None else words
 
 
-def query_terms(text: str) -> list[str]:
-    """Distinct non-stop-words of a query, as typed (for highlighting)."""
-    seen: dict[str, None] = {}
-    for word in _TOKEN_RE.findall(text.lower()):
-        word = word.replace("'", "")
-        if word not in STOPWORDS and len(word) > 1:
-            seen.setdefault(word, None)
-    return list(seen)
-
-
 class LexicalIndex:
     """bm25s index whose rows map to chunk ids; `public_mask` marks public chunks."""
 
@@ -79,12 +69,19 @@ class LexicalIndex:
     @classmethod
     def build(cls, texts: list[str], chunk_ids: list[int], public: list[bool]) -> LexicalIndex:
         """Index the texts (already including title and headings)."""
+        return cls.build_from_tokens([tokenize(t) for t in texts], chunk_ids, public)
+
+    @classmethod
+    def build_from_tokens(
+        cls, tokens: list[list[str]], chunk_ids: list[int], public: list[bool]
+    ) -> LexicalIndex:
+        """Index texts already tokenized (`tokenize`): one tokenization serves two indexes."""
         bm25s = _import_bm25s()
 
         retriever = None
-        if texts:
+        if tokens:
             retriever = bm25s.BM25()
-            retriever.index([tokenize(t) for t in texts], show_progress=False)
+            retriever.index(tokens, show_progress=False)
         return cls(retriever, np.array(chunk_ids, dtype=np.int64), np.array(public, dtype=bool))
 
     def __len__(self) -> int:

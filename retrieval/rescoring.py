@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from retrieval.index import ChunkMeta, Snapshot
+from retrieval.index import ChunkMeta
 from retrieval.lexical import tokenize
+from retrieval.store import SearchableIndex
 
 WEIGHTS_FILE = Path(__file__).with_name("rescoring_weights.json")
 # Leading words of an article that act as its lead/heading (manual sections start with it).
@@ -157,7 +158,7 @@ _stats_cache: dict[tuple[str, bool], ArticleStats] = {}
 _stats_lock = threading.Lock()
 
 
-def article_stats(snapshot: Snapshot, *, public_only: bool) -> ArticleStats:
+def article_stats(snapshot: SearchableIndex, *, public_only: bool) -> ArticleStats:
     """The snapshot's ArticleStats, computed once per version and audience."""
     key = (f"{snapshot.version}:{id(snapshot.chunks)}", public_only)
     with _stats_lock:

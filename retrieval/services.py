@@ -1,32 +1,42 @@
 """Public entry points of retrieval: search, and keeping chunks and indexes in step with the KB.
 
 Chunks and their embeddings live in the database (source of truth); the FAISS and BM25
-indexes are a versioned artifact under INDEX_DIR derived from them (see `retrieval.index`).
+indexes are versions in the index store derived from them (`retrieval.store`; FAISS + BM25).
 Every writer holds the index lock around build + publish, so concurrent indexing in several
 workers never corrupts or loses an update.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
 
-from knowledge.models import Article, ArticleStatus, Revision, Visibility
-from knowledge.normalize import Lexicon, build_lexicon, normalize_body
+from knowledge.audience import Audience
+from knowledge.models import Article, ArticleStatus
 from retrieval import engine
-from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
+from retrieval.chunk_rows import LEXICON_FILE as LEXICON_FILE  # where the lexicon is kept
+from retrieval.chunk_rows import (
+    article_embeddings,
+    chunk_meta,
+    embedding_bytes,
+    fill_embeddings,
+    live_articles,
+    new_index_stats,
+    normalize_lexicon,
+    plan_article,
+    write_chunks,
+)
+from retrieval.chunking import content_hash
+from retrieval.conf import retrieval_conf
 from retrieval.embedding import Embedder, get_embedder, query_vector
-from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot, get_store
+from retrieval.index import ChunkMeta, IndexParams, lexical_text
 from retrieval.models import Chunk
+from retrieval.store import ChunkIndexStore, SearchableIndex, open_store
 from retrieval.types import SearchResult
 
 logger = logging.getLogger(__name__)
@@ -36,27 +46,22 @@ EMBED_BATCH_ARTICLES = 64
 
 def index_params() -> IndexParams:
     """Index parameters from settings."""
-    return IndexParams(
-        ann_threshold=settings.INDEX_ANN_THRESHOLD,
-        ann_kind=settings.INDEX_ANN_KIND,
-        hnsw_m=settings.INDEX_HNSW_M,
-        hnsw_ef_search=settings.INDEX_HNSW_EF_SEARCH,
-        ivf_nprobe=settings.INDEX_IVF_NPROBE,
-        use_gpu=settings.INDEX_USE_GPU,
-        keep_versions=settings.INDEX_KEEP_VERSIONS,
-        search_threads=settings.INDEX_SEARCH_THREADS,
-    )
+    return retrieval_conf().index
 
 
 def fusion_params() -> engine.FusionParams:
+    conf = retrieval_conf()
     return engine.FusionParams(
-        dense_weight=settings.SEARCH_DENSE_WEIGHT,
-        spell_correction=settings.SEARCH_SPELL_CORRECTION,
+        dense_weight=conf.search_dense_weight, spell_correction=conf.search_spell_correction
     )
 
 
-def _store() -> IndexStore:
-    return get_store(settings.INDEX_DIR, index_params())
+def _store() -> ChunkIndexStore:
+    conf = retrieval_conf()
+    try:
+        return open_store(conf.index_store, conf.index_dir, conf.index)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"INDEX_STORE: {exc}") from None
 
 
 # -- search --------------------------------------------------------------------------------
@@ -71,8 +76,8 @@ def _live_articles(audience: str) -> Callable[[set[int]], dict[int, dict]]:
             status=ArticleStatus.PUBLISHED,
             published_revision__isnull=False,
         )
-        if audience != "internal":
-            qs = qs.filter(visibility=Visibility.PUBLIC)
+        if audience != Audience.INTERNAL:
+            qs = qs.filter(visibility=Audience.PUBLIC)
         return {row["pk"]: dict(row) for row in qs.values("pk", "title", "slug", "visibility")}
 
     return check
@@ -92,7 +97,8 @@ def search(
     'hybrid+rerank'. snippets=False skips
     the highlighted snippets; `snippet_html` builds one for a hit that is shown.
     """
-    mode = mode or settings.SEARCH_MODE
+    conf = retrieval_conf()
+    mode = mode or conf.search_mode
     store = _store()
     snapshot = store.current()
     # No index yet (fresh install, small KB): build it now rather than fail.
@@ -115,7 +121,7 @@ def search(
             snapshot = store.current()
     if embedder is not None:
         embedder = _CachedQueries(embedder)
-    reranker = engine.get_reranker(settings.RERANKER_MODEL) if mode == "hybrid+rerank" else None
+    reranker = engine.get_reranker(conf.reranker_model) if mode == "hybrid+rerank" else None
     return engine.search_snapshot(
         snapshot,
         query,
@@ -124,7 +130,7 @@ def search(
         mode=mode,
         embedder=embedder,
         fusion=fusion_params(),
-        max_query_chars=settings.SEARCH_MAX_QUERY_CHARS,
+        max_query_chars=conf.search_max_query_chars,
         reranker=reranker,
         allowed=_live_articles(audience),
         snippets=snippets,
@@ -136,7 +142,7 @@ def snippet_html(text: str, query: str) -> str:
     return engine.highlight(text, query)
 
 
-def _ensure_index(store: IndexStore) -> Snapshot | None:
+def _ensure_index(store: ChunkIndexStore) -> SearchableIndex | None:
     """Build the first index once, even when many requests arrive at the same time."""
     with store.write_lock():
         if store.current() is not None:  # another process built it while we waited
@@ -168,238 +174,14 @@ def _enqueue_rebuild() -> None:
         logger.exception("could not enqueue rebuild_index")
 
 
-# -- chunks and embeddings ----------------------------------------------------------------
-
-
-@dataclass
-class _Planned:
-    article: Article
-    specs: list[dict] = field(default_factory=list)  # one per chunk, embedding filled later
-
-
-LEXICON_FILE = "normalize_lexicon.json"
-_lexicon_cache: dict[str, tuple[float, Lexicon]] = {}
-
-
-def normalize_lexicon(*, rebuild: bool = False) -> Lexicon:
-    """What the text cleaner learned from the live KB (menu roots, path items, headings).
-
-    Learned by every full rebuild (and `manage.py normalize_kb`) and kept in INDEX_DIR, so
-    indexing one article never reads the whole KB; until then it is learned on first use.
-    """
-    path = Path(settings.INDEX_DIR) / LEXICON_FILE
-    if not rebuild:
-        try:
-            mtime = path.stat().st_mtime
-            cached = _lexicon_cache.get(str(path))
-            if cached and cached[0] == mtime:
-                return cached[1]
-            lexicon = Lexicon.from_dict(json.loads(path.read_text(encoding="utf-8")))
-            _lexicon_cache[str(path)] = (mtime, lexicon)
-            return lexicon
-        except (OSError, ValueError):
-            pass  # not learned yet (or unreadable): learn it now
-    rows = _live_queryset().values_list("published_revision__title", "published_revision__body")
-    lexicon = build_lexicon((title or "", body or "") for title, body in rows.iterator())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(lexicon.to_dict()), encoding="utf-8")
-    os.replace(tmp, path)
-    _lexicon_cache[str(path)] = (path.stat().st_mtime, lexicon)
-    return lexicon
-
-
-def _plan_article(article: Article, lexicon: Lexicon | None = None) -> _Planned:
-    """Chunk the article's cleaned published revision (title included in what gets embedded).
-
-    The revision keeps the text as written; chunks, and so answers and citations, use the
-    form `knowledge.normalize` cleans (no "Try Now" or page numbers, menu paths with ">").
-    """
-    plan = _Planned(article)
-    revision = article.published_revision
-    if revision is None:
-        return plan
-    title = revision.title or article.title
-    body = normalize_body(revision.body, lexicon if lexicon is not None else normalize_lexicon())
-    for chunk in chunk_markdown(
-        body,
-        target_tokens=settings.CHUNK_TARGET_TOKENS,
-        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
-    ):
-        text = chunk_embedding_text(title=title, heading_path=chunk.heading_path, text=chunk.text)
-        plan.specs.append(
-            {
-                "position": chunk.position,
-                "text": chunk.text,
-                "heading_path": chunk.heading_path[:500],
-                "tokens": chunk.tokens,
-                "embed_text": text,
-                "hash": content_hash(text),
-                "embedding": None,
-            }
-        )
-    if not plan.specs and title:
-        # An empty body still makes the title findable.
-        plan.specs.append(
-            {
-                "position": 0,
-                "text": "",
-                "heading_path": "",
-                "tokens": 0,
-                "embed_text": title,
-                "hash": content_hash(title),
-                "embedding": None,
-            }
-        )
-    return plan
-
-
-def _known_embeddings(hashes: Iterable[str], model_id: str) -> dict[str, bytes]:
-    """Stored vectors for these content hashes computed by this very model."""
-    hashes = list(set(hashes))
-    found: dict[str, bytes] = {}
-    for i in range(0, len(hashes), 500):
-        rows = Chunk.objects.filter(
-            content_hash__in=hashes[i : i + 500],
-            embedding_model_id=model_id,
-            embedding__isnull=False,
-        ).values_list("content_hash", "embedding")
-        for h, emb in rows:
-            found[h] = _blob(emb)
-    return found
-
-
-def _fill_embeddings(plans: list[_Planned], embedder: Embedder, stats: dict) -> list[_Planned]:
-    """Reuse stored vectors by content hash; embed the rest in one batch.
-
-    If the batch fails, articles are embedded one by one and the ones that still fail are
-    left out (and counted), so one bad article never blocks a reindex.
-    """
-    known = _known_embeddings((s["hash"] for p in plans for s in p.specs), embedder.model_id)
-    missing: dict[str, str] = {}
-    for plan in plans:
-        for spec in plan.specs:
-            if spec["hash"] in known:
-                spec["embedding"] = known[spec["hash"]]
-                stats["reused"] += 1
-            else:
-                missing.setdefault(spec["hash"], spec["embed_text"])
-    if missing:
-        try:
-            vectors = embedder.embed(list(missing.values()))
-            known.update(
-                {h: v.astype("<f4").tobytes() for h, v in zip(missing, vectors, strict=True)}
-            )
-            stats["embedded"] += len(missing)
-        except Exception:
-            logger.exception("batch embedding failed; retrying article by article")
-            for plan in plans:
-                todo = {s["hash"]: s["embed_text"] for s in plan.specs if s["hash"] not in known}
-                if not todo:
-                    continue
-                try:
-                    vectors = embedder.embed(list(todo.values()))
-                except Exception:
-                    logger.exception("embedding article %s failed: left out", plan.article.pk)
-                    stats["failed_articles"].append(plan.article.pk)
-                    continue
-                known.update(
-                    {h: v.astype("<f4").tobytes() for h, v in zip(todo, vectors, strict=True)}
-                )
-                stats["embedded"] += len(todo)
-    ok = []
-    for plan in plans:
-        if plan.article.pk in stats["failed_articles"]:
-            continue
-        for spec in plan.specs:
-            if spec["embedding"] is None:
-                spec["embedding"] = known[spec["hash"]]
-        ok.append(plan)
-    return ok
-
-
-def _blob(value: bytes | memoryview | None) -> bytes:
-    """A stored embedding as bytes (the rows read here always have one)."""
-    if value is None:
-        raise ValueError("chunk has no stored embedding")
-    return bytes(value)
-
-
-def _source_hash(revision: Revision | None) -> str:
-    if revision is None:
-        return ""
-    return content_hash(f"{revision.title}\n{revision.body}")
-
-
-def _write_chunks(plan: _Planned, model_id: str) -> list[Chunk]:
-    """Replace the article's chunk rows unless they already match exactly."""
-    article = plan.article
-    existing = list(Chunk.objects.filter(article=article).order_by("position"))
-    same = len(existing) == len(plan.specs) and all(
-        c.position == s["position"]
-        and c.content_hash == s["hash"]
-        and c.text == s["text"]
-        and c.heading_path == s["heading_path"]
-        and c.revision_id == article.published_revision_id
-        and c.source_hash == _source_hash(article.published_revision)
-        and c.visibility == article.visibility
-        and c.embedding_model_id == model_id
-        for c, s in zip(existing, plan.specs, strict=False)
-    )
-    if same:
-        return existing
-    with transaction.atomic():
-        Chunk.objects.filter(article=article).delete()
-        return Chunk.objects.bulk_create(
-            [
-                Chunk(
-                    article=article,
-                    revision_id=article.published_revision_id,  # type: ignore[misc]  # published
-                    position=s["position"],
-                    text=s["text"],
-                    heading_path=s["heading_path"],
-                    visibility=article.visibility,
-                    content_hash=s["hash"],
-                    source_hash=_source_hash(article.published_revision),
-                    embedding=s["embedding"],
-                    embedding_model_id=model_id,
-                    token_count=s["tokens"],
-                )
-                for s in plan.specs
-            ]
-        )
-
-
-def _meta(chunk: Chunk, article: Article) -> ChunkMeta:
-    return ChunkMeta(
-        chunk_id=chunk.pk,
-        article_id=article.pk,
-        title=article.title,
-        slug=article.slug,
-        visibility=chunk.visibility,
-        heading_path=chunk.heading_path,
-        text=chunk.text,
-        position=chunk.position,
-    )
-
-
-def _lexical_text(meta: ChunkMeta) -> str:
-    return chunk_embedding_text(title=meta.title, heading_path=meta.heading_path, text=meta.text)
-
-
-def _new_stats() -> dict:
-    return {"articles": 0, "chunks": 0, "embedded": 0, "reused": 0, "failed_articles": []}
-
-
-def _live_queryset():
-    return (
-        Article.objects.filter(status=ArticleStatus.PUBLISHED, published_revision__isnull=False)
-        .select_related("published_revision")
-        .order_by("pk")
-    )
-
-
 # -- rebuild and incremental updates --------------------------------------------------------
+
+
+def _matrix(vectors: Sequence[bytes], dimension: int) -> np.ndarray:
+    """Stored little-endian float32 blobs as one (n, dimension) matrix."""
+    if not vectors:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.frombuffer(b"".join(vectors), dtype="<f4").reshape(-1, dimension)
 
 
 def index_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict:
@@ -410,103 +192,61 @@ def index_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict
     started = time.perf_counter()
     store = _store()
     embedder = get_embedder()
-    stats = _new_stats()
+    stats = new_index_stats()
     with store.write_lock():
         # Chunks of articles that are no longer live leave the database first.
         Chunk.objects.exclude(
             article__status=ArticleStatus.PUBLISHED, article__published_revision__isnull=False
         ).delete()
-        ids = list(_live_queryset().values_list("pk", flat=True))
+        ids = list(live_articles().values_list("pk", flat=True))
         total = len(ids)
         lexicon = normalize_lexicon(rebuild=True)
         metas: list[ChunkMeta] = []
         vectors: list[bytes] = []
         for i in range(0, total, EMBED_BATCH_ARTICLES):
-            articles = list(_live_queryset().filter(pk__in=ids[i : i + EMBED_BATCH_ARTICLES]))
-            plans = _fill_embeddings([_plan_article(a, lexicon) for a in articles], embedder, stats)
+            articles = list(live_articles().filter(pk__in=ids[i : i + EMBED_BATCH_ARTICLES]))
+            plans = fill_embeddings([plan_article(a, lexicon) for a in articles], embedder, stats)
             for plan in plans:
-                for chunk in _write_chunks(plan, embedder.model_id):
-                    metas.append(_meta(chunk, plan.article))
-                    vectors.append(_blob(chunk.embedding))
+                for chunk in write_chunks(plan, embedder.model_id):
+                    metas.append(chunk_meta(chunk, plan.article))
+                    vectors.append(embedding_bytes(chunk.embedding))
                 stats["articles"] += 1
             if progress:
                 progress(min(i + EMBED_BATCH_ARTICLES, total), total)
         # Failed articles keep no stale rows that a later rebuild could mistake for current.
         Chunk.objects.filter(article_id__in=stats["failed_articles"]).delete()
-        snapshot = _build(metas, vectors, embedder)
+        snapshot = store.build(
+            chunks=metas,
+            vectors=_matrix(vectors, embedder.dimension),
+            lexical_texts=[lexical_text(m) for m in metas],
+            model_id=embedder.model_id,
+            dimension=embedder.dimension,
+        )
         manifest = store.publish(snapshot)
     stats.update(
         chunks=len(metas),
         version=manifest["version"],
-        index_kind=snapshot.dense_all.kind,
+        index_kind=snapshot.index_kind,
         seconds=round(time.perf_counter() - started, 3),
     )
     logger.info("index rebuilt: %s", stats)
     return stats
 
 
-def _build(metas: list[ChunkMeta], vectors: list[bytes], embedder: Embedder) -> Snapshot:
-    dim = embedder.dimension
-    matrix = (
-        np.frombuffer(b"".join(vectors), dtype="<f4").reshape(-1, dim)
-        if vectors
-        else np.zeros((0, dim), dtype=np.float32)
-    )
-    return build_snapshot(
-        chunks=metas,
-        vectors=matrix,
-        lexical_texts=[_lexical_text(m) for m in metas],
-        model_id=embedder.model_id,
-        dimension=dim,
-        params=index_params(),
-    )
-
-
-def _update_snapshot(
-    current: Snapshot, *, article_id: int, new: list[tuple[ChunkMeta, bytes]]
-) -> Snapshot:
-    """A copy of `current` with the article's chunks replaced by `new` (cheap, incremental)."""
-    import faiss
-
-    from retrieval.index import DenseIndex, new_version_name
-    from retrieval.lexical import LexicalIndex
-
-    old_ids = np.array(
-        [cid for cid, m in current.chunks.items() if m.article_id == article_id], dtype=np.int64
-    )
-    chunks = {cid: m for cid, m in current.chunks.items() if m.article_id != article_id}
-    dim = current.dimension
-    add_ids = np.array([m.chunk_id for m, _ in new], dtype=np.int64)
-    add_vecs = (
-        np.frombuffer(b"".join(v for _, v in new), dtype="<f4").reshape(-1, dim)
-        if new
-        else np.zeros((0, dim), dtype=np.float32)
-    )
-    public = np.array([m.visibility == "public" for m, _ in new], dtype=bool)
-    params = index_params()
-    dense = {}
-    for name, mask in (("all", np.ones(len(new), dtype=bool)), ("public", public)):
-        src: DenseIndex = getattr(current, f"dense_{name}")
-        # Searches in this process keep using `current` while the copy is edited.
-        copy = DenseIndex(faiss.clone_index(src.index), src.kind, dim, params)
-        copy.update(remove=old_ids, add_vectors=add_vecs[mask], add_ids=add_ids[mask])
-        dense[name] = copy
-    for meta, _ in new:
-        chunks[meta.chunk_id] = meta
-    ordered = list(chunks.values())
-    lexical = LexicalIndex.build(
-        [_lexical_text(m) for m in ordered],
-        [m.chunk_id for m in ordered],
-        [m.visibility == "public" for m in ordered],
-    )
-    return Snapshot(
-        version=new_version_name(),
-        model_id=current.model_id,
-        dimension=dim,
-        dense_all=dense["all"],
-        dense_public=dense["public"],
-        lexical=lexical,
-        chunks=chunks,
+def _replace_article(
+    store: ChunkIndexStore,
+    current: SearchableIndex,
+    *,
+    article_id: int,
+    new: list[tuple[ChunkMeta, bytes]],
+) -> None:
+    store.publish(
+        store.replace_article(
+            current,
+            article_id=article_id,
+            chunks=[m for m, _ in new],
+            vectors=_matrix([v for _, v in new], current.dimension),
+        )
     )
 
 
@@ -520,21 +260,20 @@ def article_index(*, article_id: int) -> None:
             needs_rebuild = True
         else:
             needs_rebuild = False
-            article = _live_queryset().filter(pk=article_id).first()
+            article = live_articles().filter(pk=article_id).first()
             new: list[tuple[ChunkMeta, bytes]] = []
             if article is None:
                 Chunk.objects.filter(article_id=article_id).delete()
             else:
-                stats = _new_stats()
-                plans = _fill_embeddings([_plan_article(article)], embedder, stats)
+                plans = fill_embeddings([plan_article(article)], embedder, new_index_stats())
                 if not plans:
                     raise RuntimeError(f"embedding article {article_id} failed")
-                for chunk in _write_chunks(plans[0], embedder.model_id):
-                    new.append((_meta(chunk, article), _blob(chunk.embedding)))
+                for chunk in write_chunks(plans[0], embedder.model_id):
+                    new.append((chunk_meta(chunk, article), embedding_bytes(chunk.embedding)))
             indexed = {c: m for c, m in current.chunks.items() if m.article_id == article_id}
             # Nothing changed (a re-announcement, a duplicate task): no new version.
             if indexed != {m.chunk_id: m for m, _ in new}:
-                store.publish(_update_snapshot(current, article_id=article_id, new=new))
+                _replace_article(store, current, article_id=article_id, new=new)
     if needs_rebuild:
         # First index (or a new model): one full build, which includes this article.
         index_rebuild()
@@ -549,19 +288,13 @@ def article_unindex(*, article_id: int) -> None:
         if current is None:
             return
         if any(m.article_id == article_id for m in current.chunks.values()):
-            store.publish(_update_snapshot(current, article_id=article_id, new=[]))
+            _replace_article(store, current, article_id=article_id, new=[])
 
 
 def current_index_version() -> str:
     """The index version searches use now ("" before the first build): cheap, one stat."""
     snapshot = _store().current()
     return snapshot.version if snapshot is not None else ""
-
-
-def index_status() -> dict:
-    """What is published now (for admin pages and health checks)."""
-    manifest = _store().read_manifest()
-    return manifest or {"version": None, "chunks": 0}
 
 
 # Past this many drifted articles one full rebuild (which reuses every stored embedding) is
@@ -578,7 +311,7 @@ def index_drift() -> dict[str, list[int]]:
     snapshot = _store().current()
     live = {
         row["pk"]: row
-        for row in _live_queryset().values(
+        for row in live_articles().values(
             "pk",
             "title",
             "slug",
@@ -595,8 +328,8 @@ def index_drift() -> dict[str, list[int]]:
         chunk_revisions.setdefault(article_id, set()).add((revision_id, source))
     indexed: dict[int, ChunkMeta] = {}
     if snapshot is not None:
-        for chunk_meta in snapshot.chunks.values():
-            indexed.setdefault(chunk_meta.article_id, chunk_meta)
+        for chunk in snapshot.chunks.values():
+            indexed.setdefault(chunk.article_id, chunk)
     to_index = []
     for pk, row in live.items():
         if not (row["published_revision__body"] or "").strip():
@@ -634,3 +367,50 @@ def index_reconcile() -> dict:
     if changed:
         logger.warning("index drift repaired (%s): %s", action, drift)
     return {**drift, "action": action}
+
+
+# -- backup and other readers ---------------------------------------------------------------
+
+
+def index_export(dest: Path) -> dict | None:
+    """Copy the published index version into the folder `dest`; its manifest, or None."""
+    return _store().export_current(Path(dest))
+
+
+def index_import(src: Path) -> str | None:
+    """Make the index version exported into `src` current, if it fits this database.
+
+    It fits when the configured embedding model built it and every chunk it holds exists;
+    otherwise (or when `src` holds none) None, and the caller rebuilds from the database.
+    """
+    store = _store()
+    with store.write_lock():
+        snapshot = store.import_published(Path(src))
+    if snapshot is None or snapshot.model_id != get_embedder().model_id:
+        return None
+    if not set(snapshot.chunks) <= set(Chunk.objects.values_list("pk", flat=True)):
+        return None
+    return snapshot.version
+
+
+def article_vectors(*, articles: Sequence[Article], texts: Sequence[str]) -> tuple[np.ndarray, int]:
+    """(one unit vector per article, how many came from stored chunks).
+
+    The vector is the mean of the article's published chunks' stored embeddings, so a caller
+    comparing articles does not re-embed the KB; articles without stored chunks are embedded
+    from `texts`.
+    """
+    embedder = get_embedder()
+    sums = article_embeddings(
+        published={a.pk: a.published_revision_id for a in articles}, embedder=embedder
+    )
+    out = np.zeros((len(articles), embedder.dimension), dtype=np.float32)
+    missing = [i for i, a in enumerate(articles) if a.pk not in sums]
+    for i, a in enumerate(articles):
+        if a.pk in sums:
+            out[i] = sums[a.pk]
+    if missing:
+        out[missing] = embedder.embed([texts[i] for i in missing])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return out / norms, len(articles) - len(missing)

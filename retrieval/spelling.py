@@ -20,8 +20,9 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from retrieval.index import ChunkMeta, Snapshot
+from retrieval.index import ChunkMeta
 from retrieval.lexical import tokenize
+from retrieval.store import SearchableIndex
 
 MIN_WORD_CHARS = 4
 # A knowledge-base word must occur at least this often to be offered as the correction: a
@@ -140,7 +141,7 @@ _cache: dict[tuple[str, bool], Speller] = {}
 _lock = threading.Lock()
 
 
-def speller_for(snapshot: Snapshot, *, public_only: bool) -> Speller:
+def speller_for(snapshot: SearchableIndex, *, public_only: bool) -> Speller:
     """The snapshot's speller for one audience, built once per version."""
     key = (f"{snapshot.version}:{id(snapshot.chunks)}", public_only)
     with _lock:

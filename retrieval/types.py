@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-PUBLIC = "public"
-INTERNAL = "internal"
-AUDIENCES = (PUBLIC, INTERNAL)
+from knowledge.audience import AUDIENCES as AUDIENCES
+from knowledge.audience import Audience
+
+# Short names callers already use; the enum is the one definition.
+PUBLIC = Audience.PUBLIC
+INTERNAL = Audience.INTERNAL
 
 
 @dataclass
@@ -31,9 +34,6 @@ class SearchHit:
     snippet_html: str = ""
     dense_score: float | None = None
     lexical_score: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

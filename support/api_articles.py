@@ -68,19 +68,14 @@ class ArticleListView(BaseAPIView):
     )
     def post(self, request):
         data = _validated(ArticleCreateSerializer, request.data)
-        category = (
-            knowledge.category_get_or_create(name=data["category"])
-            if data.get("category")
-            else None
-        )
-        tags = knowledge.tags_get_or_create(names=data.get("tags", []))
         try:
+            # Category and tags are found or created inside the create's transaction.
             article = knowledge.article_create(
                 title=data["title"],
                 body=data["body"],
                 author=request.user,
-                category=category,
-                tags=tags,
+                new_category=data.get("category") or "",
+                tag_names=data.get("tags", []),
                 visibility=data["visibility"],
                 summary=data.get("summary") or "Created via API",
             )

@@ -17,6 +17,7 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from knowledge import roles
+from knowledge.audience import Audience
 from knowledge.models import Article
 from retrieval import services as retrieval
 from support import selectors, services, sse, threads
@@ -171,14 +172,14 @@ class AskView(BaseAPIView):
             return sse.sse_response(
                 sse.ask_event_stream(
                     services.ask_answer_stream(**ask),
-                    public_filter=audience == "public",
+                    public_filter=audience == Audience.PUBLIC,
                     url_prefix=None,
                 )
             )
         result = services.ask_answer(**ask)
         body = result.answer.to_dict()
         body.pop("hits", None)
-        if audience == "public":  # how the answer was made is for staff only
+        if audience == Audience.PUBLIC:  # how the answer was made is for staff only
             for name in ANSWER_FIELDS_NOT_PUBLIC:
                 body.pop(name, None)
         body["interaction_id"] = result.interaction.pk

@@ -10,6 +10,7 @@ request never buys a fresh bucket. Sign-ins are throttled per IP + username and 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import logging
 import time
@@ -63,6 +64,16 @@ def client_ip(request: HttpRequest) -> str:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return remote
+
+
+def anonymous_client_key(request: HttpRequest) -> str:
+    """A stable, non-reversible key for a cookie-less client (its trusted address, keyed by
+    SECRET_KEY): what makes one anonymous widget client count as one customer in insights.
+    The "w:" prefix never matches a real session key, so it grants no session's ownership."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"client:{client_ip(request)}".encode(), hashlib.sha256
+    )
+    return f"w:{digest.hexdigest()[:32]}"
 
 
 def _validated_session_key(request: HttpRequest) -> str:

@@ -10,11 +10,12 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from generation.types import Turn
+from knowledge.audience import Audience
 from knowledge.models import Article, Category
 from knowledge.selectors import article_list_for_audience
 from support.models import Channel, Conversation, Interaction, Message
 
-PORTAL_AUDIENCE = "public"
+PORTAL_AUDIENCE = Audience.PUBLIC
 
 
 def portal_articles() -> QuerySet[Article]:

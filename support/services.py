@@ -16,6 +16,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
 from generation.types import Answer, AnswerEvent, Citation, Turn
+from knowledge.audience import Audience
 from knowledge.models import Article
 from support import threads, triage_store, validation
 from support.models import (
@@ -92,7 +93,7 @@ def interaction_record(
     user: Any,
     session_key: str,
     conversation: Conversation | None = None,
-    audience: str = "public",
+    audience: str = Audience.PUBLIC,
     question_triage: Triage | None = None,
 ) -> Interaction:
     """Persist one answer (or abstention) with its hits, citations, metrics and, for a
@@ -400,7 +401,7 @@ def _ask_prepare(
     from support import selectors, smalltalk
 
     # A customer thread only holds customer-facing answers: never an internal-audience one.
-    threaded = threaded and audience == "public"
+    threaded = threaded and audience == Audience.PUBLIC
     if threaded:
         conversation = threads.conversation_for_ask(
             channel=channel,

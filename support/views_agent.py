@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +14,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import services as generation
-from knowledge import roles
+from knowledge.access import agent_required
+from knowledge.audience import Audience
 from knowledge.models import Article
 from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
@@ -27,21 +25,7 @@ from support.presenters import answer_html, group_sources, snippet_clean
 
 logger = logging.getLogger(__name__)
 
-AUDIENCE = "internal"  # agents may read internal articles (they never send internal links)
-
-
-def agent_required(view: Callable) -> Callable:
-    """Signed-out: to the login page. Signed in without an agent role: 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not roles.is_agent(request.user):
-            raise PermissionDenied("Agent assist is for agents, editors and admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+AUDIENCE = Audience.INTERNAL  # agents may read internal articles (they never send internal links)
 
 
 PRIORITY_FILTERS = [("", "Any")] + [(str(v), label) for v, label in Priority.choices]
@@ -192,12 +176,12 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
     # History is everything before the last customer message (the question itself).
     history = turns[:-1] if turns and turns[-1].role == "user" else turns
     rejected = selectors.conversation_rejected_answers(conversation=conversation)
-    result = retrieval.search(question, audience="public")
+    result = retrieval.search(question, audience=Audience.PUBLIC)
     rejected_articles = {c.get("article_id") for r in rejected for c in r.citations}
     if rejected_articles:
         result.hits = [h for h in result.hits if h.article_id not in rejected_articles]
     answer = generation.answer_question(
-        question, audience="public", history=history, search_result=result
+        question, audience=Audience.PUBLIC, history=history, search_result=result
     )
     if any(services.suggestion_repeats(text=answer.text, rejected=r.answer_text) for r in rejected):
         answer.text, answer.citations, answer.abstained = "", [], True
@@ -207,7 +191,7 @@ def conversation_suggest(request: HttpRequest, pk: int) -> HttpResponse:
         user=request.user,
         session_key=request.session.session_key or "",
         conversation=conversation,
-        audience="public",
+        audience=Audience.PUBLIC,
     )
     if not request.headers.get("HX-Request"):
         return redirect("support:agent_conversation", pk=conversation.pk)
@@ -256,7 +240,7 @@ def _internal_guidance(question: str) -> list[dict]:
             "snippet": snippet_clean(h.chunks[0].snippet_html if h.chunks else ""),
         }
         for h in result.hits
-        if h.visibility != "public"
+        if h.visibility != Audience.PUBLIC
     ][:3]
 
 
@@ -264,7 +248,9 @@ def _with_links(items: list[dict]) -> list[dict]:
     """Public articles get a customer-facing link; internal ones only an agent-side link."""
     ids = {c.get("article_id") for c in items}
     public = set(
-        article_list_for_audience(audience="public").filter(pk__in=ids).values_list("pk", flat=True)
+        article_list_for_audience(audience=Audience.PUBLIC)
+        .filter(pk__in=ids)
+        .values_list("pk", flat=True)
     )
     return [
         {

@@ -19,6 +19,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from knowledge.audience import Audience
 from knowledge.models import Category
 from retrieval import services as retrieval
 from support import presenters, ratelimit, responses, selectors, services, sse, threads
@@ -53,7 +54,7 @@ class _LazySnippet:
 
 def _search(query: str, *, channel: str, record: bool = True) -> list[dict]:
     result = retrieval.search(query, audience=AUDIENCE, top_k=SEARCH_MAX_RESULTS, snippets=False)
-    hits = [h for h in result.hits if h.visibility == "public"]
+    hits = [h for h in result.hits if h.visibility == Audience.PUBLIC]
     allowed = presenters.public_article_ids({h.article_id for h in hits})
     hits = [h for h in hits if h.article_id in allowed]
     if record:

@@ -67,7 +67,9 @@ def widget_ask_stream(request: HttpRequest) -> HttpResponseBase:
         audience=AUDIENCE,
         channel=Channel.WIDGET,
         user=request.user,
-        session_key="",
+        # No cookies in the frame: the client's keyed address stands in for a session, so
+        # insights counts one client as one customer however many threads it starts.
+        session_key=ratelimit.anonymous_client_key(request),
         conversation=_widget_thread(request.POST.get("thread", "")),
     )
     return sse.sse_response(

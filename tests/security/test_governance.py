@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from knowledge import services
+from knowledge import import_services, services
 from knowledge.importers import ImportRecord
 from knowledge.models import Article, ArticleStatus, Visibility
 from tests.factories import make_article
@@ -62,15 +62,15 @@ def _record(**kw):
 
 
 def test_reimport_without_visibility_keeps_the_existing_value(reviewer, editor):
-    services.articles_import(records=[_record(visibility="internal")], actor=reviewer)
+    import_services.articles_import(records=[_record(visibility="internal")], actor=reviewer)
     article = Article.objects.get(external_id="kb-1")
     assert article.visibility == Visibility.INTERNAL and article.status == ArticleStatus.PUBLISHED
     # Re-import (as a reviewer, publishing) of a record that says nothing about visibility.
-    services.articles_import(records=[_record(body="Internal steps, v2.")], actor=reviewer)
+    import_services.articles_import(records=[_record(body="Internal steps, v2.")], actor=reviewer)
     article.refresh_from_db()
     assert article.visibility == Visibility.INTERNAL
     # An editor's draft re-import naming `public` is refused for that record, with a reason.
-    summary = services.articles_import(
+    summary = import_services.articles_import(
         records=[_record(visibility="public")], actor=editor, publish=False
     )
     article.refresh_from_db()
@@ -159,7 +159,7 @@ def test_a_renamed_published_article_redirects_from_its_old_slug(reviewer, edito
 
 
 def test_an_explicit_import_slug_is_kept(reviewer):
-    services.articles_import(
+    import_services.articles_import(
         records=[_record(slug="kept-slug", visibility="public")], actor=reviewer
     )
     assert Article.objects.get(external_id="kb-1").slug == "kept-slug"

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from knowledge import services
+from knowledge import import_services, services
 from tests.factories import make_article
 
 pytestmark = pytest.mark.django_db
@@ -111,7 +111,7 @@ def test_a_nul_in_import_metadata_skips_that_record_and_names_it(reviewer, tmp_p
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     parsed = parse_path(path, max_body_chars=10_000)
-    summary = services.articles_import(
+    summary = import_services.articles_import(
         records=parsed.records,
         actor=reviewer,
         problems=[(p.source, p.reason) for p in parsed.problems],

@@ -10,10 +10,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from knowledge import importers, roles, services
+from knowledge import import_services, importers, roles
+from knowledge.audience import AUDIENCES, Audience
 
 
-def print_summary(command: BaseCommand, summary: services.ImportSummary) -> None:
+def print_summary(command: BaseCommand, summary: import_services.ImportSummary) -> None:
     style = command.style
     prefix = "Dry run (nothing written): would have " if summary.dry_run else ""
     command.stdout.write(
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--publish", dest="publish", action="store_true", default=True)
         group.add_argument("--draft", dest="publish", action="store_false")
-        parser.add_argument("--visibility", choices=["public", "internal"], default="public")
+        parser.add_argument("--visibility", choices=AUDIENCES, default=Audience.PUBLIC)
         parser.add_argument("--category", default="", help="category for records without one")
         parser.add_argument("--dry-run", action="store_true")
         parser.add_argument(
@@ -75,7 +76,7 @@ class Command(BaseCommand):
             file=self.stderr._out,
         )
         try:
-            summary = services.articles_import(
+            summary = import_services.articles_import(
                 records=records,
                 actor=actor,
                 publish=opts["publish"],

@@ -15,7 +15,8 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from knowledge import importers, roles, services
+from knowledge import import_services, importers, roles, services
+from knowledge.audience import Audience
 from knowledge.demo_data import SAMPLE_KB_DIR, assign_categories
 from knowledge.management.commands.import_kb import print_summary
 
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 self._import(parsed, admin, str(corpus), opts)
                 # Agents need internal procedures beside the manual: add the sample's internal ones.
                 internal = importers.ParseResult(
-                    records=[r for r in sample.records if r.visibility == "internal"]
+                    records=[r for r in sample.records if r.visibility == Audience.INTERNAL]
                 )
                 self.stdout.write("Adding the internal agent articles from the bundled sample …")
                 self._import(internal, admin, "bundled sample (internal articles)", opts)
@@ -105,7 +106,7 @@ class Command(BaseCommand):
             disable=True if opts["no_progress"] or not parsed.records else None,
             file=self.stderr._out,
         )
-        summary = services.articles_import(
+        summary = import_services.articles_import(
             records=records,
             actor=actor,
             publish=True,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from knowledge.normalize import normalize_body
-from retrieval import services
+from retrieval.chunk_rows import live_articles, normalize_lexicon
+from retrieval.management.rebuild import rebuild_with_progress
 
 
 class Command(BaseCommand):
@@ -24,9 +23,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         quiet = options["verbosity"] == 0
-        lexicon = services.normalize_lexicon(rebuild=True)
+        lexicon = normalize_lexicon(rebuild=True)
         rows = list(
-            services._live_queryset().values_list(
+            live_articles().values_list(
                 "pk", "published_revision__title", "published_revision__body"
             )
         )
@@ -42,15 +41,4 @@ class Command(BaseCommand):
             for row in changed[:20]:
                 self.stdout.write(f"  #{row['article']} {row['title']}")
             return
-        bar = tqdm(total=0, unit="article", desc="indexing", disable=quiet)
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        try:
-            stats = services.index_rebuild(progress=progress)
-        finally:
-            bar.close()
-        self.stdout.write(json.dumps(stats, indent=2))
+        rebuild_with_progress(self, verbosity=options["verbosity"])
