@@ -443,10 +443,13 @@ def fit_confidence(
             signals = {
                 "top_logit": float(top_two[0]),
                 "margin": float(top_two[0] - top_two[1]) if len(top_two) > 1 else 5.0,
+                "mean_top3_logit": float(np.mean(top_two[:3])),
                 **q.feature_rows[best],
             }
         sources = _sources_for(q, order)
-        span = span_model.best_span(q.text, sources[:4]) if sources else None
+        # As the answer does for a simple question: passages of the best article only.
+        sources = [s for s in sources if s.article_id == sources[0].article_id]
+        span = span_model.best_span(q.text, sources) if sources else None
         return confidence_row(signals, span)
 
     def scored(q: Query) -> tuple[np.ndarray | None, list[str]]:

@@ -328,6 +328,8 @@ def search_snapshot(
             if len(rescored_order) > 1
             else {"top_logit": rescored_order[0][1], "margin": 5.0}
         )
+        top_three = [score for _, score in rescored_order[:3]]
+        signals["mean_top3_logit"] = sum(top_three) / len(top_three)
         if isinstance(stage, rescoring.FeatureRescorer):
             by_id = {c.article_id: c for c in candidates}
             top_candidate = [by_id[rescored_order[0][0]]]
