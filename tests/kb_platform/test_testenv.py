@@ -71,11 +71,18 @@ def test_a_failed_start_stops_what_it_had_started(script_env, tmp_path):
     assert not list(tmp_path.glob("kb-testenv.*"))
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_terminated_run_stops_the_services(script_env, tmp_path):
     proc = subprocess.Popen(
         ["bash", str(SCRIPT), "run", "--", "sleep", "60"],
         env=script_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
+        # A shell started with SIGINT ignored (pytest run in the background by `cmd &` or
+        # nohup) can never trap it; a terminal's Ctrl-C reaches a shell that has it.
+        preexec_fn=_default_sigint,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("kb-testenv.*/ports")):
