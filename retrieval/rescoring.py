@@ -100,7 +100,10 @@ class _ArticleTerms:
     lead: frozenset[str]
     body: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
-    windows: tuple[frozenset[str], ...] = ()
+    # term -> the windows (of WINDOW_SENTENCES sentences) that hold it: window_cov sums the
+    # query terms' weights per window from these postings instead of testing every window
+    # (20 candidates x ~50 windows per query cost ~10 ms that way).
+    window_postings: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     title_tokens: tuple[str, ...] = ()
     body_positions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     body_tokens: tuple[str, ...] = ()
@@ -124,10 +127,10 @@ class ArticleStats:
             for meta in metas:
                 body_tokens += tokenize(meta.text)
                 sentences += [frozenset(tokenize(s)) for s in _SENTENCE_RE.split(meta.text)]
-            windows = tuple(
-                frozenset().union(*sentences[i : i + WINDOW_SENTENCES])
-                for i in range(max(1, len(sentences) - WINDOW_SENTENCES + 1))
-            )
+            postings: dict[str, list[int]] = {}
+            for i in range(max(1, len(sentences) - WINDOW_SENTENCES + 1)):
+                for term in frozenset().union(*sentences[i : i + WINDOW_SENTENCES]):
+                    postings.setdefault(term, []).append(i)
             lead = tokenize(metas[0].heading_path) + tokenize(
                 " ".join(metas[0].text.split()[:LEAD_WORDS])
             )
@@ -142,7 +145,7 @@ class ArticleStats:
                 lead=frozenset(lead) | title,
                 body=body,
                 bigrams=frozenset(itertools.pairwise(body_tokens)),
-                windows=windows,
+                window_postings={t: tuple(w) for t, w in postings.items()},
                 title_tokens=title_tokens,
                 body_positions={t: tuple(p) for t, p in positions.items()},
                 body_tokens=tuple(body_tokens),
@@ -175,6 +178,17 @@ def article_stats(snapshot: SearchableIndex, *, public_only: bool) -> ArticleSta
 def _coverage(q_terms: Sequence[str], weights: Sequence[float], found: frozenset[str]) -> float:
     total = sum(weights) or 1.0
     return sum(w for t, w in zip(q_terms, weights, strict=True) if t in found) / total
+
+
+def _best_window(
+    q_terms: Sequence[str], weights: Sequence[float], postings: Mapping[str, tuple[int, ...]]
+) -> float:
+    """The best idf-weighted query coverage of one window (the same as testing each window)."""
+    per_window: dict[int, float] = {}
+    for term, weight in zip(q_terms, weights, strict=True):
+        for window in postings.get(term, ()):
+            per_window[window] = per_window.get(window, 0.0) + weight
+    return max(per_window.values(), default=0.0) / (sum(weights) or 1.0)
 
 
 def _longest_run(
@@ -235,9 +249,7 @@ def features(
                 if q_bigrams
                 else 0.0,
                 "missing_idf": 1.0 - body_cov,
-                "window_cov": max(
-                    (_coverage(q_terms, weights, w) for w in terms.windows), default=0.0
-                ),
+                "window_cov": _best_window(q_terms, weights, terms.window_postings),
                 "title_run": _longest_run(
                     q_tokens, terms.title_tokens, _positions(terms.title_tokens)
                 )
