@@ -180,11 +180,14 @@ def index_corpus(
     target_tokens: int = 256,
     overlap_tokens: int = 40,
     normalize: bool = True,
+    ml_embedder: Embedder | None = None,
+    locales: dict[str, str] | None = None,
 ) -> ScratchIndex:
     """Chunk, embed, build, publish and reload the corpus in a temporary INDEX_DIR.
 
     normalize=True cleans each text as an import does (`knowledge.normalize`, with the
     lexicon learned from this corpus), so the scratch KB reads like the real one.
+    ml_embedder adds the multilingual leg; locales maps corpus ids to their language.
     """
     params = params or IndexParams()
     started = time.perf_counter()
@@ -220,13 +223,18 @@ def index_corpus(
                     heading_path=heading,
                     text=text,
                     position=piece.position if piece else 0,
+                    locale=(locales or {}).get(str(doc["id"]), "en"),
                 )
             )
             texts.append(chunk_embedding_text(title=title, heading_path=heading, text=text))
     chunked = time.perf_counter()
     vectors = embedder.embed(texts)
     embedded = time.perf_counter()
+    ml_vectors = ml_embedder.embed(texts) if ml_embedder is not None else None
+    ml_embedded = time.perf_counter()
     snapshot = build_snapshot(
+        ml_vectors=ml_vectors,
+        ml_model_id=ml_embedder.model_id if ml_embedder is not None else "",
         chunks=metas,
         vectors=vectors,
         lexical_texts=texts,
@@ -245,7 +253,8 @@ def index_corpus(
         "chunks": len(metas),
         "chunk_seconds": round(chunked - started, 3),
         "embed_seconds": round(embedded - chunked, 3),
-        "build_seconds": round(time.perf_counter() - embedded, 3),
+        "ml_embed_seconds": round(ml_embedded - embedded, 3),
+        "build_seconds": round(time.perf_counter() - ml_embedded, 3),
     }
     return ScratchIndex(loaded, doc_ids, folder, stats)
 

@@ -8,6 +8,9 @@ Layout of INDEX_DIR:
         dense_public.faiss   public chunks only: public searches never see internal vectors
         chunks.json          chunk id -> article id, title, slug, visibility, heading, text
         lexical/             BM25 (bm25s) over the same chunks
+        ml_all.faiss,        the multilingual dense leg (when MULTILINGUAL_EMBEDDING_BACKEND is
+        ml_public.faiss      on): the same chunk ids, vectors of info["ml_model_id"]
+        lexical_<lang>/      BM25 over the chunks of articles in <lang>, that language's analysis
         info.json
 
 A version is written to a temporary folder, fsynced, renamed into place, and only then does
@@ -28,7 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +238,9 @@ class ChunkMeta:
     heading_path: str
     text: str
     position: int = 0
+    # The article's language (Article.locale, base code): picks the per-language lexical index
+    # and lets a question prefer articles in its own language.
+    locale: str = "en"
 
 
 @dataclass
@@ -249,6 +255,29 @@ class Snapshot:
     lexical: LexicalIndex
     chunks: dict[int, ChunkMeta]
     folder: Path | None = None
+    # The multilingual leg (issue 15), absent when switched off: its own model id, so vectors
+    # of different models never meet; per-language BM25 for locales other than English.
+    ml_model_id: str = ""
+    ml_all: DenseIndex | None = None
+    ml_public: DenseIndex | None = None
+    lexical_by_locale: dict[str, LexicalIndex] = field(default_factory=dict)
+
+
+def build_locale_lexical(chunks: list[ChunkMeta], texts: list[str]) -> dict[str, LexicalIndex]:
+    """One BM25 index per non-English locale, over that locale's chunks, in its analysis."""
+    by_locale: dict[str, list[int]] = {}
+    for i, meta in enumerate(chunks):
+        if meta.locale and meta.locale != "en":
+            by_locale.setdefault(meta.locale, []).append(i)
+    return {
+        locale: LexicalIndex.build(
+            [texts[i] for i in rows],
+            [chunks[i].chunk_id for i in rows],
+            [chunks[i].visibility == "public" for i in rows],
+            language=locale,
+        )
+        for locale, rows in by_locale.items()
+    }
 
 
 def _fsync_file(path: Path) -> None:
@@ -289,12 +318,28 @@ def build_snapshot(
     model_id: str,
     dimension: int,
     params: IndexParams,
+    ml_vectors: np.ndarray | None = None,
+    ml_model_id: str = "",
 ) -> Snapshot:
-    """Build every index of one version in memory from chunk rows and their vectors."""
+    """Build every index of one version in memory from chunk rows and their vectors.
+
+    ml_vectors (row per chunk, same order) adds the multilingual dense leg.
+    """
     ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
     public = np.array([c.visibility == "public" for c in chunks], dtype=bool)
+    ml_all = ml_public = None
+    if ml_vectors is not None and ml_model_id:
+        ml = np.asarray(ml_vectors, dtype=np.float32).reshape(len(chunks), -1)
+        ml_dim = ml.shape[1] if ml.size else 384
+        ml = ml.reshape(-1, ml_dim)
+        ml_all = DenseIndex.build(ml, ids, dimension=ml_dim, params=params)
+        ml_public = DenseIndex.build(ml[public], ids[public], dimension=ml_dim, params=params)
     return Snapshot(
+        ml_model_id=ml_model_id if ml_all is not None else "",
+        ml_all=ml_all,
+        ml_public=ml_public,
+        lexical_by_locale=build_locale_lexical(chunks, lexical_texts),
         version=new_version_name(),
         model_id=model_id,
         dimension=dimension,
@@ -406,7 +451,27 @@ class IndexStore:
             lexical=LexicalIndex.load(folder / "lexical"),
             chunks=chunks,
             folder=folder,
+            **self._load_multilingual(folder, info),
         )
+
+    def _load_multilingual(self, folder: Path, info: dict) -> dict:
+        out: dict = {
+            "lexical_by_locale": {
+                locale: LexicalIndex.load(folder / f"lexical_{locale}")
+                for locale in info.get("lexical_locales", [])
+            }
+        }
+        ml = info.get("ml")
+        if ml:
+            for name in ("all", "public"):
+                out[f"ml_{name}"] = DenseIndex.load(
+                    folder / f"ml_{name}.faiss",
+                    dimension=int(ml["dimension"]),
+                    kind=ml["kinds"][name],
+                    params=self.params,
+                )
+            out["ml_model_id"] = ml["model_id"]
+        return out
 
     def publish(self, snapshot: Snapshot) -> dict:
         """Write `snapshot` as a new version and point the manifest at it (call under lock)."""
@@ -418,6 +483,17 @@ class IndexStore:
             snapshot.dense_all.save(tmp / "dense_all.faiss")
             snapshot.dense_public.save(tmp / "dense_public.faiss")
             snapshot.lexical.save(tmp / "lexical")
+            for locale, lexical in snapshot.lexical_by_locale.items():
+                lexical.save(tmp / f"lexical_{locale}")
+            ml_info = None
+            if snapshot.ml_all is not None and snapshot.ml_public is not None:
+                snapshot.ml_all.save(tmp / "ml_all.faiss")
+                snapshot.ml_public.save(tmp / "ml_public.faiss")
+                ml_info = {
+                    "model_id": snapshot.ml_model_id,
+                    "dimension": snapshot.ml_all.dimension,
+                    "kinds": {"all": snapshot.ml_all.kind, "public": snapshot.ml_public.kind},
+                }
             with (tmp / "chunks.json").open("w", encoding="utf-8") as fh:
                 json.dump([asdict(c) for c in snapshot.chunks.values()], fh)
             info = {
@@ -428,6 +504,8 @@ class IndexStore:
                 "chunks": len(snapshot.chunks),
                 "public_chunks": snapshot.dense_public.ntotal,
                 "kinds": {"all": snapshot.dense_all.kind, "public": snapshot.dense_public.kind},
+                "ml": ml_info,
+                "lexical_locales": sorted(snapshot.lexical_by_locale),
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             (tmp / "info.json").write_text(json.dumps(info), encoding="utf-8")

@@ -24,9 +24,18 @@ from knowledge.models import Article, ArticleStatus, Revision, Visibility
 from knowledge.normalize import Lexicon, build_lexicon, normalize_body
 from retrieval import engine
 from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
-from retrieval.embedding import Embedder, get_embedder, query_vector
-from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot, get_store
-from retrieval.models import Chunk
+from retrieval.embedding import Embedder, get_embedder, get_multilingual_embedder, query_vector
+from retrieval.index import (
+    ChunkMeta,
+    IndexParams,
+    IndexStore,
+    Snapshot,
+    build_locale_lexical,
+    build_snapshot,
+    get_store,
+)
+from retrieval.language import base_language, detect_configured
+from retrieval.models import Chunk, TextEmbedding
 from retrieval.types import SearchResult
 
 logger = logging.getLogger(__name__)
@@ -50,6 +59,13 @@ def index_params() -> IndexParams:
 
 def fusion_params() -> engine.FusionParams:
     return engine.FusionParams(dense_weight=settings.SEARCH_DENSE_WEIGHT)
+
+
+def multilingual_params() -> engine.MultilingualParams:
+    return engine.MultilingualParams(
+        dense_weight=settings.MULTILINGUAL_DENSE_WEIGHT,
+        same_language_boost=settings.MULTILINGUAL_SAME_LANGUAGE_BOOST,
+    )
 
 
 def _store() -> IndexStore:
@@ -82,14 +98,19 @@ def search(
     top_k: int = 10,
     mode: str | None = None,
     snippets: bool = True,
+    language: str | None = None,
 ) -> SearchResult:
     """Hybrid search over published chunks the audience may see ('public' or 'internal').
 
     mode: SEARCH_MODE by default ('hybrid+rescore'), or 'hybrid', 'dense', 'lexical',
     'hybrid+rerank'. snippets=False skips
     the highlighted snippets; `snippet_html` builds one for a hit that is shown.
+    language: the question's language; detected from the text when None (issue 15).
     """
     mode = mode or settings.SEARCH_MODE
+    if language is None:
+        language = detect_configured(query if isinstance(query, str) else "").language
+    language = base_language(language)
     store = _store()
     snapshot = store.current()
     # No index yet (fresh install, small KB): build it now rather than fail.
@@ -112,6 +133,11 @@ def search(
             snapshot = store.current()
     if embedder is not None:
         embedder = _CachedQueries(embedder)
+    ml_embedder: Embedder | None = None
+    if language != engine.ENGLISH and snapshot is not None and snapshot.ml_all is not None:
+        ml = get_multilingual_embedder()
+        if ml is not None and ml.model_id == snapshot.ml_model_id:
+            ml_embedder = _CachedQueries(ml)
     reranker = engine.get_reranker(settings.RERANKER_MODEL) if mode == "hybrid+rerank" else None
     return engine.search_snapshot(
         snapshot,
@@ -125,6 +151,9 @@ def search(
         reranker=reranker,
         allowed=_live_articles(audience),
         snippets=snippets,
+        language=language,
+        ml_embedder=ml_embedder,
+        multilingual=multilingual_params(),
     )
 
 
@@ -154,6 +183,28 @@ class _CachedQueries:
         if len(texts) == 1:
             return query_vector(self._embedder, texts[0])
         return self._embedder.embed(texts)
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        """The query side (e5's "query: " prefix), cached under its own model id."""
+        from retrieval.embedding import embed_queries
+
+        if len(texts) == 1:
+            return query_vector(_QuerySide(self._embedder), texts[0])
+        return embed_queries(self._embedder, texts)
+
+
+class _QuerySide:
+    """An embedder's query side as an embedder, so the query-vector cache keys it apart."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.model_id = embedder.model_id + "#query"
+        self.dimension = embedder.dimension
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from retrieval.embedding import embed_queries
+
+        return embed_queries(self._embedder, texts)
 
 
 def _enqueue_rebuild() -> None:
@@ -377,6 +428,7 @@ def _meta(chunk: Chunk, article: Article) -> ChunkMeta:
         heading_path=chunk.heading_path,
         text=chunk.text,
         position=chunk.position,
+        locale=base_language(article.locale) or "en",
     )
 
 
@@ -449,14 +501,55 @@ def _build(metas: list[ChunkMeta], vectors: list[bytes], embedder: Embedder) -> 
         if vectors
         else np.zeros((0, dim), dtype=np.float32)
     )
+    texts = [_lexical_text(m) for m in metas]
+    ml_embedder = get_multilingual_embedder()
+    ml_vectors = _multilingual_vectors(texts, ml_embedder) if ml_embedder is not None else None
     return build_snapshot(
         chunks=metas,
         vectors=matrix,
-        lexical_texts=[_lexical_text(m) for m in metas],
+        lexical_texts=texts,
         model_id=embedder.model_id,
         dimension=dim,
         params=index_params(),
+        ml_vectors=ml_vectors,
+        ml_model_id=ml_embedder.model_id if ml_vectors is not None and ml_embedder else "",
     )
+
+
+def _multilingual_vectors(texts: list[str], embedder: Embedder) -> np.ndarray | None:
+    """The multilingual leg's vector of each text: stored ones reused by content hash, the
+    rest embedded in batches and stored. None (no multilingual leg in this version, English
+    search unaffected) when the model fails."""
+    hashes = [content_hash(t) for t in texts]
+    known: dict[str, bytes] = {}
+    unique = list(set(hashes))
+    for i in range(0, len(unique), 500):
+        rows = TextEmbedding.objects.filter(
+            content_hash__in=unique[i : i + 500], model_id=embedder.model_id
+        ).values_list("content_hash", "embedding")
+        known.update({h: bytes(e) for h, e in rows})
+    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+    items = list(missing.items())
+    try:
+        for i in range(0, len(items), EMBED_BATCH_ARTICLES):
+            batch = items[i : i + EMBED_BATCH_ARTICLES]
+            vectors = embedder.embed([t for _, t in batch])
+            new = {h: v.astype("<f4").tobytes() for (h, _), v in zip(batch, vectors, strict=True)}
+            TextEmbedding.objects.bulk_create(
+                [
+                    TextEmbedding(content_hash=h, model_id=embedder.model_id, embedding=b)
+                    for h, b in new.items()
+                ],
+                ignore_conflicts=True,
+            )
+            known.update(new)
+    except Exception:
+        logger.exception("multilingual embedding failed: this index version is English-only")
+        return None
+    dim = embedder.dimension
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(known[h] for h in hashes), dtype="<f4").reshape(-1, dim)
 
 
 def _update_snapshot(
@@ -491,11 +584,23 @@ def _update_snapshot(
     for meta, _ in new:
         chunks[meta.chunk_id] = meta
     ordered = list(chunks.values())
+    texts = [_lexical_text(m) for m in ordered]
     lexical = LexicalIndex.build(
-        [_lexical_text(m) for m in ordered],
+        texts,
         [m.chunk_id for m in ordered],
         [m.visibility == "public" for m in ordered],
     )
+    ml: dict[str, DenseIndex | None] = {"all": None, "public": None}
+    ml_embedder = get_multilingual_embedder()
+    ml_new = None
+    if ml_embedder is not None and current.ml_all is not None and current.ml_public is not None:
+        ml_new = _multilingual_vectors([_lexical_text(m) for m, _ in new], ml_embedder)
+    if ml_new is not None and current.ml_all is not None and current.ml_public is not None:
+        for name, mask in (("all", np.ones(len(new), dtype=bool)), ("public", public)):
+            src = current.ml_all if name == "all" else current.ml_public
+            copy = DenseIndex(faiss.clone_index(src.index), src.kind, src.dimension, params)
+            copy.update(remove=old_ids, add_vectors=ml_new[mask], add_ids=add_ids[mask])
+            ml[name] = copy
     return Snapshot(
         version=new_version_name(),
         model_id=current.model_id,
@@ -504,6 +609,11 @@ def _update_snapshot(
         dense_public=dense["public"],
         lexical=lexical,
         chunks=chunks,
+        # A failed multilingual embedding leaves this version English-only (never stale).
+        ml_model_id=current.ml_model_id if ml["all"] is not None else "",
+        ml_all=ml["all"],
+        ml_public=ml["public"],
+        lexical_by_locale=build_locale_lexical(ordered, texts),
     )
 
 
@@ -513,7 +623,14 @@ def article_index(*, article_id: int) -> None:
     embedder = get_embedder()
     with store.write_lock():
         current = store.current()
-        if current is None or current.model_id != embedder.model_id:
+        ml_embedder = get_multilingual_embedder()
+        ml_model_id = ml_embedder.model_id if ml_embedder is not None else ""
+        if (
+            current is None
+            or current.model_id != embedder.model_id
+            # The multilingual leg switched on, off or to another model: one full build.
+            or ((current.ml_model_id or ml_model_id) and current.ml_model_id != ml_model_id)
+        ):
             needs_rebuild = True
         else:
             needs_rebuild = False
@@ -580,6 +697,7 @@ def index_drift() -> dict[str, list[int]]:
             "title",
             "slug",
             "visibility",
+            "locale",
             "published_revision_id",
             "published_revision__title",
             "published_revision__body",
@@ -606,8 +724,8 @@ def index_drift() -> dict[str, list[int]]:
         if (
             meta is None
             or not current_chunks
-            or (meta.title, meta.slug, meta.visibility)
-            != (row["title"], row["slug"], row["visibility"])
+            or (meta.title, meta.slug, meta.visibility, meta.locale)
+            != (row["title"], row["slug"], row["visibility"], base_language(row["locale"]) or "en")
         ):
             to_index.append(pk)
     to_remove = sorted(set(indexed) - set(live))

@@ -31,6 +31,7 @@ class SearchHit:
     snippet_html: str = ""
     dense_score: float | None = None
     lexical_score: float | None = None
+    locale: str = "en"  # the article's language
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,3 +50,6 @@ class SearchResult:
     # The second stage's view of the top article (hybrid+rescore): its logit, the margin over
     # the runner-up and its features; generation's confidence model reads these.
     signals: dict[str, float] = field(default_factory=dict)
+    # The question's language as search used it (detected, or the site language): answers
+    # and abstentions are written in it.
+    language: str = ""
