@@ -202,6 +202,8 @@ MIDDLEWARE = [
     "kb_platform.security.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The UI language: the language switcher's cookie, else Accept-Language, else LANGUAGE_CODE.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -267,6 +269,7 @@ if _SITE_LANGUAGE not in _LANGUAGE_NAMES:
 # The site language first: FixedDetector (LANGUAGE_DETECTOR=off) answers with the first one.
 SEARCH_LANGUAGES = [_SITE_LANGUAGE, *[c for c in SEARCH_LANGUAGES if c != _SITE_LANGUAGE]]
 LANGUAGES = [(code, _LANGUAGE_NAMES[code]) for code in SEARCH_LANGUAGES]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 LANGUAGE_DETECTOR = env_choice("LANGUAGE_DETECTOR", "py3langid", ("py3langid", "off"))
 # Below this detector probability a question counts as the site language (short, mixed text).
 LANGUAGE_DETECTION_MIN_CONFIDENCE = env_float("LANGUAGE_DETECTION_MIN_CONFIDENCE", 0.9)

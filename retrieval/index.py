@@ -330,8 +330,8 @@ def build_snapshot(
     public = np.array([c.visibility == "public" for c in chunks], dtype=bool)
     ml_all = ml_public = None
     if ml_vectors is not None and ml_model_id:
-        ml = np.asarray(ml_vectors, dtype=np.float32).reshape(len(chunks), -1)
-        ml_dim = ml.shape[1] if ml.size else 384
+        ml = np.asarray(ml_vectors, dtype=np.float32)
+        ml_dim = ml.shape[-1] if ml.ndim == 2 and ml.shape[-1] else 384
         ml = ml.reshape(-1, ml_dim)
         ml_all = DenseIndex.build(ml, ids, dimension=ml_dim, params=params)
         ml_public = DenseIndex.build(ml[public], ids[public], dimension=ml_dim, params=params)
