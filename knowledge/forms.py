@@ -17,7 +17,9 @@ class TranslationForm(forms.Form):
 
     def __init__(self, *args, languages: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["locale"].choices = languages
+        locale = self.fields["locale"]
+        assert isinstance(locale, forms.ChoiceField)
+        locale.choices = languages
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]
