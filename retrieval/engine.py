@@ -66,6 +66,12 @@ class MultilingualParams:
     # English questions vs e5's on the same questions translated).
     cosine_center: float = 0.84
     cosine_scale: float = 3.3
+    # Query translation through the KB's vocabulary (retrieval/vocabulary.py): each foreign
+    # word becomes its nearest KB words (up to this many, at least this similar), the rewrite
+    # runs through the English search, and its ranking joins the multilingual one (RRF).
+    translation_per_word: int = 3
+    translation_min_similarity: float = 0.8
+    translation_weight: float = 1.0
 
 
 ENGLISH = "en"
@@ -138,6 +144,55 @@ def _multilingual_scores(
         if meta is not None and meta.locale == language:
             fused[cid] += params.same_language_boost
     return dense, lexical, fused
+
+
+def _with_translation(
+    snapshot: Snapshot,
+    query: str,
+    rewrite: str,
+    *,
+    started: float,
+    top_k: int,
+    mode: str,
+    embedder: Embedder | None,
+    language: str,
+    ml_embedder: Embedder,
+    ml_params: MultilingualParams,
+    **common,
+) -> SearchResult:
+    """A foreign question's multilingual ranking fused (RRF) with its English rewrite's."""
+    depth = max(top_k, 20)
+    foreign = search_snapshot(
+        snapshot,
+        query,
+        top_k=depth,
+        mode=mode,
+        embedder=embedder,
+        language=language,
+        ml_embedder=ml_embedder,
+        multilingual=ml_params,
+        translate=False,
+        **common,
+    )
+    english = search_snapshot(
+        snapshot, rewrite, top_k=depth, mode=mode, embedder=embedder, language="", **common
+    )
+    scores: dict[int, float] = {}
+    for weight, result in ((1.0, foreign), (ml_params.translation_weight, english)):
+        for rank, found in enumerate(result.hits):
+            scores[found.article_id] = scores.get(found.article_id, 0.0) + weight / (61 + rank)
+    by_id = {h.article_id: h for h in english.hits} | {h.article_id: h for h in foreign.hits}
+    order = sorted(scores, key=lambda a: -scores[a])[:top_k]
+    foreign.hits = [by_id[a] for a in order]
+    if foreign.hits:
+        top = foreign.hits[0].article_id
+        tops = {r.hits[0].article_id: r.confidence for r in (english, foreign) if r.hits}
+        # The sub-search that put the fused top first vouches for it; else the weaker one.
+        foreign.confidence = tops.get(top, min(foreign.confidence, english.confidence))
+    foreign.query = query
+    foreign.signals = {}
+    foreign.took_ms = round((time.perf_counter() - started) * 1000, 2)
+    return foreign
 
 
 @dataclass
@@ -335,6 +390,7 @@ def search_snapshot(
     language: str = "",
     ml_embedder: Embedder | None = None,
     multilingual: MultilingualParams | None = None,
+    translate: bool = True,
 ) -> SearchResult:
     """Search one snapshot. `allowed` maps article ids to the live ones (with fresh fields).
 
@@ -361,6 +417,36 @@ def search_snapshot(
     n_cand = max(fusion.candidates, top_k * 5)
     cross_lingual = multilingual_applies(snapshot, language, ml_embedder, mode)
     ml_params = multilingual or MultilingualParams()
+    if cross_lingual and translate and ml_embedder is not None and snapshot.ml_vocab is not None:
+        from retrieval.embedding import embed_queries
+
+        ml = ml_embedder
+        rewrite = snapshot.ml_vocab.translate(
+            query,
+            language,
+            lambda words: embed_queries(ml, words),
+            per_word=ml_params.translation_per_word,
+            min_similarity=ml_params.translation_min_similarity,
+        )
+        if rewrite:
+            return _with_translation(
+                snapshot,
+                query,
+                rewrite,
+                started=started,
+                audience=audience,
+                top_k=top_k,
+                mode=mode,
+                embedder=embedder,
+                fusion=fusion,
+                max_query_chars=max_query_chars,
+                reranker=reranker,
+                allowed=allowed,
+                snippets=snippets,
+                language=language,
+                ml_embedder=ml_embedder,
+                ml_params=ml_params,
+            )
     if cross_lingual:
         embedder = None  # MiniLM is English-only: the multilingual leg replaces it
         if mode in ("hybrid+rescore", "hybrid+rerank", "dense"):

@@ -23,8 +23,9 @@ import numpy as np
 from knowledge.normalize import build_lexicon, normalize_body
 from retrieval import engine
 from retrieval.chunking import TextChunk, chunk_embedding_text, chunk_markdown
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, embed_queries
 from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot
+from retrieval.vocabulary import Vocabulary, kb_words
 
 MODES = ("lexical", "dense", "hybrid", "hybrid+rescore", "hybrid+rerank")
 KS = (1, 5, 10)
@@ -232,10 +233,15 @@ def index_corpus(
     vectors = embedder.embed(texts)
     embedded, cpu1 = time.perf_counter(), time.process_time()
     ml_vectors = ml_embedder.embed(texts) if ml_embedder is not None else None
+    ml_vocab = None
+    if ml_embedder is not None:
+        words = kb_words(texts)
+        ml_vocab = Vocabulary(words, embed_queries(ml_embedder, words))
     ml_embedded, cpu2 = time.perf_counter(), time.process_time()
     snapshot = build_snapshot(
         ml_vectors=ml_vectors,
         ml_model_id=ml_embedder.model_id if ml_embedder is not None else "",
+        ml_vocab=ml_vocab,
         chunks=metas,
         vectors=vectors,
         lexical_texts=texts,

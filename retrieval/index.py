@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.lexical import LexicalIndex
+from retrieval.vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,8 @@ class Snapshot:
     ml_all: DenseIndex | None = None
     ml_public: DenseIndex | None = None
     lexical_by_locale: dict[str, LexicalIndex] = field(default_factory=dict)
+    # The KB's English words with their multilingual query vectors (query translation).
+    ml_vocab: Vocabulary | None = None
 
 
 def build_locale_lexical(chunks: list[ChunkMeta], texts: list[str]) -> dict[str, LexicalIndex]:
@@ -320,6 +323,7 @@ def build_snapshot(
     params: IndexParams,
     ml_vectors: np.ndarray | None = None,
     ml_model_id: str = "",
+    ml_vocab: Vocabulary | None = None,
 ) -> Snapshot:
     """Build every index of one version in memory from chunk rows and their vectors.
 
@@ -339,6 +343,7 @@ def build_snapshot(
         ml_model_id=ml_model_id if ml_all is not None else "",
         ml_all=ml_all,
         ml_public=ml_public,
+        ml_vocab=ml_vocab if ml_all is not None else None,
         lexical_by_locale=build_locale_lexical(chunks, lexical_texts),
         version=new_version_name(),
         model_id=model_id,
@@ -471,6 +476,7 @@ class IndexStore:
                     params=self.params,
                 )
             out["ml_model_id"] = ml["model_id"]
+            out["ml_vocab"] = Vocabulary.load(folder)
         return out
 
     def publish(self, snapshot: Snapshot) -> dict:
@@ -489,6 +495,8 @@ class IndexStore:
             if snapshot.ml_all is not None and snapshot.ml_public is not None:
                 snapshot.ml_all.save(tmp / "ml_all.faiss")
                 snapshot.ml_public.save(tmp / "ml_public.faiss")
+                if snapshot.ml_vocab is not None:
+                    snapshot.ml_vocab.save(tmp)
                 ml_info = {
                     "model_id": snapshot.ml_model_id,
                     "dimension": snapshot.ml_all.dimension,

@@ -37,6 +37,7 @@ from retrieval.index import (
 from retrieval.language import base_language, detect_configured
 from retrieval.models import Chunk, TextEmbedding
 from retrieval.types import SearchResult
+from retrieval.vocabulary import Vocabulary, kb_words
 
 logger = logging.getLogger(__name__)
 
@@ -504,7 +505,14 @@ def _build(metas: list[ChunkMeta], vectors: list[bytes], embedder: Embedder) -> 
     texts = [_lexical_text(m) for m in metas]
     ml_embedder = get_multilingual_embedder()
     ml_vectors = _multilingual_vectors(texts, ml_embedder) if ml_embedder is not None else None
+    ml_vocab = None
+    if ml_embedder is not None and ml_vectors is not None:
+        words = kb_words(texts)
+        word_vectors = _multilingual_vectors(words, ml_embedder, query_side=True)
+        if word_vectors is not None:
+            ml_vocab = Vocabulary(words, word_vectors)
     return build_snapshot(
+        ml_vocab=ml_vocab,
         chunks=metas,
         vectors=matrix,
         lexical_texts=texts,
@@ -516,16 +524,22 @@ def _build(metas: list[ChunkMeta], vectors: list[bytes], embedder: Embedder) -> 
     )
 
 
-def _multilingual_vectors(texts: list[str], embedder: Embedder) -> np.ndarray | None:
+def _multilingual_vectors(
+    texts: list[str], embedder: Embedder, *, query_side: bool = False
+) -> np.ndarray | None:
     """The multilingual leg's vector of each text: stored ones reused by content hash, the
     rest embedded in batches and stored. None (no multilingual leg in this version, English
-    search unaffected) when the model fails."""
+    search unaffected) when the model fails. query_side: e5's "query:" vectors (the KB
+    vocabulary), stored under the model id + "#query"."""
+    from retrieval.embedding import embed_queries
+
+    model_id = embedder.model_id + ("#query" if query_side else "")
     hashes = [content_hash(t) for t in texts]
     known: dict[str, bytes] = {}
     unique = list(set(hashes))
     for i in range(0, len(unique), 500):
         rows = TextEmbedding.objects.filter(
-            content_hash__in=unique[i : i + 500], model_id=embedder.model_id
+            content_hash__in=unique[i : i + 500], model_id=model_id
         ).values_list("content_hash", "embedding")
         known.update({h: bytes(e) for h, e in rows})
     missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
@@ -533,11 +547,14 @@ def _multilingual_vectors(texts: list[str], embedder: Embedder) -> np.ndarray | 
     try:
         for i in range(0, len(items), EMBED_BATCH_ARTICLES):
             batch = items[i : i + EMBED_BATCH_ARTICLES]
-            vectors = embedder.embed([t for _, t in batch])
+            batch_texts = [t for _, t in batch]
+            vectors = embed_queries(embedder, batch_texts) if query_side else embedder.embed(
+                batch_texts
+            )
             new = {h: v.astype("<f4").tobytes() for (h, _), v in zip(batch, vectors, strict=True)}
             TextEmbedding.objects.bulk_create(
                 [
-                    TextEmbedding(content_hash=h, model_id=embedder.model_id, embedding=b)
+                    TextEmbedding(content_hash=h, model_id=model_id, embedding=b)
                     for h, b in new.items()
                 ],
                 ignore_conflicts=True,
@@ -614,6 +631,8 @@ def _update_snapshot(
         ml_all=ml["all"],
         ml_public=ml["public"],
         lexical_by_locale=build_locale_lexical(ordered, texts),
+        # The vocabulary follows full rebuilds (a new article's new words wait for the next).
+        ml_vocab=current.ml_vocab if ml["all"] is not None else None,
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from retrieval import embedding, language, services
 from retrieval.lexical import LexicalIndex, tokenize_for
 from retrieval.models import TextEmbedding
+from retrieval.vocabulary import Vocabulary, kb_words, query_words
 from tests.factories import make_article
 
 LANGS = ("en", "es", "de", "fr", "zh")
@@ -122,6 +124,31 @@ def test_chinese_is_indexed_as_character_bigrams():
     assert index.search("如何连接蓝牙耳机", k=5, public_only=True)[1].tolist()[0] == 1
 
 
+# -- query translation through the KB's vocabulary ------------------------------------------
+
+
+def test_kb_words_are_repeated_content_words():
+    words = kb_words(["Reset the picture. Picture mode.", "The remote and the REMOTE", "once"])
+    assert words == ["picture", "remote"]  # "the" is a stop word, "once"/"reset" seen once
+
+
+def test_translation_picks_the_nearest_kb_words_above_the_threshold():
+    axes = {"picture": 0, "image": 0, "imagen": 0, "sound": 1, "sonido": 1, "remote": 2}
+
+    def embed(words):
+        out = np.zeros((len(words), 4), dtype=np.float32)
+        for i, w in enumerate(words):
+            out[i, axes.get(w, 3)] = 1.0
+        return out
+
+    vocab = Vocabulary(["picture", "remote", "sound"], embed(["picture", "remote", "sound"]))
+    assert vocab.translate("¿Cómo cambio la imagen y el sonido?", "es", embed) == "picture sound"
+    assert vocab.translate("¿Qué tal?", "es", embed) == ""  # nothing close: no rewrite
+    assert vocab.translate("", "es", embed) == ""
+    assert query_words("如何重置图像 HDMI", "zh")[:2] == ["如何", "何重"]
+    assert "hdmi" in query_words("如何重置图像 HDMI", "zh")
+
+
 # -- search over the database (fake embedders: fast, deterministic) -------------------------
 
 
@@ -162,7 +189,9 @@ def test_multilingual_vectors_are_stored_with_their_model_id(two_language_kb, se
     ml = embedding.get_multilingual_embedder()
     assert ml is not None and snapshot.ml_model_id == ml.model_id
     assert snapshot.ml_all.ntotal == len(snapshot.chunks)
-    assert set(TextEmbedding.objects.values_list("model_id", flat=True)) == {ml.model_id}
+    stored = set(TextEmbedding.objects.values_list("model_id", flat=True))
+    assert stored == {ml.model_id, ml.model_id + "#query"}  # passages, and the KB vocabulary
+    assert snapshot.ml_vocab is not None and "bluetooth" in snapshot.ml_vocab.words
     assert "de" in snapshot.lexical_by_locale
     # Switched off: the next index change rebuilds without the leg, never mixing models.
     settings.MULTILINGUAL_EMBEDDING_BACKEND = "off"
