@@ -427,11 +427,12 @@ def _stream(
     # A question in another language than the best article's: the extractive answer quotes
     # that article (labelled with its language) and is judged on the article's own words.
     cross_lingual = bool(hits) and answer.language != (hits[0].locale or "en")
-    quoted_question = (
-        f"{sources[0].title} {sources[0].heading_path}".strip()
-        if cross_lingual and sources
-        else question
-    )
+    # Its words in the article's language: the KB-vocabulary rewrite when search made one.
+    quoted_question = question
+    if cross_lingual and sources:
+        quoted_question = search_result.translated_query or (
+            f"{sources[0].title} {sources[0].heading_path}".strip()
+        )
     # Judged on the condensed query: a follow-up's own words are too few to judge.
     span = None
     if search_result.signals and sources and _fitted_confidence():

@@ -195,6 +195,7 @@ def _with_translation(
         # The sub-search that put the fused top first vouches for it; else the weaker one.
         foreign.confidence = tops.get(top, min(foreign.confidence, english.confidence))
     foreign.query = query
+    foreign.translated_query = rewrite
     foreign.signals = {}
     foreign.took_ms = round((time.perf_counter() - started) * 1000, 2)
     return foreign

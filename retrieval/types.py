@@ -53,3 +53,5 @@ class SearchResult:
     # The question's language as search used it (detected, or the site language): answers
     # and abstentions are written in it.
     language: str = ""
+    # A foreign question rewritten into the KB's words (retrieval/vocabulary.py), or "".
+    translated_query: str = ""
