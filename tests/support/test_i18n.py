@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
+from generation.languages import ABSTAIN_TEXTS
+
 pytestmark = pytest.mark.django_db
 
 LOCALE_DIR = Path(django_settings.BASE_DIR) / "locale"
@@ -78,3 +80,37 @@ def test_catalog_is_complete_and_compiled(lang):
         if "%(" in msgid:
             continue  # plural / formatted: checked through the templates above
         assert catalog.gettext(msgid) != msgid or msgid in {"Portal", "No", "Sources"}, msgid
+
+
+# -- questions in any language through the portal and the API: never a 500 ------------------
+
+ODD_QUESTIONS = [
+    "¿Cómo restablezco mi contraseña?",
+    "Wie setze ich mein Passwort zurück?",
+    "如何重置我的密码？",
+    "😀😀😀",
+    "reset パスワード пароль contraseña 密码",  # mixed scripts
+    "Kak sbrosit parol",  # transliterated Russian
+    "Passwort " * 150,  # long, one language
+    "mot de passe\x00oublié",
+    "\u202e\u200b\ufeff?",
+]
+
+
+@pytest.mark.parametrize("question", ODD_QUESTIONS)
+def test_portal_answers_or_abstains_in_any_language(client, kb, question):
+    response = client.post(reverse("support:ask"), {"q": question})
+    assert response.status_code in (200, 400), response.status_code
+    if response.status_code == 400:  # NUL and invisible-only input: a clear refusal
+        assert response.content
+
+
+@pytest.mark.parametrize("question", ODD_QUESTIONS)
+def test_api_answer_carries_the_question_language(client, kb, question):
+    response = client.post("/api/ask", {"question": question}, content_type="application/json")
+    assert response.status_code in (200, 400), response.status_code
+    if response.status_code == 200:
+        body = response.json()
+        assert body["language"] in {"en", "es", "de", "fr", "zh"}
+        if body["abstained"] and body["language"] != "en":
+            assert body["text"] != ABSTAIN_TEXTS["en"]  # the abstention is in its language
