@@ -73,6 +73,7 @@ def test_catalog_is_complete_and_compiled(lang):
     ids = re.findall(r'^msgid "(.+)"$', po, re.M)
     assert len(ids) > 40
     assert not re.search(r'^msgstr ""\n\n', po + "\n", re.M), "untranslated entries"
+    assert "fuzzy" not in po  # msgfmt leaves fuzzy entries out of the .mo
     with (LOCALE_DIR / lang / "LC_MESSAGES" / "django.mo").open("rb") as fh:
         catalog = gettext.GNUTranslations(fh)
     for msgid in ids:
@@ -114,3 +115,18 @@ def test_api_answer_carries_the_question_language(client, kb, question):
         assert body["language"] in {"en", "es", "de", "fr", "zh"}
         if body["abstained"] and body["language"] != "en":
             assert body["text"] != ABSTAIN_TEXTS["en"]  # the abstention is in its language
+
+
+def test_streamed_answer_labels_come_translated_from_the_page(client):
+    """ask.js builds the streamed answer's labels from #ask-i18n, rendered in the language."""
+    home = client.get(reverse("support:home"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert 'data-writing="Rédaction de la réponse…"' in home
+    assert 'data-helpful="Cette réponse vous a-t-elle aidé ?"' in home
+    frame = client.get(reverse("support:widget_frame"), HTTP_ACCEPT_LANGUAGE="zh").content.decode()
+    assert 'data-talk="联系人工客服"' in frame
+    script = (Path(django_settings.BASE_DIR) / "static" / "js" / "ask.js").read_text()
+    for key in ("writing", "helpful", "talk", "requestSent", "sources"):
+        assert f't("{key}", ' in script
+    # Control: English pages carry the English labels.
+    english = client.get(reverse("support:home")).content.decode()
+    assert 'data-writing="Writing an answer…"' in english
