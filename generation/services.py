@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from generation import confidence as confidence_model
-from generation import extractive, safety, spans
+from generation import extractive, languages, safety, spans
 from generation.backends import (
     LLMError,
     LLMNotConfigured,
@@ -53,10 +53,7 @@ from retrieval.types import AUDIENCES, PUBLIC, SearchHit, SearchResult
 logger = logging.getLogger(__name__)
 
 EXTRACTIVE_VERSION = "extractive-span-v2"
-ABSTAIN_TEXT = (
-    "I couldn't find this in our help center. "
-    "Would you like me to connect you with a person from our support team?"
-)
+ABSTAIN_TEXT = languages.ABSTAIN_TEXTS["en"]
 # How the grounding gate scores a sentence against its cited chunks (swappable).
 GATE_SUPPORT: SupportFn = lexical_support
 MAX_CHUNKS_PER_ARTICLE = 2
@@ -180,6 +177,17 @@ def sources_from_hits(hits: Sequence[SearchHit], *, max_sources: int) -> list[So
                 )
             )
     return sources
+
+
+def _question_language(question: str) -> str:
+    """The question's language when search did not say (a caller-built SearchResult)."""
+    try:
+        from retrieval.language import detect_configured
+
+        return detect_configured(question).language
+    except Exception:  # detection must never break an answer
+        logger.exception("language detection failed")
+        return ""
 
 
 def _extractive_text(question: str, sources: Sequence[Source]) -> str:
@@ -413,8 +421,18 @@ def _stream(
         retrieval_confidence=round(float(search_result.confidence), 6),
         hits=[hit_to_dict(h) for h in hits],
         fallback_reason=fallback_reason,
+        language=search_result.language or _question_language(question),
     )
     sources = sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
+    # A question in another language than the best article's: the extractive answer quotes
+    # that article (labelled with its language) and is judged on the article's own words.
+    cross_lingual = bool(hits) and answer.language != (hits[0].locale or "en")
+    # Its words in the article's language: the KB-vocabulary rewrite when search made one.
+    quoted_question = question
+    if cross_lingual and sources:
+        quoted_question = search_result.translated_query or (
+            f"{sources[0].title} {sources[0].heading_path}".strip()
+        )
     # Judged on the condensed query: a follow-up's own words are too few to judge.
     span = None
     if search_result.signals and sources and _fitted_confidence():
@@ -422,6 +440,9 @@ def _stream(
     answer.confidence = answer_confidence(
         query, sources, search_result.confidence, signals=search_result.signals, span=span
     )
+    if cross_lingual:
+        # Term coverage cannot be measured across languages: retrieval confidence alone.
+        answer.confidence = round(float(search_result.confidence), 4)
     yield AnswerEvent(
         "meta",
         {
@@ -455,17 +476,21 @@ def _stream(
         return
 
     # The extractive answer: the default, and the fallback for every LLM failure.
-    text = _extractive_text(question, sources)
+    text = _extractive_text(quoted_question, sources)
     if not text:
         yield from _abstain(answer, hits, clock, reason="no_answer_sentences", reset=reset)
         yield _done(answer, clock)
         return
     report = check_citations(
-        text, sources, min_support=settings.ANSWER_MIN_SUPPORT, question=question
+        text, sources, min_support=settings.ANSWER_MIN_SUPPORT, question=quoted_question
     )
     answer.backend = "extractive"
     answer.model = EXTRACTIVE_VERSION
     answer.prompt_version = EXTRACTIVE_VERSION
+    if cross_lingual and report.text:
+        answer.source_language = hits[0].locale or "en"
+        label = languages.source_language_label(answer.language, answer.source_language)
+        report.text = f"{label}\n\n{report.text}"
     answer.text = report.text
     answer.citations = report.citations
     answer.grounding_score = report.grounding_score
@@ -505,6 +530,7 @@ def _llm_answer(
         max_context_tokens=settings.LLM_MAX_CONTEXT_TOKENS,
         answer_tokens=settings.LLM_MAX_ANSWER_TOKENS,
         history_turns=settings.ANSWER_HISTORY_TURNS,
+        language=answer.language,
     )
     gate = GroundingGate(
         prompt.sources,
@@ -586,7 +612,7 @@ def _abstain(
     reset: bool = False,
 ) -> Iterator[AnswerEvent]:
     answer.abstained = True
-    answer.text = ABSTAIN_TEXT
+    answer.text = languages.abstain_text(answer.language)
     answer.citations = []
     answer.grounding_score = 0.0
     answer.nearest_articles = _nearest(hits)
@@ -596,7 +622,7 @@ def _abstain(
     answer.prompt_version = PROMPT_VERSION if answer.backend == "llm" else EXTRACTIVE_VERSION
     answer.abstain_reason = reason
     answer.handoff_reason = "low_confidence"  # not found or not sure: offer a person
-    for event in _token_events(ABSTAIN_TEXT, reset=reset):
+    for event in _token_events(answer.text, reset=reset):
         clock.mark_token()
         yield event
 

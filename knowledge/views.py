@@ -33,6 +33,7 @@ from knowledge.forms import (
     AuditFilterForm,
     ImportForm,
     RejectForm,
+    TranslationForm,
 )
 from knowledge.models import Article, ArticleStatus, Revision, RevisionState
 from knowledge.rendering import render_markdown
@@ -260,7 +261,59 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_reject": bool(latest and latest.state == RevisionState.IN_REVIEW),
             "audit": selectors.audit_for_article(article=article)[:10],
             "tags": list(article.tags.all()),
+            "translations": selectors.article_translation_status(
+                article=article, languages=list(settings.SEARCH_LANGUAGES)
+            ),
+            "source_article": article.translation_of,
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@role_required()
+def article_translate(request: HttpRequest, pk: int) -> HttpResponse:
+    source = _get_article(pk)
+    root = source.translation_of or source
+    status = selectors.article_translation_status(
+        article=root, languages=list(settings.SEARCH_LANGUAGES)
+    )
+    names = dict(settings.LANGUAGES)
+    open_languages = [(s["locale"], names.get(s["locale"], s["locale"])) for s in status]
+    open_languages = [
+        c for c, s in zip(open_languages, status, strict=True) if s["state"] == "missing"
+    ]
+    shown = root.published_revision or root.latest_revision
+    if request.method == "POST":
+        form = TranslationForm(request.POST, languages=open_languages)
+        if form.is_valid():
+            cd = form.cleaned_data
+            try:
+                article = services.article_translation_create(
+                    source=root,
+                    locale=cd["locale"],
+                    title=cd["title"],
+                    body=cd["body"],
+                    author=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, "Translation saved as a draft: send it to review.")
+                return redirect("knowledge:article_detail", pk=article.pk)
+    else:
+        wanted = request.GET.get("locale", "")
+        form = TranslationForm(
+            initial={
+                "locale": wanted,
+                "title": shown.title if shown else root.title,
+                "body": shown.body if shown else "",
+            },
+            languages=open_languages,
+        )
+    return render(
+        request,
+        "knowledge/article_translate.html",
+        {"article": root, "form": form, "open_languages": open_languages},
     )
 
 

@@ -20,6 +20,7 @@ from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_has
 from retrieval.conf import retrieval_conf
 from retrieval.embedding import Embedder, get_embedder
 from retrieval.index import ChunkMeta
+from retrieval.language import base_language
 from retrieval.models import Chunk
 
 logger = logging.getLogger(__name__)
@@ -235,6 +236,7 @@ def chunk_meta(chunk: Chunk, article: Article) -> ChunkMeta:
         heading_path=chunk.heading_path,
         text=chunk.text,
         position=chunk.position,
+        locale=base_language(article.locale) or "en",
     )
 
 

@@ -26,6 +26,8 @@ class RetrievalConf:
     reranker_model: str
     chunk_target_tokens: int
     chunk_overlap_tokens: int
+    multilingual_dense_weight: float
+    multilingual_same_language_boost: float
 
 
 def retrieval_conf() -> RetrievalConf:
@@ -50,4 +52,6 @@ def retrieval_conf() -> RetrievalConf:
         reranker_model=settings.RERANKER_MODEL,
         chunk_target_tokens=settings.CHUNK_TARGET_TOKENS,
         chunk_overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+        multilingual_dense_weight=settings.MULTILINGUAL_DENSE_WEIGHT,
+        multilingual_same_language_boost=settings.MULTILINGUAL_SAME_LANGUAGE_BOOST,
     )

@@ -56,6 +56,155 @@ class FusionParams:
     spell_correction: bool = True
 
 
+@dataclass(frozen=True)
+class MultilingualParams:
+    """How a question in another language than English is searched (issue 15)."""
+
+    dense_weight: float = 0.7  # multilingual-e5 cosine vs BM25, both min-max normalised
+    # English BM25 on a foreign question still matches names (Bixby, HDMI, Anynet+): it counts
+    # this much of a same-language BM25 match.
+    english_lexical_share: float = 0.5
+    same_language_boost: float = 0.15  # added to the fused score of articles in its language
+    # e5 cosines sit higher than MiniLM's (unrelated text ~0.75): mapped onto MiniLM's scale
+    # before the confidence formula, so abstention means the same thing in every language
+    # (fitted in bench/bench_multilingual.py: MiniLM's top-cosine mean and spread on the
+    # English questions vs e5's on the same questions translated).
+    cosine_center: float = 0.84
+    cosine_scale: float = 3.3
+    # Query translation through the KB's vocabulary (retrieval/vocabulary.py): each foreign
+    # word becomes its nearest KB words (up to this many, at least this similar), the rewrite
+    # runs through the English search, and its ranking joins the multilingual one (RRF).
+    translation_per_word: int = 3
+    translation_min_similarity: float = 0.8
+    translation_weight: float = 1.0
+
+
+ENGLISH = "en"
+
+
+def multilingual_applies(
+    snapshot: SearchableIndex | None, language: str, ml_embedder: Embedder | None, mode: str
+) -> bool:
+    """True when a question in `language` takes the multilingual path on this snapshot."""
+    return (
+        bool(language)
+        and language != ENGLISH
+        and mode != "lexical"
+        and snapshot is not None
+        and (
+            language in snapshot.lexical_locales
+            or (
+                ml_embedder is not None
+                and bool(snapshot.ml_model_id)
+                and ml_embedder.model_id == snapshot.ml_model_id
+            )
+        )
+    )
+
+
+def _multilingual_scores(
+    snapshot: SearchableIndex,
+    query: str,
+    *,
+    language: str,
+    public_only: bool,
+    n_cand: int,
+    ml_embedder: Embedder | None,
+    params: MultilingualParams,
+) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+    """(dense, lexical, fused) chunk scores of a non-English question."""
+    from retrieval.embedding import embed_queries
+
+    dense: dict[int, float] = {}
+    if (
+        ml_embedder is not None
+        and snapshot.ml_model_id
+        and ml_embedder.model_id == snapshot.ml_model_id
+    ):
+        qv = embed_queries(ml_embedder, [query])
+        scores, ids = snapshot.ml_dense_search(qv, n_cand, public_only=public_only)
+        dense = {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+    lexical = {}
+    if language in snapshot.lexical_locales:
+        lscores, lids = snapshot.locale_lexical_search(
+            query, language=language, k=n_cand, public_only=public_only
+        )
+        lexical = _minmax({int(i): float(s) for s, i in zip(lscores, lids, strict=True)})
+    lscores, lids = snapshot.lexical_search(query, k=n_cand, public_only=public_only)
+    english = _minmax({int(i): float(s) for s, i in zip(lscores, lids, strict=True)})
+    for cid, score in english.items():
+        lexical[cid] = max(lexical.get(cid, 0.0), params.english_lexical_share * score)
+    if dense and lexical:
+        nd = _minmax(dense)
+        fused = {
+            cid: params.dense_weight * nd.get(cid, 0.0)
+            + (1 - params.dense_weight) * lexical.get(cid, 0.0)
+            for cid in set(nd) | set(lexical)
+        }
+    else:
+        fused = _minmax(dense) if dense else dict(lexical)
+    for cid in fused:
+        meta = snapshot.chunks.get(cid)
+        if meta is not None and meta.locale == language:
+            fused[cid] += params.same_language_boost
+    return dense, lexical, fused
+
+
+def _with_translation(
+    snapshot: SearchableIndex,
+    query: str,
+    rewrite: str,
+    *,
+    started: float,
+    top_k: int,
+    mode: str,
+    embedder: Embedder | None,
+    language: str,
+    ml_embedder: Embedder,
+    ml_params: MultilingualParams,
+    **common,
+) -> SearchResult:
+    """A foreign question's multilingual ranking fused (RRF) with its English rewrite's."""
+    depth = max(top_k, 20)
+    foreign = search_snapshot(
+        snapshot,
+        query,
+        top_k=depth,
+        mode=mode,
+        embedder=embedder,
+        language=language,
+        ml_embedder=ml_embedder,
+        multilingual=ml_params,
+        translate=False,
+        **common,
+    )
+    english = search_snapshot(
+        snapshot, rewrite, top_k=depth, mode=mode, embedder=embedder, language="", **common
+    )
+    scores: dict[int, float] = {}
+    for weight, result in ((1.0, foreign), (ml_params.translation_weight, english)):
+        for rank, found in enumerate(result.hits):
+            scores[found.article_id] = scores.get(found.article_id, 0.0) + weight / (61 + rank)
+    by_id = {h.article_id: h for h in english.hits} | {h.article_id: h for h in foreign.hits}
+    for article_id, found in by_id.items():
+        # An article in the question's own language counts as if one more ranking had it
+        # first: the English rewrite otherwise pulls the English source above its translation.
+        if found.locale == language:
+            scores[article_id] += 1.0 / 61
+    order = sorted(scores, key=lambda a: -scores[a])[:top_k]
+    foreign.hits = [by_id[a] for a in order]
+    if foreign.hits:
+        top = foreign.hits[0].article_id
+        tops = {r.hits[0].article_id: r.confidence for r in (english, foreign) if r.hits}
+        # The sub-search that put the fused top first vouches for it; else the weaker one.
+        foreign.confidence = tops.get(top, min(foreign.confidence, english.confidence))
+    foreign.query = query
+    foreign.translated_query = rewrite
+    foreign.signals = {}
+    foreign.took_ms = round((time.perf_counter() - started) * 1000, 2)
+    return foreign
+
+
 @dataclass
 class _Cand:
     chunk_id: int
@@ -241,11 +390,18 @@ def search_snapshot(
     allowed: Callable[[set[int]], dict[int, dict]] | None = None,
     snippets: bool = True,
     trace: dict | None = None,
+    language: str = "",
+    ml_embedder: Embedder | None = None,
+    multilingual: MultilingualParams | None = None,
+    translate: bool = True,
 ) -> SearchResult:
     """Search one snapshot. `allowed` maps article ids to the live ones (with fresh fields).
 
     snippets=False leaves snippet_html empty, for callers that show only some hits and
-    highlight those themselves (`highlight`).
+    highlight those themselves (`highlight`). `language` is the question's (detected) language:
+    English, or one the snapshot cannot serve, runs the English search unchanged; another
+    runs the multilingual leg (`ml_embedder`) plus BM25 in that language, then plain fusion
+    (the second stage's features are English word statistics).
     """
     started = time.perf_counter()
     if audience not in AUDIENCES:
@@ -254,17 +410,58 @@ def search_snapshot(
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     query = clean_query(query, max_query_chars)
     version = snapshot.version if snapshot else ""
-    result = SearchResult(query=query, audience=audience, hits=[], mode=mode, index_version=version)
+    result = SearchResult(
+        query=query, audience=audience, hits=[], mode=mode, index_version=version, language=language
+    )
     if not query or snapshot is None or top_k <= 0:
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
     public_only = audience != Audience.INTERNAL
+    cross_lingual = multilingual_applies(snapshot, language, ml_embedder, mode)
     lexical_query = query
-    if fusion.spell_correction and mode != "dense":
+    # The speller knows the KB's English words: a question searched in its own language is
+    # left as written (its words are not English misspellings).
+    if fusion.spell_correction and mode != "dense" and not cross_lingual:
         lexical_query = spelling.speller_for(snapshot, public_only=public_only).correct(query)
         if lexical_query != query:
             result.corrected_query = lexical_query
     n_cand = max(fusion.candidates, top_k * 5)
+    ml_params = multilingual or MultilingualParams()
+    if cross_lingual and translate and ml_embedder is not None and snapshot.ml_vocab is not None:
+        from retrieval.embedding import embed_queries
+
+        ml = ml_embedder
+        rewrite = snapshot.ml_vocab.translate(
+            query,
+            language,
+            lambda words: embed_queries(ml, words),
+            per_word=ml_params.translation_per_word,
+            min_similarity=ml_params.translation_min_similarity,
+        )
+        if rewrite:
+            return _with_translation(
+                snapshot,
+                query,
+                rewrite,
+                started=started,
+                audience=audience,
+                top_k=top_k,
+                mode=mode,
+                embedder=embedder,
+                fusion=fusion,
+                max_query_chars=max_query_chars,
+                reranker=reranker,
+                allowed=allowed,
+                snippets=snippets,
+                language=language,
+                ml_embedder=ml_embedder,
+                ml_params=ml_params,
+            )
+    if cross_lingual:
+        embedder = None  # MiniLM is English-only: the multilingual leg replaces it
+        if mode in ("hybrid+rescore", "hybrid+rerank", "dense"):
+            mode = "hybrid"
+            result.mode = mode
     use_dense = mode != "lexical" and embedder is not None
     if use_dense and embedder is not None and embedder.model_id != snapshot.model_id:
         logger.warning(
@@ -282,7 +479,17 @@ def search_snapshot(
     if mode != "dense" or not use_dense:
         lscores, lids = snapshot.lexical_search(lexical_query, k=n_cand, public_only=public_only)
         lexical = {int(i): float(s) for s, i in zip(lscores, lids, strict=True)}
-    if mode == "dense" and use_dense:
+    if cross_lingual:
+        dense, lexical, fused = _multilingual_scores(
+            snapshot,
+            query,
+            language=language,
+            public_only=public_only,
+            n_cand=n_cand,
+            ml_embedder=ml_embedder,
+            params=ml_params,
+        )
+    elif mode == "dense" and use_dense:
         fused = dict(dense)
     elif mode == "lexical" or not dense:
         fused = dict(lexical)
@@ -379,6 +586,7 @@ def search_snapshot(
                 snippet_html=chunk_hits[0].snippet_html,
                 dense_score=round(max(dense_scores), 6) if dense_scores else None,
                 lexical_score=round(max(lex_scores), 6) if lex_scores else None,
+                locale=best.locale,
             )
         )
     result.hits = hits
@@ -390,6 +598,8 @@ def search_snapshot(
         agree = lex_top is not None and chunks[lex_top].article_id == top.article_id
         if dense:
             top_cos = top.dense_score if top.dense_score is not None else min(dense.values())
+            if cross_lingual:  # e5's cosine on MiniLM's scale (MultilingualParams)
+                top_cos = 0.55 + (top_cos - ml_params.cosine_center) * ml_params.cosine_scale
         else:
             top_cos = None
         second = by_article[ranked[1]][0].fused if len(ranked) > 1 else 0.0

@@ -13,6 +13,11 @@ Layout of INDEX_DIR:
         lexical/             BM25 (bm25s) over the same chunks (internal audience)
         lexical_public/      BM25 over public chunks only: its term statistics (IDF, average
                              length) never move when internal articles change
+        ml_all.faiss,        the multilingual dense leg (when MULTILINGUAL_EMBEDDING_BACKEND is
+        ml_public.faiss      on): the same chunk ids, vectors of info["ml"]["model_id"]
+        ml_vocab.json, .npy  the KB's English words with their multilingual query vectors
+        lexical_<lang>/,     BM25 over the chunks of articles in <lang>, that language's
+        lexical_<lang>_public/  analysis (all chunks / public ones alone, as above)
         info.json
 
 A version is written to a temporary folder, fsynced, renamed into place, and only then does
@@ -33,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +46,8 @@ import numpy as np
 
 from knowledge.audience import Audience
 from retrieval.chunking import chunk_embedding_text
-from retrieval.lexical import LexicalIndex, tokenize
+from retrieval.lexical import LexicalIndex, tokenize_for
+from retrieval.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from retrieval.store import SearchableIndex
@@ -49,7 +55,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-FORMAT = 2  # 2: lexical_public/ (format-1 versions load and build it in memory)
+# 2: lexical_public/ (format-1 versions load and build it in memory).
+# 3: the multilingual leg (ml_*.faiss, vocabulary) and per-language BM25 (lexical_<lang>/,
+# lexical_<lang>_public/), chunk rows with their locale. Older versions load without them
+# (every chunk English); a foreign question then asks for one rebuild (retrieval.services).
+FORMAT = 3
 IVF_MIN_LISTS = 16
 
 
@@ -249,6 +259,9 @@ class ChunkMeta:
     heading_path: str
     text: str
     position: int = 0
+    # The article's language (Article.locale, base code): picks the per-language lexical index
+    # and lets a question prefer articles in its own language.
+    locale: str = "en"
 
 
 @dataclass
@@ -265,10 +278,22 @@ class Snapshot:
     folder: Path | None = None
     # BM25 over public chunks alone; None only for snapshots built by hand (then derived).
     lexical_public: LexicalIndex | None = None
+    # The multilingual leg (issue 15), absent when switched off: its own model id, so vectors
+    # of different models never meet; per-language BM25 pairs (all chunks, public alone) for
+    # locales other than English.
+    ml_model_id: str = ""
+    ml_all: DenseIndex | None = None
+    ml_public: DenseIndex | None = None
+    lexical_by_locale: dict[str, LexicalIndex] = field(default_factory=dict)
+    lexical_public_by_locale: dict[str, LexicalIndex] = field(default_factory=dict)
+    # The KB's English words with their multilingual query vectors (query translation).
+    ml_vocab: Vocabulary | None = None
 
     def __post_init__(self) -> None:
         if self.lexical_public is None:
             self.lexical_public = _public_lexical(self.chunks)
+        for locale in set(self.lexical_by_locale) - set(self.lexical_public_by_locale):
+            self.lexical_public_by_locale[locale] = _public_lexical(self.chunks, locale)
 
     @property
     def index_kind(self) -> str:
@@ -290,16 +315,83 @@ class Snapshot:
             return self.lexical_public.search(query, k=k, public_only=False)  # all public
         return self.lexical.search(query, k=k, public_only=False)
 
+    # -- the multilingual leg (SearchableIndex) -------------------------------------------
+    @property
+    def lexical_locales(self) -> frozenset[str]:
+        return frozenset(self.lexical_by_locale)
+
+    def ml_dense_search(
+        self, vectors: np.ndarray, k: int, *, public_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk ids) per query row from the multilingual vectors; none without."""
+        index = self.ml_public if public_only else self.ml_all
+        if index is None:
+            rows = np.atleast_2d(np.asarray(vectors)).shape[0]
+            return np.zeros((rows, 0), dtype=np.float32), np.zeros((rows, 0), dtype=np.int64)
+        return index.search(vectors, k)
+
+    def locale_lexical_search(
+        self, query: str, *, language: str, k: int, public_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk ids) from `language`'s own BM25 index (its analysis), best first."""
+        indexes = self.lexical_public_by_locale if public_only else self.lexical_by_locale
+        index = indexes.get(language)
+        if index is None:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return index.search(query, k=k, public_only=False)
+
 
 def lexical_text(meta: ChunkMeta) -> str:
     """What BM25 indexes for a chunk: the same title + headings + text that is embedded."""
     return chunk_embedding_text(title=meta.title, heading_path=meta.heading_path, text=meta.text)
 
 
-def _public_lexical(chunks: dict[int, ChunkMeta]) -> LexicalIndex:
-    public = [m for m in chunks.values() if m.visibility == Audience.PUBLIC]
+def _public_lexical(chunks: dict[int, ChunkMeta], locale: str = "") -> LexicalIndex:
+    """BM25 over the public chunks (of one non-English locale, when given)."""
+    public = [
+        m
+        for m in chunks.values()
+        if m.visibility == Audience.PUBLIC and (not locale or m.locale == locale)
+    ]
     return LexicalIndex.build(
-        [lexical_text(m) for m in public], [m.chunk_id for m in public], [True] * len(public)
+        [lexical_text(m) for m in public],
+        [m.chunk_id for m in public],
+        [True] * len(public),
+        language=locale or "en",
+    )
+
+
+def build_locale_lexical(
+    chunks: list[ChunkMeta], texts: list[str]
+) -> tuple[dict[str, LexicalIndex], dict[str, LexicalIndex]]:
+    """Per non-English locale, BM25 over that locale's chunks and over its public ones alone
+    (one tokenization, in that language's analysis)."""
+    by_locale: dict[str, list[int]] = {}
+    for i, meta in enumerate(chunks):
+        if meta.locale and meta.locale != "en":
+            by_locale.setdefault(meta.locale, []).append(i)
+    every: dict[str, LexicalIndex] = {}
+    public_only: dict[str, LexicalIndex] = {}
+    for locale, rows in by_locale.items():
+        every[locale], public_only[locale] = _lexical_pair(
+            [tokenize_for(texts[i], locale) for i in rows],
+            np.array([chunks[i].chunk_id for i in rows], dtype=np.int64),
+            np.array([chunks[i].visibility == Audience.PUBLIC for i in rows], dtype=bool),
+            language=locale,
+        )
+    return every, public_only
+
+
+def _ml_pair(
+    vectors: np.ndarray, ids: np.ndarray, public: np.ndarray, params: IndexParams
+) -> tuple[DenseIndex, DenseIndex]:
+    """The multilingual dense indexes (every chunk, public ones alone) of one version."""
+    ml = np.asarray(vectors, dtype=np.float32)
+    ml_dim = int(ml.shape[-1]) if ml.ndim == 2 and ml.shape[-1] else 384
+    ml = ml.reshape(-1, ml_dim)
+    return (
+        DenseIndex.build(ml, ids, dimension=ml_dim, params=params),
+        DenseIndex.build(ml[public], ids[public], dimension=ml_dim, params=params),
     )
 
 
@@ -341,13 +433,32 @@ def build_snapshot(
     model_id: str,
     dimension: int,
     params: IndexParams,
+    ml_vectors: np.ndarray | None = None,
+    ml_model_id: str = "",
+    ml_vocab: Vocabulary | None = None,
 ) -> Snapshot:
-    """Build every index of one version in memory from chunk rows and their vectors."""
+    """Build every index of one version in memory from chunk rows and their vectors.
+
+    ml_vectors (row per chunk, same order) of the model `ml_model_id` add the multilingual
+    dense leg; ml_vocab its query translation.
+    """
     ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dimension)
     public = np.array([c.visibility == Audience.PUBLIC for c in chunks], dtype=bool)
-    lexical, lexical_public = _lexical_pair([tokenize(t) for t in lexical_texts], ids, public)
+    lexical, lexical_public = _lexical_pair(
+        [tokenize_for(t, "en") for t in lexical_texts], ids, public
+    )
+    ml_all = ml_public = None
+    if ml_vectors is not None and ml_model_id:
+        ml_all, ml_public = _ml_pair(ml_vectors, ids, public, params)
+    by_locale, public_by_locale = build_locale_lexical(chunks, lexical_texts)
     return Snapshot(
+        ml_model_id=ml_model_id if ml_all is not None else "",
+        ml_all=ml_all,
+        ml_public=ml_public,
+        ml_vocab=ml_vocab if ml_all is not None else None,
+        lexical_by_locale=by_locale,
+        lexical_public_by_locale=public_by_locale,
         version=new_version_name(),
         model_id=model_id,
         dimension=dimension,
@@ -362,15 +473,16 @@ def build_snapshot(
 
 
 def _lexical_pair(
-    tokens: list[list[str]], ids: np.ndarray, public: np.ndarray
+    tokens: list[list[str]], ids: np.ndarray, public: np.ndarray, *, language: str = "en"
 ) -> tuple[LexicalIndex, LexicalIndex]:
     """BM25 over every chunk and over the public ones alone, from one tokenization."""
     return (
-        LexicalIndex.build_from_tokens(tokens, ids.tolist(), public.tolist()),
+        LexicalIndex.build_from_tokens(tokens, ids.tolist(), public.tolist(), language=language),
         LexicalIndex.build_from_tokens(
             [t for t, p in zip(tokens, public, strict=True) if p],
             ids[public].tolist(),
             [True] * int(public.sum()),
+            language=language,
         ),
     )
 
@@ -382,8 +494,13 @@ def replace_article(
     chunks: list[ChunkMeta],
     vectors: np.ndarray,
     params: IndexParams,
+    ml_vectors: np.ndarray | None = None,
 ) -> Snapshot:
-    """A copy of `current` with the article's chunks replaced by `chunks` (incremental)."""
+    """A copy of `current` with the article's chunks replaced by `chunks` (incremental).
+
+    ml_vectors: the chunks' multilingual vectors (of `current.ml_model_id`); without them
+    the copy has no multilingual leg (English-only, never stale).
+    """
     faiss = _faiss()
     old_ids = np.array(
         [cid for cid, m in current.chunks.items() if m.article_id == article_id], dtype=np.int64
@@ -400,14 +517,26 @@ def replace_article(
         copy = DenseIndex(faiss.clone_index(src.index), src.kind, dim, params)
         copy.update(remove=old_ids, add_vectors=add_vecs[mask], add_ids=add_ids[mask])
         dense[name] = copy
+    ml: dict[str, DenseIndex | None] = {"all": None, "public": None}
+    if ml_vectors is not None and current.ml_all is not None and current.ml_public is not None:
+        ml_vecs = np.asarray(ml_vectors, dtype=np.float32).reshape(-1, current.ml_all.dimension)
+        for name, mask in (("all", np.ones(len(chunks), dtype=bool)), ("public", public)):
+            ml_src = current.ml_all if name == "all" else current.ml_public
+            ml_copy = DenseIndex(
+                faiss.clone_index(ml_src.index), ml_src.kind, ml_src.dimension, params
+            )
+            ml_copy.update(remove=old_ids, add_vectors=ml_vecs[mask], add_ids=add_ids[mask])
+            ml[name] = ml_copy
     for meta in chunks:
         kept[meta.chunk_id] = meta
     ordered = list(kept.values())
+    texts = [lexical_text(m) for m in ordered]
     lexical, lexical_public = _lexical_pair(
-        [tokenize(lexical_text(m)) for m in ordered],
+        [tokenize_for(t, "en") for t in texts],
         np.array([m.chunk_id for m in ordered], dtype=np.int64),
         np.array([m.visibility == Audience.PUBLIC for m in ordered], dtype=bool),
     )
+    by_locale, public_by_locale = build_locale_lexical(ordered, texts)
     return Snapshot(
         version=new_version_name(),
         model_id=current.model_id,
@@ -417,6 +546,13 @@ def replace_article(
         lexical=lexical,
         lexical_public=lexical_public,
         chunks=kept,
+        ml_model_id=current.ml_model_id if ml["all"] is not None else "",
+        ml_all=ml["all"],
+        ml_public=ml["public"],
+        lexical_by_locale=by_locale,
+        lexical_public_by_locale=public_by_locale,
+        # The vocabulary follows full rebuilds (a new article's new words wait for the next).
+        ml_vocab=current.ml_vocab if ml["all"] is not None else None,
     )
 
 
@@ -474,6 +610,9 @@ class IndexStore:
         lexical_texts: list[str],
         model_id: str,
         dimension: int,
+        ml_vectors: np.ndarray | None = None,
+        ml_model_id: str = "",
+        ml_vocab: Vocabulary | None = None,
     ) -> Snapshot:
         """A complete new snapshot in memory (publish it to make it current)."""
         return build_snapshot(
@@ -483,6 +622,9 @@ class IndexStore:
             model_id=model_id,
             dimension=dimension,
             params=self.params,
+            ml_vectors=ml_vectors,
+            ml_model_id=ml_model_id,
+            ml_vocab=ml_vocab,
         )
 
     def replace_article(
@@ -492,10 +634,16 @@ class IndexStore:
         article_id: int,
         chunks: list[ChunkMeta],
         vectors: np.ndarray,
+        ml_vectors: np.ndarray | None = None,
     ) -> Snapshot:
         """`current` with one article's chunks replaced (no chunks: the article removed)."""
         return replace_article(
-            _own(current), article_id=article_id, chunks=chunks, vectors=vectors, params=self.params
+            _own(current),
+            article_id=article_id,
+            chunks=chunks,
+            vectors=vectors,
+            params=self.params,
+            ml_vectors=ml_vectors,
         )
 
     def read_manifest(self) -> dict | None:
@@ -567,7 +715,35 @@ class IndexStore:
             lexical_public=LexicalIndex.load(public_folder) if public_folder.is_dir() else None,
             chunks=chunks,
             folder=folder,
+            **self._load_multilingual(folder, info),
         )
+
+    def _load_multilingual(self, folder: Path, info: dict) -> dict:
+        """The multilingual parts of a format-3 version (none in older ones)."""
+        locales = info.get("lexical_locales", [])
+        out: dict = {
+            "lexical_by_locale": {
+                locale: LexicalIndex.load(folder / f"lexical_{locale}") for locale in locales
+            },
+            # Missing ones are derived from the chunks in __post_init__.
+            "lexical_public_by_locale": {
+                locale: LexicalIndex.load(folder / f"lexical_{locale}_public")
+                for locale in locales
+                if (folder / f"lexical_{locale}_public").is_dir()
+            },
+        }
+        ml = info.get("ml")
+        if ml:
+            for name in ("all", "public"):
+                out[f"ml_{name}"] = DenseIndex.load(
+                    folder / f"ml_{name}.faiss",
+                    dimension=int(ml["dimension"]),
+                    kind=ml["kinds"][name],
+                    params=self.params,
+                )
+            out["ml_model_id"] = ml["model_id"]
+            out["ml_vocab"] = Vocabulary.load(folder)
+        return out
 
     def publish(self, snapshot: SearchableIndex) -> dict:
         """Write `snapshot` as a new version and point the manifest at it (call under lock)."""
@@ -582,6 +758,21 @@ class IndexStore:
             snapshot.lexical.save(tmp / "lexical")
             if snapshot.lexical_public is not None:
                 snapshot.lexical_public.save(tmp / "lexical_public")
+            for locale, lexical in snapshot.lexical_by_locale.items():
+                lexical.save(tmp / f"lexical_{locale}")
+            for locale, lexical in snapshot.lexical_public_by_locale.items():
+                lexical.save(tmp / f"lexical_{locale}_public")
+            ml_info = None
+            if snapshot.ml_all is not None and snapshot.ml_public is not None:
+                snapshot.ml_all.save(tmp / "ml_all.faiss")
+                snapshot.ml_public.save(tmp / "ml_public.faiss")
+                if snapshot.ml_vocab is not None:
+                    snapshot.ml_vocab.save(tmp)
+                ml_info = {
+                    "model_id": snapshot.ml_model_id,
+                    "dimension": snapshot.ml_all.dimension,
+                    "kinds": {"all": snapshot.ml_all.kind, "public": snapshot.ml_public.kind},
+                }
             with (tmp / "chunks.json").open("w", encoding="utf-8") as fh:
                 json.dump([asdict(c) for c in snapshot.chunks.values()], fh)
             info = {
@@ -592,6 +783,8 @@ class IndexStore:
                 "chunks": len(snapshot.chunks),
                 "public_chunks": snapshot.dense_public.ntotal,
                 "kinds": {"all": snapshot.dense_all.kind, "public": snapshot.dense_public.kind},
+                "ml": ml_info,
+                "lexical_locales": sorted(snapshot.lexical_by_locale),
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             (tmp / "info.json").write_text(json.dumps(info), encoding="utf-8")

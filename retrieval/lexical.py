@@ -52,6 +52,57 @@ def tokenize(text: str) -> list[str]:
     return stemmer.stemWords(words) if stemmer is not None else words
 
 
+# Per-language analysis for articles written in other languages (issue 15). English keeps
+# `tokenize` above unchanged; these only index and query the per-locale indexes.
+_SNOWBALL = {"es": "spanish", "de": "german", "fr": "french", "it": "italian", "pt": "portuguese"}
+_UNICODE_WORD_RE = re.compile(r"\w+", re.UNICODE)
+_HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_LANG_STOPWORDS = {
+    "es": """a al como con cual cuando de del donde el en es esta este hay la las lo los mi mis
+        no o para pero por que qué se si sin su sus un una uno y yo me puedo cómo dónde""",
+    "de": """als am an auf aus bei bin das dass dem den der des die du ein eine einem einen einer
+        es für hat ich im in ist kann man mein meine mit nicht oder sich und von was wie wo zu""",
+    "fr": """à au aux avec ce ces comment dans de des du elle en est et il je la le les ma mais
+        me mes mon ne ou où par pas pour puis que qui sa se son sur un une vous""",
+}
+_LANG_STOP_SETS = {k: frozenset(v.split()) for k, v in _LANG_STOPWORDS.items()}
+
+
+@lru_cache(maxsize=8)
+def _language_stemmer(language: str):
+    algorithm = _SNOWBALL.get(language)
+    if algorithm is None:
+        return None
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer(algorithm)
+    except (ImportError, KeyError):
+        return None
+
+
+def tokenize_for(text: str, language: str) -> list[str]:
+    """Tokens in the analysis of `language`: English as `tokenize`; Chinese as character
+    bigrams (no word spaces); others Unicode words, stop words dropped, Snowball-stemmed."""
+    if language in ("", "en"):
+        return tokenize(text)
+    lowered = text.lower()
+    if language == "zh":
+        tokens: list[str] = []
+        for run in _HAN_RUN_RE.findall(lowered):
+            if len(run) == 1:
+                tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+        # Latin words inside Chinese text (Bluetooth, HDMI, Smart Hub) as English tokens.
+        tokens.extend(tokenize(_HAN_RUN_RE.sub(" ", lowered)))
+        return tokens
+    stop = _LANG_STOP_SETS.get(language, frozenset())
+    words = [w for w in _UNICODE_WORD_RE.findall(lowered) if w not in stop and not w.isdigit()]
+    stemmer = _language_stemmer(language)
+    return stemmer.stemWords(words) if stemmer is not None else words
+
+
 def stem_words(words: list[str]) -> list[str]:
     """The stems `tokenize` would give these lower-cased words (stop words included)."""
     stemmer = _stemmer()
@@ -59,30 +110,51 @@ def stem_words(words: list[str]) -> list[str]:
 
 
 class LexicalIndex:
-    """bm25s index whose rows map to chunk ids; `public_mask` marks public chunks."""
+    """bm25s index whose rows map to chunk ids; `public_mask` marks public chunks.
 
-    def __init__(self, retriever, chunk_ids: np.ndarray, public_mask: np.ndarray):
+    `language` names the analysis (`tokenize_for`) of both the indexed texts and the queries.
+    """
+
+    def __init__(
+        self, retriever, chunk_ids: np.ndarray, public_mask: np.ndarray, language: str = "en"
+    ):
         self.retriever = retriever
         self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
         self.public_mask = np.asarray(public_mask, dtype=np.float32)
+        self.language = language
 
     @classmethod
-    def build(cls, texts: list[str], chunk_ids: list[int], public: list[bool]) -> LexicalIndex:
-        """Index the texts (already including title and headings)."""
-        return cls.build_from_tokens([tokenize(t) for t in texts], chunk_ids, public)
+    def build(
+        cls, texts: list[str], chunk_ids: list[int], public: list[bool], *, language: str = "en"
+    ) -> LexicalIndex:
+        """Index the texts (already including title and headings) in `language`'s analysis."""
+        return cls.build_from_tokens(
+            [tokenize_for(t, language) for t in texts], chunk_ids, public, language=language
+        )
 
     @classmethod
     def build_from_tokens(
-        cls, tokens: list[list[str]], chunk_ids: list[int], public: list[bool]
+        cls,
+        tokens: list[list[str]],
+        chunk_ids: list[int],
+        public: list[bool],
+        *,
+        language: str = "en",
     ) -> LexicalIndex:
-        """Index texts already tokenized (`tokenize`): one tokenization serves two indexes."""
+        """Index texts already tokenized (`tokenize_for(text, language)`): one tokenization
+        serves two indexes."""
         bm25s = _import_bm25s()
 
         retriever = None
         if tokens:
             retriever = bm25s.BM25()
             retriever.index(tokens, show_progress=False)
-        return cls(retriever, np.array(chunk_ids, dtype=np.int64), np.array(public, dtype=bool))
+        return cls(
+            retriever,
+            np.array(chunk_ids, dtype=np.int64),
+            np.array(public, dtype=bool),
+            language=language,
+        )
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
@@ -90,7 +162,7 @@ class LexicalIndex:
     def search(self, query: str, *, k: int, public_only: bool) -> tuple[np.ndarray, np.ndarray]:
         """(scores, chunk_ids) of the best k chunks with a positive BM25 score, best first."""
         empty = (np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64))
-        tokens = tokenize(query)
+        tokens = tokenize_for(query, self.language)
         if self.retriever is None or not tokens or k <= 0:
             return empty
         n = len(self.chunk_ids)
@@ -110,7 +182,9 @@ class LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "chunk_ids.npy", self.chunk_ids)
         np.save(folder / "public_mask.npy", self.public_mask.astype(bool))
-        (folder / "lexical.json").write_text(json.dumps({"empty": self.retriever is None}))
+        (folder / "lexical.json").write_text(
+            json.dumps({"empty": self.retriever is None, "language": self.language})
+        )
         if self.retriever is not None:
             self.retriever.save(str(folder / "bm25"), show_progress=False)
 
@@ -126,4 +200,5 @@ class LexicalIndex:
             retriever,
             np.load(folder / "chunk_ids.npy"),
             np.load(folder / "public_mask.npy"),
+            language=info.get("language", "en"),
         )

@@ -40,3 +40,28 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.position}"
+
+
+class TextEmbedding(models.Model):
+    """A vector of one exact text by one model, beside the chunk's own `embedding`.
+
+    The multilingual leg (issue 15) embeds every chunk a second time with another model;
+    keyed by content hash and model id, those vectors survive chunk rows being rewritten, so
+    rebuilds and re-publishes embed only new text, and two models' vectors never mix.
+    """
+
+    content_hash = models.CharField(max_length=64)
+    model_id = models.CharField(max_length=300)
+    # float32 little-endian bytes of the L2-normalised vector.
+    embedding = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_hash", "model_id"], name="unique_text_embedding_per_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}:{self.content_hash[:12]}"

@@ -33,11 +33,19 @@ from retrieval.chunk_rows import (
 )
 from retrieval.chunking import content_hash
 from retrieval.conf import retrieval_conf
-from retrieval.embedding import Embedder, get_embedder, query_vector
+from retrieval.embedding import (
+    Embedder,
+    embed_queries,
+    get_embedder,
+    get_multilingual_embedder,
+    query_vector,
+)
 from retrieval.index import ChunkMeta, IndexParams, lexical_text
-from retrieval.models import Chunk
+from retrieval.language import base_language, detect_configured
+from retrieval.models import Chunk, TextEmbedding
 from retrieval.store import ChunkIndexStore, SearchableIndex, open_store
 from retrieval.types import SearchResult
+from retrieval.vocabulary import Vocabulary, kb_words
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +61,14 @@ def fusion_params() -> engine.FusionParams:
     conf = retrieval_conf()
     return engine.FusionParams(
         dense_weight=conf.search_dense_weight, spell_correction=conf.search_spell_correction
+    )
+
+
+def multilingual_params() -> engine.MultilingualParams:
+    conf = retrieval_conf()
+    return engine.MultilingualParams(
+        dense_weight=conf.multilingual_dense_weight,
+        same_language_boost=conf.multilingual_same_language_boost,
     )
 
 
@@ -90,15 +106,20 @@ def search(
     top_k: int = 10,
     mode: str | None = None,
     snippets: bool = True,
+    language: str | None = None,
 ) -> SearchResult:
     """Hybrid search over published chunks the audience may see ('public' or 'internal').
 
     mode: SEARCH_MODE by default ('hybrid+rescore'), or 'hybrid', 'dense', 'lexical',
     'hybrid+rerank'. snippets=False skips
     the highlighted snippets; `snippet_html` builds one for a hit that is shown.
+    language: the question's language; detected from the text when None (issue 15).
     """
     conf = retrieval_conf()
     mode = mode or conf.search_mode
+    if language is None:
+        language = detect_configured(query if isinstance(query, str) else "").language
+    language = base_language(language)
     store = _store()
     snapshot = store.current()
     # No index yet (fresh install, small KB): build it now rather than fail.
@@ -121,6 +142,17 @@ def search(
             snapshot = store.current()
     if embedder is not None:
         embedder = _CachedQueries(embedder)
+    ml_embedder: Embedder | None = None
+    if language != engine.ENGLISH and snapshot is not None:
+        ml = get_multilingual_embedder()
+        if ml is not None and ml.model_id == snapshot.ml_model_id:
+            ml_embedder = _CachedQueries(ml)
+        elif ml is not None and snapshot.version not in _ml_rebuild_asked:
+            # An index from before the multilingual leg (or another model): this question
+            # runs without it while one rebuild (asked once per version) adds it.
+            _ml_rebuild_asked.add(snapshot.version)
+            logger.warning("index %s has no %s vectors: rebuilding", snapshot.version, ml.model_id)
+            _enqueue_rebuild()
     reranker = engine.get_reranker(conf.reranker_model) if mode == "hybrid+rerank" else None
     return engine.search_snapshot(
         snapshot,
@@ -134,7 +166,13 @@ def search(
         reranker=reranker,
         allowed=_live_articles(audience),
         snippets=snippets,
+        language=language,
+        ml_embedder=ml_embedder,
+        multilingual=multilingual_params(),
     )
+
+
+_ml_rebuild_asked: set[str] = set()
 
 
 def snippet_html(text: str, query: str) -> str:
@@ -163,6 +201,24 @@ class _CachedQueries:
         if len(texts) == 1:
             return query_vector(self._embedder, texts[0])
         return self._embedder.embed(texts)
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        """The query side (e5's "query: " prefix), cached under its own model id."""
+        if len(texts) == 1:
+            return query_vector(_QuerySide(self._embedder), texts[0])
+        return embed_queries(self._embedder, texts)
+
+
+class _QuerySide:
+    """An embedder's query side as an embedder, so the query-vector cache keys it apart."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.model_id = embedder.model_id + "#query"
+        self.dimension = embedder.dimension
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return embed_queries(self._embedder, texts)
 
 
 def _enqueue_rebuild() -> None:
@@ -215,12 +271,17 @@ def index_rebuild(*, progress: Callable[[int, int], None] | None = None) -> dict
                 progress(min(i + EMBED_BATCH_ARTICLES, total), total)
         # Failed articles keep no stale rows that a later rebuild could mistake for current.
         Chunk.objects.filter(article_id__in=stats["failed_articles"]).delete()
+        texts = [lexical_text(m) for m in metas]
+        ml_vectors, ml_model_id, ml_vocab = _multilingual_leg(texts)
         snapshot = store.build(
             chunks=metas,
             vectors=_matrix(vectors, embedder.dimension),
-            lexical_texts=[lexical_text(m) for m in metas],
+            lexical_texts=texts,
             model_id=embedder.model_id,
             dimension=embedder.dimension,
+            ml_vectors=ml_vectors,
+            ml_model_id=ml_model_id,
+            ml_vocab=ml_vocab,
         )
         manifest = store.publish(snapshot)
     stats.update(
@@ -240,14 +301,81 @@ def _replace_article(
     article_id: int,
     new: list[tuple[ChunkMeta, bytes]],
 ) -> None:
+    metas = [m for m, _ in new]
+    ml_vectors = None
+    ml_embedder = get_multilingual_embedder()
+    if ml_embedder is not None and current.ml_model_id == ml_embedder.model_id:
+        # None when the model fails: this version is English-only (never stale).
+        ml_vectors = _multilingual_vectors([lexical_text(m) for m in metas], ml_embedder)
     store.publish(
         store.replace_article(
             current,
             article_id=article_id,
-            chunks=[m for m, _ in new],
+            chunks=metas,
             vectors=_matrix([v for _, v in new], current.dimension),
+            ml_vectors=ml_vectors,
         )
     )
+
+
+def _multilingual_leg(
+    texts: list[str],
+) -> tuple[np.ndarray | None, str, Vocabulary | None]:
+    """(vectors, model id, vocabulary) of the multilingual leg for a full build, or
+    (None, "", None) when it is off or its model fails (English search unaffected)."""
+    ml_embedder = get_multilingual_embedder()
+    if ml_embedder is None:
+        return None, "", None
+    ml_vectors = _multilingual_vectors(texts, ml_embedder)
+    if ml_vectors is None:
+        return None, "", None
+    words = kb_words(texts)
+    word_vectors = _multilingual_vectors(words, ml_embedder, query_side=True)
+    ml_vocab = Vocabulary(words, word_vectors) if word_vectors is not None else None
+    return ml_vectors, ml_embedder.model_id, ml_vocab
+
+
+def _multilingual_vectors(
+    texts: list[str], embedder: Embedder, *, query_side: bool = False
+) -> np.ndarray | None:
+    """The multilingual leg's vector of each text: stored ones reused by content hash, the
+    rest embedded in batches and stored. None (no multilingual leg in this version, English
+    search unaffected) when the model fails. query_side: e5's "query:" vectors (the KB
+    vocabulary), stored under the model id + "#query"."""
+    model_id = embedder.model_id + ("#query" if query_side else "")
+    hashes = [content_hash(t) for t in texts]
+    known: dict[str, bytes] = {}
+    unique = list(set(hashes))
+    for i in range(0, len(unique), 500):
+        rows = TextEmbedding.objects.filter(
+            content_hash__in=unique[i : i + 500], model_id=model_id
+        ).values_list("content_hash", "embedding")
+        known.update({h: bytes(e) for h, e in rows})
+    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in known}
+    items = list(missing.items())
+    try:
+        for i in range(0, len(items), EMBED_BATCH_ARTICLES):
+            batch = items[i : i + EMBED_BATCH_ARTICLES]
+            batch_texts = [t for _, t in batch]
+            vectors = (
+                embed_queries(embedder, batch_texts) if query_side else embedder.embed(batch_texts)
+            )
+            new = {h: v.astype("<f4").tobytes() for (h, _), v in zip(batch, vectors, strict=True)}
+            TextEmbedding.objects.bulk_create(
+                [
+                    TextEmbedding(content_hash=h, model_id=model_id, embedding=b)
+                    for h, b in new.items()
+                ],
+                ignore_conflicts=True,
+            )
+            known.update(new)
+    except Exception:
+        logger.exception("multilingual embedding failed: this index version is English-only")
+        return None
+    dim = embedder.dimension
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(known[h] for h in hashes), dtype="<f4").reshape(-1, dim)
 
 
 def article_index(*, article_id: int) -> None:
@@ -256,7 +384,14 @@ def article_index(*, article_id: int) -> None:
     embedder = get_embedder()
     with store.write_lock():
         current = store.current()
-        if current is None or current.model_id != embedder.model_id:
+        ml_embedder = get_multilingual_embedder()
+        ml_model_id = ml_embedder.model_id if ml_embedder is not None else ""
+        if (
+            current is None
+            or current.model_id != embedder.model_id
+            # The multilingual leg switched on, off or to another model: one full build.
+            or ((current.ml_model_id or ml_model_id) and current.ml_model_id != ml_model_id)
+        ):
             needs_rebuild = True
         else:
             needs_rebuild = False
@@ -316,6 +451,7 @@ def index_drift() -> dict[str, list[int]]:
             "title",
             "slug",
             "visibility",
+            "locale",
             "published_revision_id",
             "published_revision__title",
             "published_revision__body",
@@ -342,8 +478,8 @@ def index_drift() -> dict[str, list[int]]:
         if (
             meta is None
             or not current_chunks
-            or (meta.title, meta.slug, meta.visibility)
-            != (row["title"], row["slug"], row["visibility"])
+            or (meta.title, meta.slug, meta.visibility, meta.locale)
+            != (row["title"], row["slug"], row["visibility"], base_language(row["locale"]) or "en")
         ):
             to_index.append(pk)
     to_remove = sorted(set(indexed) - set(live))

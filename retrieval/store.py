@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.index import ChunkMeta, IndexParams, IndexStore, get_store
+from retrieval.vocabulary import Vocabulary
 
 
 class SearchableIndex(Protocol):
@@ -55,6 +56,35 @@ class SearchableIndex(Protocol):
         depend on public chunks only (their own term statistics)."""
         ...
 
+    # -- the multilingual leg (issue 15): empty in a version built without it ---------------
+    @property
+    def ml_model_id(self) -> str:
+        """The multilingual model whose vectors `ml_dense_search` holds ("" when none)."""
+        ...
+
+    @property
+    def ml_vocab(self) -> Vocabulary | None:
+        """The KB's English words with multilingual query vectors (query translation)."""
+        ...
+
+    @property
+    def lexical_locales(self) -> frozenset[str]:
+        """The non-English languages that have their own BM25 index."""
+        ...
+
+    def ml_dense_search(
+        self, vectors: np.ndarray, k: int, *, public_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `dense_search`, over the multilingual vectors (no hits when there are none)."""
+        ...
+
+    def locale_lexical_search(
+        self, query: str, *, language: str, k: int, public_only: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `lexical_search`, over the chunks of articles in `language`, in its analysis
+        (no hits for a language without its own index)."""
+        ...
+
 
 class ChunkIndexStore(Protocol):
     """Builds, publishes and serves versions of the chunk index."""
@@ -77,8 +107,12 @@ class ChunkIndexStore(Protocol):
         lexical_texts: list[str],
         model_id: str,
         dimension: int,
+        ml_vectors: np.ndarray | None = None,
+        ml_model_id: str = "",
+        ml_vocab: Vocabulary | None = None,
     ) -> SearchableIndex:
-        """A complete new version in memory, not yet visible to searches."""
+        """A complete new version in memory, not yet visible to searches. ml_vectors (a row
+        per chunk) of `ml_model_id` add the multilingual leg."""
         ...
 
     def replace_article(
@@ -88,8 +122,10 @@ class ChunkIndexStore(Protocol):
         article_id: int,
         chunks: list[ChunkMeta],
         vectors: np.ndarray,
+        ml_vectors: np.ndarray | None = None,
     ) -> SearchableIndex:
-        """`current` with one article's chunks replaced (none: the article removed)."""
+        """`current` with one article's chunks replaced (none: the article removed).
+        Without ml_vectors the result has no multilingual leg."""
         ...
 
     def publish(self, snapshot: SearchableIndex) -> dict:

@@ -34,6 +34,7 @@ class SearchHit:
     snippet_html: str = ""
     dense_score: float | None = None
     lexical_score: float | None = None
+    locale: str = "en"  # the article's language
 
 
 @dataclass
@@ -51,3 +52,8 @@ class SearchResult:
     signals: dict[str, float] = field(default_factory=dict)
     # The query as the lexical leg read it, when spelling correction changed it ("" if not).
     corrected_query: str = ""
+    # The question's language as search used it (detected, or the site language): answers
+    # and abstentions are written in it.
+    language: str = ""
+    # A foreign question rewritten into the KB's words (retrieval/vocabulary.py), or "".
+    translated_query: str = ""

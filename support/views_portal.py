@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import (
@@ -15,6 +16,7 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -108,13 +110,23 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if moved:  # published under an earlier title: the old URL keeps working
             return redirect("support:article", slug=moved, permanent=True)
         raise Http404("No article here.")
+    from knowledge.selectors import article_language_versions
     from knowledge.services import revision_body_html
 
+    # One article in several languages: the customer's language version when there is one,
+    # unless they picked a version with the switcher (?lang=).
+    versions = article_language_versions(article=article, audience=AUDIENCE)
+    wanted = (getattr(request, "LANGUAGE_CODE", "") or "").split("-")[0]
+    chosen = request.GET.get("lang", "")
+    if not chosen and wanted != article.locale and wanted in versions:
+        target = versions[wanted]
+        return redirect(f"{reverse('support:article', args=[target.slug])}?lang={wanted}")
     revision = article.published_revision
     if revision is None:  # a published article always has one; never a 500 if not
         raise Http404("No article here.")
     if requested_by_this_site(request):
         services.article_view_record(article=article)
+    names = dict(settings.LANGUAGES)
     return render(
         request,
         "support/portal/article.html",
@@ -124,6 +136,17 @@ def article_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "body_html": mark_safe(revision_body_html(revision=revision)),  # sanitized at save
             "related": _related_articles(article),
             "voted": request.GET.get("voted", ""),
+            "language_versions": [
+                {
+                    "locale": code,
+                    "name": names.get(code, code),
+                    "url": f"{reverse('support:article', args=[a.slug])}?lang={code}",
+                    "current": a.pk == article.pk,
+                }
+                for code, a in sorted(versions.items())
+            ]
+            if len(versions) > 1
+            else [],
         },
     )
 

@@ -8,6 +8,13 @@
 (function () {
   "use strict";
 
+  // The page's language: the server renders the strings (Django i18n) into #ask-i18n's
+  // data attributes; English is the fallback when the element or a string is missing.
+  var strings = (document.getElementById("ask-i18n") || { dataset: {} }).dataset;
+  function t(key, english) {
+    return strings[key] || english;
+  }
+
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
@@ -59,7 +66,7 @@
           var data = {};
           try { data = JSON.parse(text); } catch (e) { data = { message: text }; }
           if (!r.ok) {
-            var msg = (data.error && data.error.message) || data.message || "Something went wrong.";
+            var msg = (data.error && data.error.message) || data.message || t("error", "Something went wrong.");
             throw new Error(msg);
           }
           return data;
@@ -72,11 +79,11 @@
     var box = el("div", { "class": "after-answer" });
     var fb = el("form", { "class": "feedback" });
     var fs = el("fieldset");
-    fs.appendChild(el("legend", {}, "Was this helpful?"));
-    var yes = el("button", { type: "button", "data-helpful": "yes" }, "Yes");
-    var no = el("button", { type: "button", "data-helpful": "no" }, "No");
+    fs.appendChild(el("legend", {}, t("helpful", "Was this helpful?")));
+    var yes = el("button", { type: "button", "data-helpful": "yes" }, t("yes", "Yes"));
+    var no = el("button", { type: "button", "data-helpful": "no" }, t("no", "No"));
     var cid = "fb-comment-" + done.interaction_id;
-    var label = el("label", { "for": cid, "class": "small" }, "Comment (optional)");
+    var label = el("label", { "for": cid, "class": "small" }, t("comment", "Comment (optional)"));
     var comment = el("input", { type: "text", id: cid, name: "comment", maxlength: "5000" });
     [yes, no, label, comment].forEach(function (n) { fs.appendChild(n); });
     fb.appendChild(fs);
@@ -84,7 +91,7 @@
       var helpful = ev.currentTarget.getAttribute("data-helpful");
       postForm(done.feedback_url, { helpful: helpful, comment: comment.value, token: token }, form)
         .then(function () {
-          fb.replaceWith(el("p", { "class": "thanks", role: "status" }, "Thanks for your feedback."));
+          fb.replaceWith(el("p", { "class": "thanks", role: "status" }, t("thanks", "Thanks for your feedback.")));
         })
         .catch(function (err) { fb.appendChild(el("p", { "class": "error", role: "alert" }, err.message)); });
     }
@@ -93,13 +100,13 @@
     box.appendChild(fb);
 
     var esc = el("div", { "class": "escalate-offer" });
-    esc.appendChild(el("p", {}, done.answer.abstained ? "Our support team can help with this." : "Still stuck?"));
-    var talk = el("button", { type: "button", "class": "talk" }, "Talk to a person");
+    esc.appendChild(el("p", {}, done.answer.abstained ? t("teamCanHelp", "Our support team can help with this.") : t("stillStuck", "Still stuck?")));
+    var talk = el("button", { type: "button", "class": "talk" }, t("talk", "Talk to a person"));
     esc.appendChild(talk);
     talk.addEventListener("click", function () {
       var f = el("form", { "class": "escalate-form" });
       f.appendChild(el("p", {}, "A support agent will see your question and the answer above, and reply by email."));
-      var fields = [["name", "Your name", "text"], ["email", "Email", "email"], ["note", "Anything to add? (optional)", "textarea"]];
+      var fields = [["name", t("yourName", "Your name"), "text"], ["email", t("email", "Email"), "email"], ["note", t("anythingToAdd", "Anything to add? (optional)"), "textarea"]];
       var inputs = {};
       fields.forEach(function (spec) {
         var id = "esc-" + spec[0] + "-" + done.interaction_id;
@@ -112,7 +119,7 @@
         inputs[spec[0]] = input;
         f.appendChild(input);
       });
-      var send = el("button", { type: "submit", "class": "primary" }, "Send to support");
+      var send = el("button", { type: "submit", "class": "primary" }, t("sendToSupport", "Send to support"));
       f.appendChild(el("p")).appendChild(send);
       f.addEventListener("submit", function (ev) {
         ev.preventDefault();
@@ -121,9 +128,9 @@
           name: inputs.name.value, email: inputs.email.value, note: inputs.note.value, token: token
         }, form).then(function (data) {
           var msg = el("p", { "class": "thanks", role: "status" },
-            "Thanks. Your request #" + data.conversation_id + " is with our support team; we will reply here and by email. ");
+            t("requestSent", "Thanks. Your request #%(id)s is with our support team; we will reply here and by email.").replace("%(id)s", data.conversation_id) + " ");
           if (data.thread_url) {
-            var link = el("a", { href: data.thread_url, "class": "thread-link" }, "Open your conversation");
+            var link = el("a", { href: data.thread_url, "class": "thread-link" }, t("openConversation", "Open your conversation"));
             if (form.getAttribute("data-link-target")) link.setAttribute("target", "_blank");
             msg.appendChild(link);
           }
@@ -152,7 +159,7 @@
     var target = form.getAttribute("data-link-target");
     if (answer.sources.length) {
       var sources = el("div", { "class": "sources" });
-      sources.appendChild(el("h4", {}, "Sources"));
+      sources.appendChild(el("h4", {}, t("sources", "Sources")));
       var list = el("ul", { "class": "chips" });
       answer.sources.forEach(function (src) {
         var li = el("li");
@@ -169,7 +176,7 @@
     }
     if (answer.abstained && answer.nearest_articles.length) {
       var near = el("div", { "class": "nearest" });
-      near.appendChild(el("h4", {}, "These articles may be close"));
+      near.appendChild(el("h4", {}, t("nearest", "These articles may be close")));
       var ul = el("ul");
       answer.nearest_articles.forEach(function (n) {
         var a = el("a", { href: n.url }, n.title);
@@ -186,7 +193,7 @@
       var handed = el("p", { "class": "thanks handed-off", role: "status" },
         "A person from our support team will reply in this conversation. ");
       if (done.thread_url) {
-        var open = el("a", { href: done.thread_url, "class": "thread-link" }, "Open your conversation");
+        var open = el("a", { href: done.thread_url, "class": "thread-link" }, t("openConversation", "Open your conversation"));
         if (target) open.setAttribute("target", "_blank");
         handed.appendChild(open);
       }
@@ -211,7 +218,7 @@
     area.setAttribute("aria-busy", "true");
     if (area.children.length) area.appendChild(el("p", { "class": "turn-question" }, question));
     var article = el("article", { "class": "answer streaming" });
-    var status = el("p", { "class": "muted small thinking" }, "Looking through the help center…");
+    var status = el("p", { "class": "muted small thinking" }, t("looking", "Looking through the help center…"));
     var textBox = el("div", { "class": "answer-text" });
     var textNode = el("p");
     textBox.appendChild(textNode);
@@ -228,14 +235,14 @@
       var ctype = response.headers.get("Content-Type") || "";
       if (!response.ok || ctype.indexOf("text/event-stream") !== 0) {
         return response.text().then(function (text) {
-          var msg = "Sorry, the question could not be answered.";
+          var msg = t("sorry", "Sorry, the question could not be answered.");
           try { msg = JSON.parse(text).error.message; } catch (e) { /* keep default */ }
           throw new Error(msg);
         });
       }
       return readEvents(response, function (event, data) {
         if (event === "meta") {
-          status.textContent = data.hits.length ? "Writing an answer…" : "Checking…";
+          status.textContent = data.hits.length ? t("writing", "Writing an answer…") : t("checking", "Checking…");
         } else if (event === "token") {
           if (data.reset) textNode.textContent = "";
           textNode.textContent += data.text;
@@ -273,7 +280,7 @@
     try { token = window.localStorage.getItem(THREAD_KEY); } catch (e) { return; }
     if (!token || document.getElementById("kb-resume")) return;
     var p = el("p", { id: "kb-resume", "class": "small" });
-    var a = el("a", { href: "/t/" + token + "/", target: "_blank", rel: "noopener" }, "Your conversation so far");
+    var a = el("a", { href: "/t/" + token + "/", target: "_blank", rel: "noopener" }, t("conversationSoFar", "Your conversation so far"));
     p.appendChild(a);
     var main = document.getElementById("main");
     if (main) main.insertBefore(p, main.firstChild);

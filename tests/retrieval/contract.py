@@ -16,6 +16,7 @@ import pytest
 from retrieval import engine
 from retrieval.index import ChunkMeta, lexical_text
 from retrieval.store import ChunkIndexStore, SearchableIndex
+from retrieval.vocabulary import Vocabulary
 
 DIM = 16
 MODEL = "contract-model"
@@ -31,6 +32,62 @@ ARTICLES = {  # article id -> (visibility, its chunks' texts)
 def _vector(chunk_id: int) -> np.ndarray:
     v = np.random.default_rng(chunk_id).standard_normal(DIM).astype(np.float32)
     return v / np.linalg.norm(v)
+
+
+# The multilingual leg (issue 15): its own model and width, articles in Spanish.
+ML_DIM = 8
+ML_MODEL = "contract-multilingual-model"
+SPANISH = {  # article id -> (visibility, its chunks' texts), all in "es"
+    20: ("public", ["Restablecer el router con el botón.", "La luz del router se pone verde."]),
+    21: ("public", ["Emparejar el mando con el televisor."]),
+    27: ("internal", ["Códigos de reembolso del router solo para agentes: router router."]),
+}
+
+
+def _ml_vector(chunk_id: int) -> np.ndarray:
+    v = np.random.default_rng(10_000 + chunk_id).standard_normal(ML_DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _ml_matrix(chunks: list[ChunkMeta]) -> np.ndarray:
+    if not chunks:
+        return np.zeros((0, ML_DIM), dtype=np.float32)
+    return np.vstack([_ml_vector(c.chunk_id) for c in chunks])
+
+
+def _multilingual_chunks() -> list[ChunkMeta]:
+    chunks = _chunks(ARTICLES) + _chunks(SPANISH, first_id=100)
+    for chunk in chunks:
+        if chunk.article_id in SPANISH:
+            chunk.locale = "es"
+    return chunks
+
+
+def _publish_multilingual(store: ChunkIndexStore, chunks: list[ChunkMeta]) -> dict:
+    words = ["router", "remote"]
+    with store.write_lock():
+        return store.publish(
+            store.build(
+                chunks=chunks,
+                vectors=np.vstack([_vector(c.chunk_id) for c in chunks]),
+                lexical_texts=[lexical_text(c) for c in chunks],
+                model_id=MODEL,
+                dimension=DIM,
+                ml_vectors=_ml_matrix(chunks),
+                ml_model_id=ML_MODEL,
+                ml_vocab=Vocabulary(words, np.vstack([_ml_vector(1), _ml_vector(2)])),
+            )
+        )
+
+
+def _ml_ids(index: SearchableIndex, chunk_id: int, k: int, *, public_only: bool) -> list[int]:
+    _, ids = index.ml_dense_search(_ml_vector(chunk_id)[None, :], k, public_only=public_only)
+    return [int(i) for i in np.asarray(ids).ravel() if i >= 0]
+
+
+def _spanish(index: SearchableIndex, query: str, *, public_only: bool) -> dict[int, float]:
+    scores, ids = index.locale_lexical_search(query, language="es", k=50, public_only=public_only)
+    return {int(i): float(s) for s, i in zip(scores, ids, strict=True)}
 
 
 def _chunks(articles: dict[int, tuple[str, list[str]]], first_id: int = 1) -> list[ChunkMeta]:
@@ -299,3 +356,101 @@ class IndexStoreContract:
         (tmp_path / "nothing").mkdir()
         with store.write_lock():
             assert store.import_published(tmp_path / "nothing") is None
+
+    # -- the multilingual leg (issue 15) --------------------------------------------------
+    def test_a_version_built_without_the_multilingual_leg_has_none(self, store):
+        _publish(store, _chunks(ARTICLES))
+        current = store.current()
+        assert current.ml_model_id == "" and current.ml_vocab is None
+        assert current.lexical_locales == frozenset()
+        assert _ml_ids(current, 1, 5, public_only=False) == []
+        assert _spanish(current, "router", public_only=False) == {}
+
+    def test_the_multilingual_leg_is_published_and_seen_by_other_processes(self, store, tmp_path):
+        chunks = _multilingual_chunks()
+        _publish_multilingual(store, chunks)
+        reader = self.open_store(tmp_path / "index")  # another process, in effect
+        current = reader.current()
+        assert current.ml_model_id == ML_MODEL
+        assert current.ml_vocab is not None and current.ml_vocab.words == ["router", "remote"]
+        assert current.lexical_locales == frozenset({"es"})
+        assert {c.chunk_id: c.locale for c in chunks} == {
+            cid: m.locale for cid, m in current.chunks.items()
+        }
+        for chunk in chunks:
+            assert _ml_ids(current, chunk.chunk_id, 1, public_only=False) == [chunk.chunk_id]
+        spanish_ids = {c.chunk_id for c in chunks if c.locale == "es"}
+        found = _spanish(current, "restablecer router", public_only=False)
+        assert found and set(found) <= spanish_ids
+
+    def test_the_multilingual_leg_respects_the_audience(self, store):
+        chunks = _multilingual_chunks()
+        _publish_multilingual(store, chunks)
+        current = store.current()
+        internal = _internal_ids(chunks)
+        internal_es = min(c.chunk_id for c in chunks if c.article_id == 27)
+        # Controls: the internal audience finds them, so the probes can see a leak.
+        assert _ml_ids(current, internal_es, 1, public_only=False) == [internal_es]
+        assert internal_es in _spanish(current, "reembolso router", public_only=False)
+        assert not internal & set(_ml_ids(current, internal_es, len(chunks), public_only=True))
+        assert not internal & set(_spanish(current, "reembolso router", public_only=True))
+
+    def test_public_spanish_scores_do_not_depend_on_internal_chunks(self, store):
+        chunks = _multilingual_chunks()
+        _publish_multilingual(store, [c for c in chunks if c.visibility == "public"])
+        without = _spanish(store.current(), "router verde", public_only=True)
+        _publish_multilingual(store, chunks)
+        with_internal = _spanish(store.current(), "router verde", public_only=True)
+        assert without and with_internal == pytest.approx(without, rel=1e-6)
+
+    def test_replacing_an_article_updates_the_multilingual_leg(self, store):
+        chunks = _multilingual_chunks()
+        _publish_multilingual(store, chunks)
+        new = _chunks({21: ("public", ["Programar el mando universal."])}, first_id=600)
+        new[0].locale = "es"
+        with store.write_lock():
+            store.publish(
+                store.replace_article(
+                    store.current(),
+                    article_id=21,
+                    chunks=new,
+                    vectors=_vector(600)[None, :],
+                    ml_vectors=_ml_matrix(new),
+                )
+            )
+        current = store.current()
+        assert current.ml_model_id == ML_MODEL and current.ml_vocab is not None
+        assert _ml_ids(current, 600, 1, public_only=True) == [600]
+        old = {c.chunk_id for c in chunks if c.article_id == 21}
+        assert not old & set(_ml_ids(current, min(old), len(chunks), public_only=False))
+        assert 600 in _spanish(current, "mando universal", public_only=True)
+        assert not old & set(_spanish(current, "emparejar televisor", public_only=False))
+
+    def test_replacing_without_multilingual_vectors_leaves_no_stale_leg(self, store):
+        chunks = _multilingual_chunks()
+        _publish_multilingual(store, chunks)
+        new = _chunks({1: ("public", ["Reset the router from the app."])}, first_id=800)
+        with store.write_lock():
+            store.publish(
+                store.replace_article(
+                    store.current(), article_id=1, chunks=new, vectors=_vector(800)[None, :]
+                )
+            )
+        current = store.current()
+        # English-only until the next full build: never vectors missing the new chunk.
+        assert current.ml_model_id == "" and _ml_ids(current, 800, 1, public_only=False) == []
+        assert 800 in _lexical(current, "router app", public_only=True)
+        assert current.lexical_locales == frozenset({"es"})  # BM25 needs no model
+
+    def test_export_and_import_keep_the_multilingual_leg(self, store, tmp_path):
+        chunks = _multilingual_chunks()
+        _publish_multilingual(store, chunks)
+        store.export_current(tmp_path / "backup")
+        target = self.open_store(tmp_path / "restored")
+        with target.write_lock():
+            restored = target.import_published(tmp_path / "backup")
+        assert restored is not None and restored.ml_model_id == ML_MODEL
+        assert _ml_ids(restored, 100, 1, public_only=True) == [100]
+        assert _spanish(restored, "router", public_only=True) == pytest.approx(
+            _spanish(store.current(), "router", public_only=True)
+        )

@@ -74,6 +74,8 @@ TABLE: list[tuple[str, set[str]]] = [
     (r"^t/<str:token>/", EVERYONE),
     # Portal readers rate an article (one vote per session).
     (r"^articles/<slug:slug>/feedback/$", EVERYONE),
+    # The language switcher (Django's set_language): anyone, it only sets the language cookie.
+    (r"^i18n/setlang/$", EVERYONE),
     # Customer portal and widget: public.
     (
         r"^(|categories/<slug:slug>/|articles/<slug:slug>/|search/|ask/|ask/stream/"

