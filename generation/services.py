@@ -20,17 +20,16 @@ released sentence, so no ungrounded sentence is ever sent to any channel.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
+from generation import answer_cache, extractive, languages, safety, spans
 from generation import confidence as confidence_model
-from generation import extractive, languages, safety, spans
+from generation.answer_cache import EXTRACTIVE_VERSION, answer_from_dict
 from generation.backends import (
     LLMError,
     LLMNotConfigured,
@@ -47,12 +46,11 @@ from generation.prompts import (
     condense_question,
     count_tokens,
 )
-from generation.types import Answer, AnswerEvent, Citation, Turn
+from generation.types import Answer, AnswerEvent, Turn
 from retrieval.types import AUDIENCES, PUBLIC, SearchHit, SearchResult
 
 logger = logging.getLogger(__name__)
 
-EXTRACTIVE_VERSION = "extractive-span-v2"
 ABSTAIN_TEXT = languages.ABSTAIN_TEXTS["en"]
 # How the grounding gate scores a sentence against its cited chunks (swappable).
 GATE_SUPPORT: SupportFn = lexical_support
@@ -243,8 +241,8 @@ def answer_question(
     """Answer from the KB with citations, or abstain. Runs retrieval unless given its result."""
     started = time.perf_counter()
     asked = _validate(question, audience)
-    key = _answer_cache_key(asked, audience) if not history and search_result is None else None
-    cached = _answer_cache_get(key)
+    key = answer_cache.key(asked, audience) if not history and search_result is None else None
+    cached = answer_cache.get(key)
     if cached is not None:
         cached.question = asked
         cached.from_cache = True
@@ -259,108 +257,8 @@ def answer_question(
     assert answer is not None  # the stream always ends with "done"
     # An LLM failure is transient: its fallback must not be served after the LLM recovers.
     if key and not answer.fallback_reason:
-        _answer_cache_set(key, answer)
+        answer_cache.put(key, answer)
     return answer
-
-
-def _answer_cache_key(question: str, audience: str) -> str | None:
-    """Cache key of a first-turn question, or None when caching is off or there is no index.
-
-    The index version is part of the key, so publishing, archiving or editing any article
-    (a new index version) makes every cached answer stale at once; so are the settings that
-    shape an answer.
-    """
-    if settings.ANSWER_CACHE_SECONDS <= 0:
-        return None
-    from retrieval.services import current_index_version
-
-    version = current_index_version()
-    if not version:
-        return None
-    material = repr(
-        (
-            question,
-            audience,
-            version,
-            PROMPT_VERSION,
-            EXTRACTIVE_VERSION,
-            settings.LLM_BASE_URL,
-            settings.LLM_MODEL,
-            settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
-            settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
-            settings.SEARCH_MODE,
-            safety.ruleset_version(),
-            settings.ANSWER_MAX_SOURCES,
-        )
-    )
-    return f"kb:answer:{audience}:" + hashlib.sha256(material.encode()).hexdigest()
-
-
-def _answer_cache_get(key: str | None) -> Answer | None:
-    """A cached answer, served only while every article it shows is still live for its audience.
-
-    The index version in the key lags the database while an index task is slow or the broker
-    is down, so a hit is re-validated here (one query): each cited, retrieved or suggested
-    article must still be published, visible to the audience and at the same published
-    revision as when the answer was cached.
-    """
-    if key is None:
-        return None
-    try:
-        data = cache.get(key)
-    except Exception:  # a cache outage must never break answering
-        logger.warning("answer cache unavailable", exc_info=True)
-        return None
-    if not data or "answer" not in data or "articles" not in data:
-        return None
-    if _live_article_revisions(data["articles"], _answer_cache_audience(key)) != data["articles"]:
-        try:
-            cache.delete(key)
-        except Exception:
-            logger.warning("answer cache unavailable", exc_info=True)
-        return None
-    return answer_from_dict(data["answer"])
-
-
-def _answer_cache_audience(key: str) -> str:
-    # The key names its audience ("kb:answer:<audience>:<hash>"); anything else counts as public.
-    parts = key.split(":")
-    return parts[2] if len(parts) == 4 and parts[2] in AUDIENCES else PUBLIC
-
-
-def _answer_shown_article_ids(answer: dict[str, Any]) -> list[str]:
-    ids = {c.get("article_id") for c in answer.get("citations", [])}
-    ids |= {h.get("article_id") for h in answer.get("hits", [])}
-    ids |= {n.get("id") for n in answer.get("nearest_articles", [])}
-    return sorted(str(i) for i in ids if i is not None)
-
-
-def _live_article_revisions(article_ids: Any, audience: str) -> dict[str, int]:
-    """{article id: published revision id} of those of `article_ids` live for `audience`."""
-    if not article_ids:
-        return {}
-    from knowledge.models import Article, ArticleStatus, Visibility
-
-    qs = Article.objects.filter(
-        pk__in=[int(i) for i in article_ids],
-        status=ArticleStatus.PUBLISHED,
-        published_revision__isnull=False,
-    )
-    if audience == PUBLIC:
-        qs = qs.filter(visibility=Visibility.PUBLIC)
-    return {str(pk): rev for pk, rev in qs.values_list("pk", "published_revision_id")}
-
-
-def _answer_cache_set(key: str, answer: Answer) -> None:
-    data = answer.to_dict()
-    try:
-        shown = _answer_shown_article_ids(data)
-        live = _live_article_revisions(shown, _answer_cache_audience(key))
-        if len(live) != len(shown):
-            return  # an article it shows was withdrawn while it was being answered
-        cache.set(key, {"answer": data, "articles": live}, settings.ANSWER_CACHE_SECONDS)
-    except Exception:
-        logger.warning("answer cache unavailable", exc_info=True)
 
 
 def answer_question_stream(
@@ -631,13 +529,6 @@ def _done(answer: Answer, clock: _Clock) -> AnswerEvent:
     answer.latency_ms = clock.ms()
     answer.first_token_ms = clock.first_token_ms or answer.latency_ms
     return AnswerEvent("done", {"answer": answer.to_dict()})
-
-
-def answer_from_dict(data: dict[str, Any]) -> Answer:
-    """Rebuild an Answer from Answer.to_dict() (the 'done' event's payload)."""
-    fields = dict(data)
-    fields["citations"] = [Citation(**c) for c in data.get("citations", [])]
-    return Answer(**fields)
 
 
 # --- LLM utilities for other apps -------------------------------------------------------

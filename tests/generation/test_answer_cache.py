@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from generation import answer_cache
 from generation import services as generation
 from generation.types import Turn
 from knowledge import services as kb
@@ -92,8 +93,8 @@ def test_a_broken_cache_never_breaks_answering(cached_kb, monkeypatch):
     def broken(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(generation.cache, "get", broken)
-    monkeypatch.setattr(generation.cache, "set", broken)
+    monkeypatch.setattr(answer_cache.cache, "get", broken)
+    monkeypatch.setattr(answer_cache.cache, "set", broken)
     answer = generation.answer_question("How do I reset my password?", audience="public")
     assert answer.text and not answer.from_cache
 

@@ -75,10 +75,10 @@ def test_empty_table_falls_back_to_the_defaults():
 
 
 def test_the_answer_cache_key_changes_when_the_rules_do(settings):
-    from generation import services
+    from generation import answer_cache
 
     settings.ANSWER_CACHE_SECONDS = 300
-    services_version = services._answer_cache_key.__globals__["safety"].ruleset_version
+    services_version = answer_cache.safety.ruleset_version
     before = services_version()
     SafetyRule.objects.create(name="x-new", category="fire_smoke", pattern=r"\bxyzzy\b")
     assert services_version() != before
