@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from knowledge import import_services, importers, roles, selectors, services
+from knowledge import import_services, importers, roles, selectors, services, translations
 from knowledge.access import forbidden, reviewer_required, role_required
 from knowledge.audience import Audience
 from knowledge.diffing import diff_lines, diff_split, diff_stats
@@ -288,7 +288,7 @@ def article_translate(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             cd = form.cleaned_data
             try:
-                article = services.article_translation_create(
+                article = translations.article_translation_create(
                     source=root,
                     locale=cd["locale"],
                     title=cd["title"],

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from knowledge import selectors, services
+from knowledge import selectors, services, translations
 from knowledge.models import Article
 from retrieval import services as retrieval_services
 from tests.factories import make_article
@@ -24,7 +24,7 @@ def source(admin_user):
 
 
 def _translate(source, author, locale="de", title="Bluetooth-Kopfhörer verbinden"):
-    return services.article_translation_create(
+    return translations.article_translation_create(
         source=source, locale=locale, title=title, body=GERMAN_BODY, author=author
     )
 
@@ -63,7 +63,7 @@ def test_one_translation_per_language_and_translations_link_to_the_source(source
     german = _translate(source, editor)
     with pytest.raises(ValidationError, match="already has a 'de' translation"):
         _translate(source, editor)
-    french = services.article_translation_create(
+    french = translations.article_translation_create(
         source=german,
         locale="fr",
         title="Connecter un casque",
