@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from insights.redaction import redact
+from insights.selectors import asker_key
 from support.models import Channel, Conversation, Feedback, Interaction, Priority
 
 OUTCOMES = ("confirmed", "assumed", "pending", "unresolved", "escalated", "abstained")
@@ -91,16 +92,6 @@ class QuestionOutcome:
         if dimension == "article":
             return [str(article_id) for article_id, _ in self.articles]
         return [str(getattr(self, dimension) or "")]
-
-
-def _asker(row: dict[str, Any]) -> str:
-    if row["user_id"]:
-        return f"u{row['user_id']}"
-    if row["session_key"]:
-        return f"s{row['session_key']}"
-    if row["conversation_id"]:
-        return f"c{row['conversation_id']}"
-    return f"i{row['id']}"
 
 
 def _customer_questions() -> Any:
@@ -171,8 +162,8 @@ def question_outcomes(
     )
     for r in later_rows.values(*columns):
         entry = (r["created_at"], r["intent"], r["conversation_id"], r["id"])
-        later_by_asker[_asker(r)].append(entry)
-        if r["conversation_id"] and _asker(r) != f"c{r['conversation_id']}":
+        later_by_asker[asker_key(r)].append(entry)
+        if r["conversation_id"] and asker_key(r) != f"c{r['conversation_id']}":
             later_by_asker[f"c{r['conversation_id']}"].append(entry)
     through = Interaction.cited_articles.through
     articles: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -185,7 +176,7 @@ def question_outcomes(
 
     def again_within(row: dict[str, Any], horizon: dt.timedelta) -> bool:
         """Another question in the same thread, or on the same intent by the same customer."""
-        for when, intent, conversation_id, other_id in later_by_asker.get(_asker(row), []) + (
+        for when, intent, conversation_id, other_id in later_by_asker.get(asker_key(row), []) + (
             later_by_asker.get(f"c{row['conversation_id']}", []) if row["conversation_id"] else []
         ):
             if other_id == row["id"] or not (

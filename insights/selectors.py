@@ -45,7 +45,8 @@ class LoggedQuestion:
     cited: list[int] = field(default_factory=list)
 
 
-def _asker_key(row: Mapping[str, Any]) -> str:
+def asker_key(row: Mapping[str, Any]) -> str:
+    """Who asked: the account, else the browser session, else the conversation, else the row."""
     if row["user_id"]:
         return f"u{row['user_id']}"
     if row["session_key"]:
@@ -101,7 +102,7 @@ def interactions_in_window(*, start: dt.datetime, end: dt.datetime) -> list[Logg
             id=row["id"],
             question=drop_contact_sentences(redact(row["question"])),
             created_at=row["created_at"],
-            asker=_asker_key(row),
+            asker=asker_key(row),
             audience=row["audience"] or Audience.PUBLIC,
             abstained=row["abstained"],
             escalated=row["escalated"] or row["id"] in escalated_via_conversation,
