@@ -179,8 +179,13 @@ def test_pathological_markdown_renders_without_error():
     assert html.count("[") == 4000
 
 
-def test_pages_show_stored_html_and_answer_fast_for_a_hostile_body(reviewer, agent, settings):
+def test_pages_show_stored_html_and_answer_fast_for_a_hostile_body(
+    reviewer, agent, settings, monkeypatch
+):
     import time
+
+    from knowledge import services as kb_services
+    from knowledge import views as kb_views
 
     settings.KB_MAX_ARTICLE_BODY_CHARS = 200_000
     body = "".join("  " * i + "- x\n" for i in range(300)) + "\n\n" + "[a](" * 8000
@@ -192,6 +197,14 @@ def test_pages_show_stored_html_and_answer_fast_for_a_hostile_body(reviewer, age
         "editor": (reviewer, f"/editor/articles/{article.pk}/"),
         "revision": (reviewer, f"/editor/articles/{article.pk}/revisions/1/"),
     }
+
+    # The promise is structural: the body is rendered once, at publish, and pages show the
+    # stored HTML. A page that rendered it again fails here, however fast the machine is.
+    def no_render(text: str) -> str:
+        raise AssertionError("a page rendered the article body again")
+
+    for module in (kb_services, kb_views):
+        monkeypatch.setattr(module, "render_markdown", no_render)
     for name, (who, url) in pages.items():
         c = who if isinstance(who, Client) else Client()
         if not isinstance(who, Client):
@@ -200,7 +213,9 @@ def test_pages_show_stored_html_and_answer_fast_for_a_hostile_body(reviewer, age
         r = c.get(url)
         elapsed = time.perf_counter() - started
         assert r.status_code == 200, name
-        assert elapsed < 1.0, f"{name} took {elapsed:.2f} s"
+        # A loose ceiling, not a benchmark: the super-linear renderer took 16.6 s here; a
+        # shared 2-core CI box has taken 1.1 s for the agent page with stored HTML.
+        assert elapsed < 5.0, f"{name} took {elapsed:.2f} s"
 
 
 def test_word_diffs_of_long_lines_are_bounded():
