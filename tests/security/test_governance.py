@@ -232,7 +232,7 @@ def test_word_diffs_of_long_lines_are_bounded():
     rows = diff_lines(old, new)
     diff_split(old, new)
     diff_lines("- a\n" * 50_000, "- b\n" * 50_000)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 3.0  # a quadratic word diff took 11 s on 4 KB
     assert [r.kind for r in rows] == ["del", "add"]
 
 

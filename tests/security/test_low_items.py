@@ -93,7 +93,7 @@ def test_yaml_aliases_in_front_matter_are_refused_quickly(tmp_path):
     (tmp_path / "bomb.md").write_text(bomb)
     started = time.perf_counter()
     result = parse_markdown(tmp_path / "bomb.md")
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 3.0  # the expanded bomb took 10 s and 105 MB
     assert not result.records
     assert "alias" in result.problems[0].reason
 
