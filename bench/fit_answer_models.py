@@ -33,8 +33,6 @@ from generation.confidence import FEATURES as CONFIDENCE_FEATURES
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "answer_models.json"
 FOLDS = 5
-# As generation.extractive answers a simple question: from the best article only.
-TOP_ARTICLES_FOR_SPANS = 1
 SPAN_TAU = 0.1  # softmax temperature of the span targets (0.02 / 0.05 / 0.1 tried: 0.1 best)
 SPAN_L2 = 0.01
 SPAN_STEPS = 1500
@@ -209,14 +207,11 @@ def _sources_for(q: Query, order: list[str]):
 
 def _span_table(q: Query, order: list[str]):
     from generation import spans as span_model
+    from generation.extractive import best_article_sources
     from retrieval.evaluation import token_f1
 
     sources = _sources_for(q, order)
-    top_articles = []
-    for s in sources:
-        if s.article_id not in top_articles:
-            top_articles.append(s.article_id)
-    keep = [s for s in sources if s.article_id in top_articles[:TOP_ARTICLES_FOR_SPANS]]
+    keep = best_article_sources(sources)
     spans = [
         sp for rank, src in enumerate(keep) for sp in span_model.candidate_spans(src, rank=rank)
     ]
@@ -433,6 +428,7 @@ def fit_confidence(
     fold_models: list[tuple],
 ) -> dict:
     from generation import spans as span_model
+    from generation.extractive import best_article_sources
     from retrieval.rescoring import FEATURES
 
     def row_for(q: Query, order_scores: np.ndarray | None, order: list[str]) -> dict:
@@ -448,7 +444,7 @@ def fit_confidence(
             }
         sources = _sources_for(q, order)
         # As the answer does for a simple question: passages of the best article only.
-        sources = [s for s in sources if s.article_id == sources[0].article_id]
+        sources = best_article_sources(sources)
         span = span_model.best_span(q.text, sources) if sources else None
         return confidence_row(signals, span)
 

@@ -46,6 +46,11 @@ def split_compound(question: str) -> list[str]:
     return parts if len(parts) > 1 else [question]
 
 
+def best_article_sources(sources: Sequence[Source]) -> list[Source]:
+    """The sources of the first (best) article: what a simple question is answered from."""
+    return [s for s in sources if s.article_id == sources[0].article_id] if sources else []
+
+
 def compose_answer(
     question: str,
     sources: Sequence[Source],
@@ -63,8 +68,7 @@ def compose_answer(
         # runners-up scored level on token-F1 out-of-fold (TV 0.532 vs 0.529) but cited an
         # irrelevant article more often (citation precision 0.686 vs 0.733). The parts of a
         # compound question may each sit in another article, so they keep all the sources.
-        top = sources[0].article_id
-        sources = [s for s in sources if s.article_id == top]
+        sources = best_article_sources(sources)
     for part in parts:
         span = span_model.best_span(part, sources, embed=embed, weights=weights)
         if span is None:

@@ -105,6 +105,7 @@ class _ArticleTerms:
     # (20 candidates x ~50 windows per query cost ~10 ms that way).
     window_postings: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     title_tokens: tuple[str, ...] = ()
+    title_positions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     body_positions: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     body_tokens: tuple[str, ...] = ()
 
@@ -137,9 +138,7 @@ class ArticleStats:
             title_tokens = tuple(tokenize(metas[0].title))
             title = frozenset(title_tokens)
             body = frozenset(body_tokens) | title
-            positions: dict[str, list[int]] = {}
-            for i, token in enumerate(body_tokens):
-                positions.setdefault(token, []).append(i)
+            positions = _positions(body_tokens)
             self.terms[article_id] = _ArticleTerms(
                 title=title,
                 lead=frozenset(lead) | title,
@@ -147,6 +146,7 @@ class ArticleStats:
                 bigrams=frozenset(itertools.pairwise(body_tokens)),
                 window_postings={t: tuple(w) for t, w in postings.items()},
                 title_tokens=title_tokens,
+                title_positions={t: tuple(p) for t, p in _positions(title_tokens).items()},
                 body_positions={t: tuple(p) for t, p in positions.items()},
                 body_tokens=tuple(body_tokens),
             )
@@ -250,9 +250,7 @@ def features(
                 else 0.0,
                 "missing_idf": 1.0 - body_cov,
                 "window_cov": _best_window(q_terms, weights, terms.window_postings),
-                "title_run": _longest_run(
-                    q_tokens, terms.title_tokens, _positions(terms.title_tokens)
-                )
+                "title_run": _longest_run(q_tokens, terms.title_tokens, terms.title_positions)
                 / q_len,
                 "body_run": _longest_run(q_tokens, terms.body_tokens, terms.body_positions) / q_len,
                 "title_f1": 2 * title_cov * title_prec / (title_cov + title_prec)
