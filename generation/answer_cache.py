@@ -51,6 +51,7 @@ def key(question: str, audience: str) -> str | None:
             settings.LLM_MODEL,
             settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
             settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
+            settings.ANSWER_CONFIDENCE_MODEL,
             settings.SEARCH_MODE,
             safety.ruleset_version(),
             settings.ANSWER_MAX_SOURCES,

@@ -54,6 +54,16 @@ _SIGNAL_NAMES = (
     # candidates rather than one clear one (out-of-fold TV abstention 48% -> 53% at the same
     # false refusals, 2026-12-02).
     "mean_top3_logit",
+    # How the logits spread over all candidates and how much of the question the KB holds at
+    # all (retrieval.rescoring.ranking_signals; 2026-12-02), and the KB's size: the fit also
+    # sees small knowledge bases (2-40 articles), whose idf and BM25 scales differ.
+    "top_softmax",
+    "logit_entropy",
+    "unknown_term_idf",
+    "top3_body_cov",
+    "top5_body_cov",
+    "rarest_term_in_top",
+    "log_articles",
 )
 # Every input of the model, in the order the fit stores them.
 FEATURES = (*_SIGNAL_NAMES, "span_cov", "span_cov_first", "span_density")

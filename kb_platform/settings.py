@@ -498,7 +498,7 @@ ANSWER_MIN_CONFIDENCE_PUBLIC = env_float("ANSWER_MIN_CONFIDENCE_PUBLIC", 0.55)
 ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.49)
 # "formula" (0.5 * retrieval confidence + 0.5 * question coverage, thresholds above) or
 # "fitted" (generation/confidence.py, its own fitted thresholds; see generation.services).
-ANSWER_CONFIDENCE_MODEL = env_choice("ANSWER_CONFIDENCE_MODEL", "formula", ("formula", "fitted"))
+ANSWER_CONFIDENCE_MODEL = env_choice("ANSWER_CONFIDENCE_MODEL", "fitted", ("formula", "fitted"))
 # JSON output: OpenAI "response_format" json_schema (any recent vLLM), or vLLM's extra-body
 # fields: "structured_outputs" (vLLM >= 0.10; required form from 0.12) or "guided_json" (< 0.12).
 LLM_JSON_MODE = env_choice(

@@ -521,26 +521,16 @@ def search_snapshot(
         head = ranked[:RESCORE_DEPTH]
         candidates = _candidates(head, by_article, lexical, dense)
         stage = _second_stage(snapshot, public_only)
+        feature_stats = stage.stats if isinstance(stage, rescoring.FeatureRescorer) else None
         if trace is not None:  # the bench fits the second stage on exactly these features
             trace["candidates"] = candidates
-            trace["stats"] = stage.stats if isinstance(stage, rescoring.FeatureRescorer) else None
+            trace["stats"] = feature_stats
         rescored_order = stage.rerank(lexical_query, candidates)
         rescored = dict(rescored_order)
         ranked = [a for a, _ in rescored_order] + ranked[len(head) :]
-        signals = (
-            {
-                "top_logit": rescored_order[0][1],
-                "margin": rescored_order[0][1] - rescored_order[1][1],
-            }
-            if len(rescored_order) > 1
-            else {"top_logit": rescored_order[0][1], "margin": 5.0}
+        signals = rescoring.ranking_signals(
+            lexical_query, candidates, rescored_order, feature_stats
         )
-        top_three = [score for _, score in rescored_order[:3]]
-        signals["mean_top3_logit"] = sum(top_three) / len(top_three)
-        if isinstance(stage, rescoring.FeatureRescorer):
-            by_id = {c.article_id: c for c in candidates}
-            top_candidate = [by_id[rescored_order[0][0]]]
-            signals.update(rescoring.features(lexical_query, top_candidate, stage.stats)[0])
 
     reranked = False
     if mode == "hybrid+rerank" and reranker is not None and ranked:

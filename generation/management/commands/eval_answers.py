@@ -95,7 +95,7 @@ def answer_dataset(
     """{'records': [...], 'settings': {...}} for every query, against a scratch KB."""
     from tqdm import tqdm
 
-    from generation.services import answer_question_stream
+    from generation.services import answer_question_stream, min_confidence
     from retrieval import engine, evaluation
     from retrieval.embedding import get_embedder
     from retrieval.services import fusion_params, index_params
@@ -138,6 +138,9 @@ def answer_dataset(
             "EMBEDDING_BACKEND": settings.EMBEDDING_BACKEND,
             "embedding_model": embedder.model_id,
             "ANSWER_MIN_CONFIDENCE_PUBLIC": settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
+            "ANSWER_CONFIDENCE_MODEL": settings.ANSWER_CONFIDENCE_MODEL,
+            # The threshold in effect: the fitted model's own unless the formula applies.
+            "public_abstention_threshold": min_confidence("public"),
             "ANSWER_MAX_SOURCES": settings.ANSWER_MAX_SOURCES,
             "LLM_BASE_URL": settings.LLM_BASE_URL,
             "LLM_MODEL": settings.LLM_MODEL,
