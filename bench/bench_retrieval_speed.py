@@ -74,7 +74,7 @@ def _recall(truth: np.ndarray, found: np.ndarray) -> float:
 
 
 def bench_ann(sizes: list[int], n_queries: int, hnsw_max: int) -> dict:
-    from retrieval.index import DenseIndex, IndexParams
+    from retrieval.dense_index import DenseIndex, IndexParams
 
     out = {}
     for n in sizes:
@@ -150,7 +150,9 @@ class _VectorEmbedder:
 def bench_full_search(n: int, n_queries: int) -> dict:
     """engine.search_snapshot over n synthetic chunks (hybrid, public audience)."""
     from retrieval import engine
-    from retrieval.index import ChunkMeta, IndexParams, IndexStore, build_snapshot
+    from retrieval.dense_index import IndexParams
+    from retrieval.index import IndexStore
+    from retrieval.snapshot import ChunkMeta, build_snapshot
 
     rng = np.random.default_rng(3)
     vocab = [f"term{i}" for i in range(20_000)]

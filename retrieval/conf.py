@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from retrieval.index import IndexParams
+from retrieval.dense_index import IndexParams
 
 
 @dataclass(frozen=True)
