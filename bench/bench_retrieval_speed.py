@@ -269,6 +269,7 @@ def bench_services(corpus: list[dict], limit: int | None) -> dict:
     if connections["default"].vendor != "sqlite":
         return {"skipped": "needs the default SQLite settings (uses a temporary database)"}
     from knowledge import services as kb
+    from knowledge.announcements import bulk_changes
     from retrieval import services
 
     tmp = tempfile.TemporaryDirectory(prefix="kb-bench-")
@@ -287,7 +288,7 @@ def bench_services(corpus: list[dict], limit: int | None) -> dict:
         # The import's own catch-up rebuild is held back so the first build is timed below.
         knowledge_bulk_changed.disconnect(dispatch_uid="retrieval.rebuild_index")
         try:
-            with kb.bulk_changes():
+            with bulk_changes():
                 for doc in docs:
                     kb.article_create_published(
                         title=doc["title"] or doc["id"],

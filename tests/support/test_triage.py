@@ -139,7 +139,7 @@ def test_smalltalk_is_the_one_greeting_detector_in_several_languages(classifier)
 
 
 def test_sla_targets_from_the_environment(monkeypatch):
-    from kb_platform.settings import env_minutes_by_priority
+    from kb_platform.env import env_minutes_by_priority
 
     default = {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
     monkeypatch.setenv("X_SLA", "urgent=5, low=2880")

@@ -15,7 +15,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from knowledge import import_services, importers, roles, services
+from knowledge import announcements, import_services, importers, roles
 from knowledge.audience import Audience
 from knowledge.demo_data import SAMPLE_KB_DIR, assign_categories
 from knowledge.management.commands.import_kb import print_summary
@@ -50,7 +50,7 @@ class Command(BaseCommand):
         max_chars = settings.KB_MAX_ARTICLE_BODY_CHARS
         sample = importers.parse_path(SAMPLE_KB_DIR, fmt="markdown", max_body_chars=max_chars)
         # No index catch-up per import: the one rebuild below (or none with --no-index).
-        with services.bulk_changes(announce=False):
+        with announcements.bulk_changes(announce=False):
             if corpus and corpus.is_file():
                 self.stdout.write(f"Importing the corpus {corpus} …")
                 parsed = importers.parse_path(corpus, fmt="jsonl", max_body_chars=max_chars)
