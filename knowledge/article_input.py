@@ -10,10 +10,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from knowledge.conf import knowledge_conf
 from knowledge.models import Category, Tag
 
 
@@ -23,10 +23,10 @@ def body_validate(body: str) -> None:
         raise ValidationError("The article body must be text.")
     if "\x00" in body:  # PostgreSQL text cannot store it: refuse before the INSERT fails
         raise ValidationError("The article body contains a NUL character; remove it.")
-    if len(body) > settings.KB_MAX_ARTICLE_BODY_CHARS:
+    if len(body) > knowledge_conf().max_article_body_chars:
         raise ValidationError(
             f"The article body is {len(body):,} characters; the limit is "
-            f"{settings.KB_MAX_ARTICLE_BODY_CHARS:,}."
+            f"{knowledge_conf().max_article_body_chars:,}."
         )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils import timezone
 from knowledge import roles
 from knowledge.announcements import announce_after_commit
 from knowledge.article_input import body_validate, category_and_tags_resolve, title_validate
+from knowledge.conf import knowledge_conf
 from knowledge.models import (
     Article,
     ArticleStatus,
@@ -269,7 +269,7 @@ def revision_publish(
     if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
         return article
     if (
-        settings.KB_REVIEW_FOUR_EYES
+        knowledge_conf().review_four_eyes
         and not self_review
         and revision.author_id is not None
         and revision.author_id == getattr(published_by, "pk", None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command, get_commands
@@ -17,6 +16,7 @@ from django.db import transaction
 
 from knowledge import announcements, import_services, importers, roles
 from knowledge.audience import Audience
+from knowledge.conf import knowledge_conf
 from knowledge.demo_data import SAMPLE_KB_DIR, assign_categories
 from knowledge.management.commands.import_kb import print_summary
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         admin = self._users()
         corpus = Path(opts["corpus"]) if opts["corpus"] else None
-        max_chars = settings.KB_MAX_ARTICLE_BODY_CHARS
+        max_chars = knowledge_conf().max_article_body_chars
         sample = importers.parse_path(SAMPLE_KB_DIR, fmt="markdown", max_body_chars=max_chars)
         # No index catch-up per import: the one rebuild below (or none with --no-index).
         with announcements.bulk_changes(announce=False):
