@@ -55,13 +55,33 @@ def test_demo_setup_runs_the_steps_in_one_process(tmp_path, monkeypatch):
 
     from insights.management.commands import demo_setup
 
-    ran = []
-    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append(name))
+    ran: list[tuple[str, ...]] = []
+    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append((name, *a)))
     dataset = tmp_path / "ds"
     dataset.mkdir()
     management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
-    assert ran == ["load_demo"]  # no queries.jsonl: no logs to seed
+    assert ran == [("load_demo",)]  # no queries.jsonl: no logs to seed; load_demo indexes
     (dataset / "queries.jsonl").write_text("{}\n")
     ran.clear()
     management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
-    assert ran == ["load_demo", "seed_demo_logs", "mine_logs"]
+    assert [step[0] for step in ran] == ["load_demo", "seed_demo_logs", "mine_logs"]
+    # One index build: seed_demo_logs' (after withholding), not load_demo's as well.
+    assert "--no-index" in ran[0]
+
+
+def test_demo_setup_rerun_with_logs_keeps_load_demos_index_build(tmp_path, monkeypatch, agent):
+    """Logs already seeded (a second `make demo`): seed_demo_logs does nothing, so load_demo
+    must build the index itself."""
+    import django.core.management as management
+
+    from insights.management.commands import demo_setup
+    from support.models import Interaction
+
+    Interaction.objects.create(question="q", answer_text="a", user=agent)
+    ran: list[tuple[str, ...]] = []
+    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append((name, *a)))
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    (dataset / "queries.jsonl").write_text("{}\n")
+    management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
+    assert ran[0] == ("load_demo",)
