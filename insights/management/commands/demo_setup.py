@@ -28,7 +28,8 @@ class Command(BaseCommand):
         io = {"stdout": self.stdout, "stderr": self.stderr}
         dataset = Path(opts["dataset"]) if opts["dataset"] else None
         with_logs = dataset is not None and (dataset / "queries.jsonl").is_file()
-        load_args = ["--corpus", opts["corpus"]] if opts["corpus"] else []
+        # The logins are in the banner `make demo` prints once the server answers.
+        load_args = ["--no-logins", *(["--corpus", opts["corpus"]] if opts["corpus"] else [])]
         if with_logs and not Interaction.objects.exists():
             # seed_demo_logs archives the withheld articles and then builds the index: that
             # one build is all the demo needs (a second, right after load_demo's, was 2 s of

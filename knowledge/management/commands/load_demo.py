@@ -43,6 +43,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-index", action="store_true", help="skip rebuild_index")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--no-logins",
+            action="store_true",
+            help="don't print the logins (`make demo` prints them in its final banner)",
+        )
 
     def handle(self, *args, **opts):
         admin = self._users()
@@ -70,7 +75,8 @@ class Command(BaseCommand):
                 self._import(sample, admin, "bundled sample KB", opts)
         if not opts["no_index"]:
             self._rebuild_index()
-        self._print_logins()
+        if not opts["no_logins"]:
+            self._print_logins()
 
     def _users(self):
         User = get_user_model()
