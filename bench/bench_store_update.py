@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.index import ChunkMeta, IndexParams, IndexStore, lexical_text
+from retrieval.dense_index import IndexParams
+from retrieval.index import IndexStore
 from retrieval.lexical import LexicalIndex, tokenize
+from retrieval.snapshot import ChunkMeta, lexical_text
 
 DIM = 384
 RESULTS = Path(__file__).parent / "results" / "store_update.json"

@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class Query:
     hits: list = field(default_factory=list)  # first-stage SearchHits (chunks for spans)
     signals: dict = field(default_factory=dict)
     candidates: list = field(default_factory=list)  # the second stage's Candidates
-    stats: object = None  # the snapshot's ArticleStats (shared by a snapshot's queries)
+    stats: Any = None  # the snapshot's ArticleStats (shared by a snapshot's queries)
 
 
 def fold_of(group: str) -> int:

@@ -13,12 +13,13 @@ import hashlib
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 
 from generation import safety
+from generation.conf import generation_conf
 from generation.prompts import PROMPT_VERSION
 from generation.types import Answer, Citation
+from retrieval.conf import retrieval_conf
 from retrieval.types import AUDIENCES, PUBLIC
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def key(question: str, audience: str) -> str | None:
     (a new index version) makes every cached answer stale at once; so are the settings that
     shape an answer.
     """
-    if settings.ANSWER_CACHE_SECONDS <= 0:
+    conf = generation_conf()
+    if conf.cache_seconds <= 0:
         return None
     from retrieval.services import current_index_version
 
@@ -47,14 +49,14 @@ def key(question: str, audience: str) -> str | None:
             version,
             PROMPT_VERSION,
             EXTRACTIVE_VERSION,
-            settings.LLM_BASE_URL,
-            settings.LLM_MODEL,
-            settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
-            settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
-            settings.ANSWER_CONFIDENCE_MODEL,
-            settings.SEARCH_MODE,
+            conf.llm.base_url,
+            conf.llm.model,
+            conf.min_confidence_public,
+            conf.min_confidence_internal,
+            conf.confidence_model,
+            retrieval_conf().search_mode,
             safety.ruleset_version(),
-            settings.ANSWER_MAX_SOURCES,
+            conf.max_sources,
         )
     )
     return f"kb:answer:{audience}:" + hashlib.sha256(material.encode()).hexdigest()
@@ -122,7 +124,7 @@ def put(key: str, answer: Answer) -> None:
         live = _live_article_revisions(shown, _audience(key))
         if len(live) != len(shown):
             return  # an article it shows was withdrawn while it was being answered
-        cache.set(key, {"answer": data, "articles": live}, settings.ANSWER_CACHE_SECONDS)
+        cache.set(key, {"answer": data, "articles": live}, generation_conf().cache_seconds)
     except Exception:
         logger.warning("answer cache unavailable", exc_info=True)
 

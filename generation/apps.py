@@ -24,13 +24,13 @@ class GenerationConfig(AppConfig):
     name = "generation"
 
     def ready(self) -> None:
-        from django.conf import settings
-
         from generation import safety_store
+        from generation.conf import llm_conf
 
         # Safety rules and responses come from the database (admin-editable) from now on.
         safety_store.install()
 
         # Say at start-up whether the configured LLM answers, without delaying start-up.
-        if settings.LLM_BASE_URL and settings.LLM_HEALTHCHECK_ON_STARTUP:
+        llm = llm_conf()
+        if llm.configured and llm.healthcheck_on_startup:
             threading.Thread(target=_log_llm_health, name="llm-health", daemon=True).start()

@@ -25,8 +25,6 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from django.conf import settings
-
 from generation import answer_cache, extractive, languages, safety, spans
 from generation import confidence as confidence_model
 from generation.answer_cache import EXTRACTIVE_VERSION, answer_from_dict
@@ -37,6 +35,7 @@ from generation.backends import (
     llm_configured,
 )
 from generation.citations import check_citations
+from generation.conf import generation_conf, llm_conf
 from generation.gate import GroundingGate, SupportFn, lexical_support
 from generation.prompts import (
     CANNOT_ANSWER,
@@ -68,10 +67,10 @@ def _validate(question: str, audience: str) -> str:
     if not isinstance(question, str) or not question.strip():
         raise ValueError("the question is empty")
     question = " ".join(question.split())
-    if len(question) > settings.KB_MAX_QUESTION_CHARS:
+    if len(question) > generation_conf().max_question_chars:
         raise ValueError(
             f"the question is too long ({len(question)} characters; "
-            f"at most {settings.KB_MAX_QUESTION_CHARS})"
+            f"at most {generation_conf().max_question_chars})"
         )
     return question
 
@@ -112,7 +111,7 @@ def _embedding_model_id() -> str:
 
 def _fitted_confidence() -> bool:
     """ANSWER_CONFIDENCE_MODEL=fitted, with the embedder the model was fitted with."""
-    return settings.ANSWER_CONFIDENCE_MODEL == "fitted" and confidence_model.applies_to(
+    return generation_conf().confidence_model == "fitted" and confidence_model.applies_to(
         _embedding_model_id()
     )
 
@@ -122,8 +121,8 @@ def min_confidence(audience: str) -> float:
     if _fitted_confidence():
         return confidence_model.fitted_threshold(audience)
     if audience == PUBLIC:
-        return settings.ANSWER_MIN_CONFIDENCE_PUBLIC
-    return settings.ANSWER_MIN_CONFIDENCE_INTERNAL
+        return generation_conf().min_confidence_public
+    return generation_conf().min_confidence_internal
 
 
 def _visible_hits(result: SearchResult, audience: str) -> list[SearchHit]:
@@ -203,7 +202,7 @@ def _answer_sources(sources: Sequence[Source]) -> list[Source]:
 
 
 def _token_events(text: str, *, reset: bool = False) -> Iterator[AnswerEvent]:
-    delay = settings.ANSWER_STREAM_DELAY_MS / 1000
+    delay = generation_conf().stream_delay_ms / 1000
     for i, delta in enumerate(extractive.stream_words(text)):
         data: dict[str, Any] = {"text": delta}
         if reset and i == 0:
@@ -305,7 +304,7 @@ def _stream(
             from retrieval import services as retrieval_services
 
             search_result = retrieval_services.search(
-                query, audience=audience, top_k=settings.ANSWER_SEARCH_TOP_K
+                query, audience=audience, top_k=generation_conf().search_top_k
             )
         except Exception:
             # A broken index must not break the chat: abstain honestly and log loudly.
@@ -321,7 +320,7 @@ def _stream(
         fallback_reason=fallback_reason,
         language=search_result.language or _question_language(question),
     )
-    sources = sources_from_hits(hits, max_sources=settings.ANSWER_MAX_SOURCES)
+    sources = sources_from_hits(hits, max_sources=generation_conf().max_sources)
     # A question in another language than the best article's: the extractive answer quotes
     # that article (labelled with its language) and is judged on the article's own words.
     cross_lingual = bool(hits) and answer.language != (hits[0].locale or "en")
@@ -380,7 +379,7 @@ def _stream(
         yield _done(answer, clock)
         return
     report = check_citations(
-        text, sources, min_support=settings.ANSWER_MIN_SUPPORT, question=quoted_question
+        text, sources, min_support=generation_conf().min_support, question=quoted_question
     )
     answer.backend = "extractive"
     answer.model = EXTRACTIVE_VERSION
@@ -425,23 +424,23 @@ def _llm_answer(
         question,
         sources,
         history=history,
-        max_context_tokens=settings.LLM_MAX_CONTEXT_TOKENS,
-        answer_tokens=settings.LLM_MAX_ANSWER_TOKENS,
-        history_turns=settings.ANSWER_HISTORY_TURNS,
+        max_context_tokens=llm_conf().max_context_tokens,
+        answer_tokens=llm_conf().max_answer_tokens,
+        history_turns=generation_conf().history_turns,
         language=answer.language,
     )
     gate = GroundingGate(
         prompt.sources,
-        min_support=settings.ANSWER_GATE_MIN_SUPPORT,
+        min_support=generation_conf().gate_min_support,
         support_fn=GATE_SUPPORT,
-        attribute_uncited=settings.ANSWER_GATE_ATTRIBUTE_UNCITED,
+        attribute_uncited=generation_conf().gate_attribute_uncited,
     )
     agents = audience != PUBLIC
     sent_any = False
     iterator = None
     try:
         backend = get_llm_backend()
-        stream = backend.stream(prompt.messages, max_tokens=settings.LLM_MAX_ANSWER_TOKENS)
+        stream = backend.stream(prompt.messages, max_tokens=llm_conf().max_answer_tokens)
         answer.model = backend.model
         iterator = iter(stream)
         for delta in iterator:
@@ -481,14 +480,14 @@ def _llm_answer(
         # An answer citing nothing is not grounded: treat it as garbage, not as an answer.
         answer.fallback_reason = "llm_uncited_answer"
         return "fallback", sent_any
-    if not report.released or report.surviving_share < settings.ANSWER_GATE_MIN_SURVIVING:
+    if not report.released or report.surviving_share < generation_conf().gate_min_surviving:
         answer.fallback_reason = "llm_gate_rejected"
         return "fallback", sent_any
     if tail:
         clock.mark_token()
         yield AnswerEvent("token", {"text": tail})
     checked = check_citations(
-        report.released_text, prompt.sources, min_support=settings.ANSWER_MIN_SUPPORT
+        report.released_text, prompt.sources, min_support=generation_conf().min_support
     )
     answer.backend = "llm"
     answer.model = stream.model or answer.model
@@ -541,7 +540,7 @@ def llm_health() -> dict[str, Any]:
     except LLMError as exc:
         return {
             "ok": False,
-            "backend": settings.LLM_BACKEND,
+            "backend": llm_conf().backend,
             "configured": True,
             "error": str(exc),
         }
@@ -558,5 +557,5 @@ def complete_json(
     """
     backend = get_llm_backend()
     return backend.complete_json(
-        messages, schema, max_tokens=max_tokens or settings.LLM_MAX_ANSWER_TOKENS * 2
+        messages, schema, max_tokens=max_tokens or llm_conf().max_answer_tokens * 2
     )

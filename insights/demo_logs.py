@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from knowledge import import_services, roles
 from knowledge import services as kb
+from knowledge.announcements import bulk_changes
 from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus
 
@@ -171,7 +172,7 @@ def seed_demo_logs(
     actor = seed_user()
     withheld = choose_withheld(ds, withhold, seed=seed)
     # index_rebuild() below is the one index catch-up for the import and the archiving.
-    with kb.bulk_changes(announce=False):
+    with bulk_changes(announce=False):
         ensure_corpus_loaded(dataset_dir, actor=actor)
         articles = {
             a.external_id: a for a in Article.objects.filter(external_id__in=list(ds.corpus))

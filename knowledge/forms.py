@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 
 from knowledge import importers
+from knowledge.conf import knowledge_conf
 from knowledge.models import ArticleStatus, AuditLog, Category, Visibility
 
 
@@ -24,7 +24,7 @@ class TranslationForm(forms.Form):
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]
-        limit = settings.KB_MAX_ARTICLE_BODY_CHARS
+        limit = knowledge_conf().max_article_body_chars
         if len(body) > limit:
             raise forms.ValidationError(
                 f"The body is {len(body):,} characters; the limit is {limit:,}."
@@ -55,7 +55,7 @@ class ArticleForm(forms.Form):
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]
-        limit = settings.KB_MAX_ARTICLE_BODY_CHARS
+        limit = knowledge_conf().max_article_body_chars
         if len(body) > limit:
             raise forms.ValidationError(
                 f"The body is {len(body):,} characters; the limit is {limit:,}. "

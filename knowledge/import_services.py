@@ -15,18 +15,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from knowledge.announcements import bulk_changes
+from knowledge.article_input import category_get_or_create, tags_get_or_create
 from knowledge.models import Article, ArticleStatus, AuditLog, Visibility
 from knowledge.services import (
     article_create,
     article_create_published,
     article_update_metadata,
-    bulk_changes,
-    category_get_or_create,
     require_editor,
     require_reviewer,
     revision_publish,
     revision_save,
-    tags_get_or_create,
 )
 
 

@@ -2,24 +2,24 @@
 
 Each service runs in one transaction, writes an audit entry, and announces published or
 withdrawn articles through `knowledge.signals` after commit, so indexing (in `retrieval`)
-never sees uncommitted rows and knowledge never imports the apps that index it.
+never sees uncommitted rows and knowledge never imports the apps that index it (that
+after-commit announcing, batched for imports, is `knowledge.announcements`; the checks of
+what an editor typed and the category/tag look-ups are `knowledge.article_input`).
 """
 
 from __future__ import annotations
 
-import threading
-import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from knowledge import roles
+from knowledge.announcements import announce_after_commit
+from knowledge.article_input import body_validate, category_and_tags_resolve, title_validate
+from knowledge.conf import knowledge_conf
 from knowledge.models import (
     Article,
     ArticleStatus,
@@ -31,34 +31,8 @@ from knowledge.models import (
     Visibility,
 )
 from knowledge.rendering import render_markdown
-from knowledge.signals import article_published, article_withdrawn, knowledge_bulk_changed
+from knowledge.signals import article_published, article_withdrawn
 from knowledge.slugs import slug_follow_published_title, unique_article_slug
-
-_bulk_state = threading.local()
-
-
-@contextmanager
-def bulk_changes(*, announce: bool = True) -> Iterator[None]:
-    """Hold back per-article announcements; send one `knowledge_bulk_changed` at the end.
-
-    Imports wrap their work in this, so 10,000 imported articles cause one index catch-up
-    (after commit) rather than 10,000 single-article index tasks. announce=False: the caller
-    rebuilds the index itself right after, so no catch-up is sent at all.
-    """
-    depth = getattr(_bulk_state, "depth", 0)
-    _bulk_state.depth = depth + 1
-    try:
-        yield
-    finally:
-        _bulk_state.depth = depth
-    if depth == 0 and announce:
-        transaction.on_commit(lambda: knowledge_bulk_changed.send(sender=Article))
-
-
-def _announce(signal: Any, article_id: int) -> None:
-    if getattr(_bulk_state, "depth", 0):
-        return
-    transaction.on_commit(lambda: signal.send(sender=Article, article_id=article_id))
 
 
 class EditConflict(Exception):
@@ -108,63 +82,7 @@ def require_reviewer(user: Any) -> None:
         raise PermissionDenied("Only reviewers and admins can approve and publish articles.")
 
 
-def _validate_body(body: str) -> None:
-    if not isinstance(body, str):
-        raise ValidationError("The article body must be text.")
-    if "\x00" in body:  # PostgreSQL text cannot store it: refuse before the INSERT fails
-        raise ValidationError("The article body contains a NUL character; remove it.")
-    if len(body) > settings.KB_MAX_ARTICLE_BODY_CHARS:
-        raise ValidationError(
-            f"The article body is {len(body):,} characters; the limit is "
-            f"{settings.KB_MAX_ARTICLE_BODY_CHARS:,}."
-        )
-
-
-def _validate_title(title: str) -> str:
-    title = (title or "").strip()
-    # Zero-width and direction-override characters (Unicode "format", Cf) show nothing.
-    if not "".join(ch for ch in title if unicodedata.category(ch) != "Cf" and not ch.isspace()):
-        raise ValidationError("An article needs a title (with visible characters).")
-    if "\x00" in title:
-        raise ValidationError("The title contains a NUL character; remove it.")
-    if len(title) > 300:
-        raise ValidationError("Titles are limited to 300 characters.")
-    return title
-
-
-def category_get_or_create(*, name: str) -> Category:
-    name = name.strip()[:200]
-    slug = slugify(name)[:200] or "general"
-    category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": name})
-    return category
-
-
-def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
-    tags = []
-    for name in names:
-        name = str(name).strip()[:100]
-        if not name:
-            continue
-        slug = slugify(name)[:100] or name.lower()
-        tag, _ = Tag.objects.get_or_create(slug=slug, defaults={"name": name})
-        tags.append(tag)
-    return tags
-
-
 _OPEN_STATES = (RevisionState.DRAFT, RevisionState.IN_REVIEW, RevisionState.REJECTED)
-
-
-def _category_and_tags(
-    *,
-    category: Category | None,
-    new_category: str,
-    tags: Iterable[Tag],
-    tag_names: Iterable[str],
-) -> tuple[Category | None, list[Tag]]:
-    """The category and tags an editor chose: objects, plus names found or created."""
-    if new_category.strip():
-        category = category_get_or_create(name=new_category)
-    return category, [*tags, *tags_get_or_create(names=tag_names)]
 
 
 def _supersede_open_revisions(article: Article, *, newest: Revision) -> None:
@@ -209,11 +127,11 @@ def article_create(
     resolved inside this transaction, so a refused create leaves no new rows behind.
     """
     require_editor(author)
-    title = _validate_title(title)
-    _validate_body(body)
+    title = title_validate(title)
+    body_validate(body)
     if visibility not in Visibility.values:
         raise ValidationError(f"Unknown visibility {visibility!r}: use public or internal.")
-    category, tags = _category_and_tags(
+    category, tags = category_and_tags_resolve(
         category=category, new_category=new_category, tags=tags, tag_names=tag_names
     )
     article = Article.objects.create(
@@ -259,8 +177,8 @@ def revision_save(
     article (optimistic concurrency): the caller shows the author's text back.
     """
     require_editor(author)
-    title = _validate_title(title)
-    _validate_body(body)
+    title = title_validate(title)
+    body_validate(body)
     locked = Article.objects.select_for_update().get(pk=article.pk)
     if locked.latest_revision_id != base_revision_id:
         latest = (
@@ -351,7 +269,7 @@ def revision_publish(
     if revision.state == RevisionState.PUBLISHED and article.published_revision_id == revision.pk:
         return article
     if (
-        settings.KB_REVIEW_FOUR_EYES
+        knowledge_conf().review_four_eyes
         and not self_review
         and revision.author_id is not None
         and revision.author_id == getattr(published_by, "pk", None)
@@ -401,7 +319,7 @@ def revision_publish(
         if source_number:
             article.translated_from_number = source_number
             article.save(update_fields=["translated_from_number"])
-    _announce(article_published, article.pk)
+    announce_after_commit(article_published, article.pk)
     return article
 
 
@@ -421,7 +339,7 @@ def article_archive(*, article: Article, archived_by: Any) -> Article:
     article.status = ArticleStatus.ARCHIVED
     article.save(update_fields=["status", "updated_at"])
     audit_record(actor=archived_by, action=AuditLog.Action.ARCHIVE, target=article)
-    _announce(article_withdrawn, article.pk)
+    announce_after_commit(article_withdrawn, article.pk)
     return article
 
 
@@ -438,7 +356,7 @@ def article_unarchive(*, article: Article, restored_by: Any) -> Article:
     article.save(update_fields=["status", "updated_at"])
     audit_record(actor=restored_by, action=AuditLog.Action.RESTORE, target=article)
     if article.published_revision_id:
-        _announce(article_published, article.pk)
+        announce_after_commit(article_published, article.pk)
     return article
 
 
@@ -528,7 +446,7 @@ def article_update_metadata(
         pk=article.pk, status=ArticleStatus.PUBLISHED, published_revision__isnull=False
     ).exists()
     if live:
-        _announce(article_published, article.pk)
+        announce_after_commit(article_published, article.pk)
     return article
 
 
@@ -577,7 +495,7 @@ def article_edit(
     new category or tags named here included).
     """
     require_editor(author)
-    category, tags = _category_and_tags(
+    category, tags = category_and_tags_resolve(
         category=category, new_category=new_category, tags=tags, tag_names=tag_names
     )
     latest = article.latest_revision

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from knowledge.conf import knowledge_conf
 from knowledge.models import Article, AuditLog
 from knowledge.services import article_create, audit_record, require_editor
 
@@ -33,9 +33,9 @@ def article_translation_create(
     require_editor(author)
     root = _translation_root(source)
     locale = (locale or "").strip().lower()
-    if locale not in settings.SEARCH_LANGUAGES:
+    if locale not in knowledge_conf().languages:
         raise ValidationError(
-            f"Unknown language {locale!r}: use one of {', '.join(settings.SEARCH_LANGUAGES)}."
+            f"Unknown language {locale!r}: use one of {', '.join(knowledge_conf().languages)}."
         )
     if locale == root.locale:
         raise ValidationError(f"The source article is already in {locale!r}.")

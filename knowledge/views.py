@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from knowledge import import_services, importers, roles, selectors, services, translations
 from knowledge.access import forbidden, reviewer_required, role_required
 from knowledge.audience import Audience
+from knowledge.conf import knowledge_conf
 from knowledge.diffing import diff_lines, diff_split, diff_stats
 from knowledge.forms import (
     ArticleFilterForm,
@@ -190,7 +190,7 @@ def article_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _form_context(form: ArticleForm) -> dict[str, Any]:
-    return {"form": form, "max_body_chars": settings.KB_MAX_ARTICLE_BODY_CHARS}
+    return {"form": form, "max_body_chars": knowledge_conf().max_article_body_chars}
 
 
 def _render_conflict(
@@ -222,7 +222,7 @@ def _render_conflict(
 @role_required()
 def preview(request: HttpRequest) -> HttpResponse:
     body = request.POST.get("body", "")
-    limit = settings.KB_MAX_ARTICLE_BODY_CHARS
+    limit = knowledge_conf().max_article_body_chars
     if len(body) > limit:
         return HttpResponse(
             f'<p class="error">The body is {len(body):,} characters; the limit is {limit:,}.</p>'
@@ -262,7 +262,7 @@ def article_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "audit": selectors.audit_for_article(article=article)[:10],
             "tags": list(article.tags.all()),
             "translations": selectors.article_translation_status(
-                article=article, languages=list(settings.SEARCH_LANGUAGES)
+                article=article, languages=list(knowledge_conf().languages)
             ),
             "source_article": article.translation_of,
         },
@@ -275,9 +275,9 @@ def article_translate(request: HttpRequest, pk: int) -> HttpResponse:
     source = _get_article(pk)
     root = source.translation_of or source
     status = selectors.article_translation_status(
-        article=root, languages=list(settings.SEARCH_LANGUAGES)
+        article=root, languages=list(knowledge_conf().languages)
     )
-    names = dict(settings.LANGUAGES)
+    names = knowledge_conf().language_names
     open_languages = [(s["locale"], names.get(s["locale"], s["locale"])) for s in status]
     open_languages = [
         c for c, s in zip(open_languages, status, strict=True) if s["state"] == "missing"
@@ -550,7 +550,7 @@ def _run_import(request: HttpRequest, form: ImportForm, upload: Any) -> Any:
         try:
             path = importers.unpack_upload(upload.name, upload, Path(tmp))
             parsed = importers.parse_path(
-                path, fmt=cd["format"], max_body_chars=settings.KB_MAX_ARTICLE_BODY_CHARS
+                path, fmt=cd["format"], max_body_chars=knowledge_conf().max_article_body_chars
             )
         except importers.ImportFormatError as exc:
             form.add_error("file", str(exc))

@@ -19,9 +19,9 @@ from knowledge.normalize import Lexicon, build_lexicon, normalize_body
 from retrieval.chunking import chunk_embedding_text, chunk_markdown, content_hash
 from retrieval.conf import retrieval_conf
 from retrieval.embedding import Embedder, get_embedder
-from retrieval.index import ChunkMeta
 from retrieval.language import base_language
 from retrieval.models import Chunk
+from retrieval.snapshot import ChunkMeta
 
 logger = logging.getLogger(__name__)
 

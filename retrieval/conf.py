@@ -11,13 +11,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-from retrieval.index import IndexParams
+from retrieval.dense_index import IndexParams
 
 
 @dataclass(frozen=True)
 class RetrievalConf:
     index_dir: Path
     index_store: str
+    embedding_backend: str
     index: IndexParams
     search_mode: str
     search_dense_weight: float
@@ -35,6 +36,7 @@ def retrieval_conf() -> RetrievalConf:
     return RetrievalConf(
         index_dir=Path(settings.INDEX_DIR),
         index_store=settings.INDEX_STORE,
+        embedding_backend=settings.EMBEDDING_BACKEND,
         index=IndexParams(
             ann_threshold=settings.INDEX_ANN_THRESHOLD,
             ann_kind=settings.INDEX_ANN_KIND,

@@ -23,8 +23,10 @@ import numpy as np
 from knowledge.normalize import build_lexicon, normalize_body
 from retrieval import engine
 from retrieval.chunking import TextChunk, chunk_embedding_text, chunk_markdown
+from retrieval.dense_index import IndexParams
 from retrieval.embedding import Embedder, embed_queries
-from retrieval.index import ChunkMeta, IndexParams, IndexStore, Snapshot, build_snapshot
+from retrieval.index import IndexStore
+from retrieval.snapshot import ChunkMeta, Snapshot, build_snapshot
 from retrieval.vocabulary import Vocabulary, kb_words
 
 MODES = ("lexical", "dense", "hybrid", "hybrid+rescore", "hybrid+rerank")

@@ -33,6 +33,7 @@ from retrieval.chunk_rows import (
 )
 from retrieval.chunking import content_hash
 from retrieval.conf import retrieval_conf
+from retrieval.dense_index import IndexParams
 from retrieval.embedding import (
     Embedder,
     embed_queries,
@@ -40,9 +41,9 @@ from retrieval.embedding import (
     get_multilingual_embedder,
     query_vector,
 )
-from retrieval.index import ChunkMeta, IndexParams, lexical_text
 from retrieval.language import base_language, detect_configured
 from retrieval.models import Chunk, TextEmbedding
+from retrieval.snapshot import ChunkMeta, lexical_text
 from retrieval.store import ChunkIndexStore, SearchableIndex, open_store
 from retrieval.types import SearchResult
 from retrieval.vocabulary import Vocabulary, kb_words

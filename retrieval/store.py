@@ -20,7 +20,9 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.index import ChunkMeta, IndexParams, IndexStore, get_store
+from retrieval.dense_index import IndexParams
+from retrieval.index import IndexStore, get_store
+from retrieval.snapshot import ChunkMeta
 from retrieval.vocabulary import Vocabulary
 
 

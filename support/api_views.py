@@ -20,7 +20,7 @@ from knowledge import roles
 from knowledge.audience import Audience
 from knowledge.models import Article
 from retrieval import services as retrieval
-from support import selectors, services, sse, threads
+from support import selectors, services, sse, thread_triage
 from support.api import (
     CONVERSATION_STAFF_FIELDS,
     ERRORS,
@@ -342,7 +342,7 @@ class MessageTriageView(BaseAPIView):
         message = get_object_or_404(Message, pk=message_pk, conversation=conversation)
         data = _validated(TriageCorrectionSerializer, request.data)
         try:
-            threads.triage_correct(message=message, intent=data["intent"], user=request.user)
+            thread_triage.triage_correct(message=message, intent=data["intent"], user=request.user)
         except DjangoValidationError as exc:
             raise _django_errors(exc) from exc
         message.refresh_from_db()

@@ -13,7 +13,7 @@ import email.policy
 import re
 from email.utils import parseaddr
 
-from support import threads
+from support import thread_links, threads
 from support.models import Conversation, Message
 
 _REQUEST_RE = re.compile(r"\[Request #(\d+)\]")
@@ -68,8 +68,8 @@ def inbound_email_receive(*, raw: bytes) -> Message:
     linked = False
     for token in _LINK_RE.findall(text):
         try:
-            linked = threads.thread_from_token(token).pk == conversation.pk
-        except threads.ThreadLinkError:
+            linked = thread_links.thread_from_token(token).pk == conversation.pk
+        except thread_links.ThreadLinkError:
             continue
         if linked:
             break

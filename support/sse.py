@@ -72,7 +72,7 @@ def ask_event_stream(
 def _done_payload(result, public_filter: bool, url_prefix: str | None, widget: bool) -> dict:
     from django.core import signing
 
-    from support import presenters, threads
+    from support import presenters, thread_links
 
     data = presenters.answer_for_portal(result.answer) if public_filter else result.answer.to_dict()
     data.pop("hits", None)
@@ -93,7 +93,7 @@ def _done_payload(result, public_filter: bool, url_prefix: str | None, widget: b
         payload["status"] = conversation.status
         if widget or conversation.customer_id is None:
             # Widget frames keep this to resume the thread; it is also the private link.
-            payload["thread"] = threads.thread_link_token(conversation)
+            payload["thread"] = thread_links.thread_link_token(conversation)
             payload["thread_url"] = f"/t/{payload['thread']}/"
         else:
             payload["thread_url"] = f"/requests/{conversation.pk}/"

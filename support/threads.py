@@ -1,9 +1,10 @@
 """The customer thread: one conversation per customer across portal, widget, API and e-mail.
 
 Every write on a conversation goes through here: the handoff state machine (with its reason
-and the summary the agent reads), customer and agent messages, internal notes, resolution,
-CSAT, and the private thread link. Agent replies reach the customer in-app and by e-mail
-(queued in the outbox).
+and the summary the agent reads), customer and agent messages, internal notes, resolution
+and CSAT. Agent replies reach the customer in-app and by e-mail (queued in the outbox).
+The private thread link is `support.thread_links`; how a customer message is stored with its
+triage, priority and SLA clocks is `support.thread_triage`.
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from support import outbox, triage, triage_store
-from support.conf import sla_targets
-from support.models import Channel, Conversation, Interaction, Message, Priority, TriageCorrection
+from support import outbox, triage
+from support.models import Channel, Conversation, Interaction, Message, Priority
+from support.thread_links import thread_link_url
+from support.thread_triage import customer_message_create, sla_retarget, sla_start
 from support.validation import (
     MAX_MESSAGE_CHARS,
     body_validate,
@@ -50,7 +50,6 @@ TRANSITIONS: dict[str, set[str]] = {
 NEEDS_ACTION = (S.WAITING_AGENT, S.REOPENED)
 # Reasons that put the conversation at the top of the queue.
 URGENT_REASONS = {R.SAFETY}
-THREAD_LINK_SALT = "support.thread"
 CSAT_SCORES = (1, 2, 3, 4, 5)
 
 
@@ -234,7 +233,7 @@ def conversation_handoff(
         conversation.handed_off_at = timezone.now()
         conversation.handoff_summary = handoff_summary_build(conversation=conversation)
         fields += ["handoff_reason", "handed_off_at", "handoff_summary"]
-        fields += _sla_start(conversation)
+        fields += sla_start(conversation)
         conversation.save(update_fields=fields)
         conversation_transition(
             conversation=conversation,
@@ -249,7 +248,7 @@ def conversation_handoff(
         )
         _mail_handoff_received(conversation)
     else:
-        fields += _sla_retarget(conversation) if "priority" in fields else []
+        fields += sla_retarget(conversation) if "priority" in fields else []
         conversation.save(update_fields=fields)
     return conversation
 
@@ -320,7 +319,7 @@ def conversation_create(
         handed_off_at=timezone.now(),
         handoff_summary=f"Question: {body[:500]}\nTried: no automatic answer.",
     )
-    _sla_start(conversation)
+    sla_start(conversation)
     conversation.save()
     message = customer_message_create(conversation=conversation, body=body, author=customer)
     if message.intent == "safety":  # a hazard is why a person must see it, whatever the form
@@ -339,7 +338,7 @@ def customer_reply(*, conversation: Conversation, body: str, user: Any = None) -
         conversation_transition(conversation=conversation, to=S.REOPENED)
         # A reopened request is a new wait for the customer: the SLA clocks start again.
         conversation.handed_off_at = timezone.now()
-        conversation.save(update_fields=["handed_off_at", *_sla_start(conversation)])
+        conversation.save(update_fields=["handed_off_at", *sla_start(conversation)])
     elif conversation.status in {S.AGENT_REPLIED, S.WAITING_CUSTOMER}:
         conversation_transition(conversation=conversation, to=S.WAITING_AGENT)
     elif conversation.status == S.BOT:
@@ -482,192 +481,3 @@ def csat_submit(*, conversation: Conversation, score: Any, comment: str = "") ->
         update_fields=["csat_score", "csat_comment", "csat_at", "csat_agent", "updated_at"]
     )
     return conversation
-
-
-# --- The private thread link ---------------------------------------------------------------
-
-
-class ThreadLinkError(Exception):
-    """A thread link that is forged, expired or revoked; the message says which."""
-
-
-def thread_link_token(conversation: Conversation) -> str:
-    """Signed, expiring (KB_THREAD_LINK_MAX_AGE_DAYS) and revocable (the nonce) link token."""
-    if not conversation.link_nonce:
-        conversation.link_nonce = secrets.token_urlsafe(12)
-        conversation.save(update_fields=["link_nonce"])
-    return signing.dumps(
-        {"c": conversation.pk, "n": conversation.link_nonce}, salt=THREAD_LINK_SALT
-    )
-
-
-def thread_link_url(conversation: Conversation) -> str:
-    return f"{settings.KB_SITE_URL}/t/{thread_link_token(conversation)}/"
-
-
-def thread_from_token(token: str) -> Conversation:
-    max_age = dt.timedelta(days=settings.KB_THREAD_LINK_MAX_AGE_DAYS)
-    try:
-        data = signing.loads(token, salt=THREAD_LINK_SALT, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise ThreadLinkError(
-            "This link has expired. Links to a conversation work for "
-            f"{settings.KB_THREAD_LINK_MAX_AGE_DAYS} days; ask us for a new one."
-        ) from exc
-    except signing.BadSignature as exc:
-        raise ThreadLinkError("This link is not valid. Check that it was copied whole.") from exc
-    pk = data.get("c") if isinstance(data, dict) else None
-    conversation = Conversation.objects.filter(pk=pk).first() if isinstance(pk, int) else None
-    if (
-        conversation is None
-        or not conversation.link_nonce
-        or conversation.link_nonce != data.get("n")
-    ):
-        raise ThreadLinkError("This link no longer works: it was replaced by a newer one.")
-    return conversation
-
-
-def thread_link_revoke(*, conversation: Conversation) -> Conversation:
-    """Every link sent so far stops working (a new one is made on the next mail)."""
-    conversation.link_nonce = secrets.token_urlsafe(12)
-    conversation.save(update_fields=["link_nonce"])
-    return conversation
-
-
-# --- Triage, priority and SLA ----------------------------------------------------------------
-
-
-@transaction.atomic
-def customer_message_create(
-    *,
-    conversation: Conversation,
-    body: str,
-    author: Any = None,
-    result: triage.Triage | None = None,
-) -> Message:
-    """The one way a customer message enters a thread: stored with its triage (support.triage),
-    which may raise the conversation's priority. `result`: a triage already made of `body`."""
-    if result is None:
-        earlier = conversation.messages.filter(role=Message.Role.CUSTOMER).count()
-        result = triage_store.triage_text(body, previous_contacts=earlier)
-    message = Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.CUSTOMER,
-        author=user_or_none(author),
-        body=body,
-        triage=result.to_dict(),
-        intent=result.intent,
-        urgency=result.urgency,
-        sentiment=result.sentiment,
-        priority=result.priority,
-    )
-    hazard_new = result.intent == "safety" and not conversation.urgent
-    if hazard_new:
-        conversation.urgent = True
-        conversation.save(update_fields=["urgent"])
-        verdict = result.safety
-        Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.SYSTEM,
-            internal=True,
-            body="Safety (urgent): the customer reports a hazard "
-            f"({verdict.get('category') or 'hazard'}, rule {verdict.get('rule') or '?'}). Tell "
-            "them to stop using and unplug the device if it is safe to, and to call emergency "
-            "services if anyone is in danger; no manual troubleshooting.",
-        )
-    conversation_triage_refresh(conversation=conversation)
-    return message
-
-
-def conversation_triage_refresh(*, conversation: Conversation) -> Conversation:
-    """Priority, intent and language from the customer messages: the most pressing one sets
-    them (among equals the earliest: the question that opened the thread, not a follow-up
-    like "the link expired"); a safety conversation is always URGENT."""
-    top = (
-        conversation.messages.filter(role=Message.Role.CUSTOMER, priority__isnull=False)
-        .order_by("priority", "created_at", "id")
-        .values("priority", "intent", "triage")
-        .first()
-    )
-    if top is None:
-        return conversation
-    priority = Priority.URGENT if conversation.urgent else int(top["priority"] or Priority.NORMAL)
-    language = str((top["triage"] or {}).get("language", ""))[:8]
-    fields = []
-    if (conversation.intent, conversation.language) != (top["intent"], language):
-        conversation.intent, conversation.language = top["intent"], language
-        fields += ["intent", "language"]
-    if priority != conversation.priority:
-        conversation.priority = priority
-        fields += ["priority", *_sla_retarget(conversation)]
-    if fields:
-        conversation.save(update_fields=fields)
-    return conversation
-
-
-def _sla_start(conversation: Conversation) -> list[str]:
-    """Start the SLA clocks at the handoff (targets by priority); the fields to save."""
-    start = conversation.handed_off_at or timezone.now()
-    targets = sla_targets()
-    conversation.first_response_at = None
-    conversation.first_response_due_at = start + targets.first_response(conversation.priority)
-    conversation.resolution_due_at = start + targets.resolution(conversation.priority)
-    return ["first_response_at", "first_response_due_at", "resolution_due_at"]
-
-
-def _sla_retarget(conversation: Conversation) -> list[str]:
-    """A new priority moves the running clocks' targets (still counted from the handoff)."""
-    if conversation.handed_off_at is None or conversation.first_response_due_at is None:
-        return []
-    targets = sla_targets()
-    start = conversation.handed_off_at
-    conversation.first_response_due_at = start + targets.first_response(conversation.priority)
-    conversation.resolution_due_at = start + targets.resolution(conversation.priority)
-    return ["first_response_due_at", "resolution_due_at"]
-
-
-@transaction.atomic
-def triage_correct(*, message: Message, intent: str, user: Any = None) -> TriageCorrection:
-    """An agent corrects a message's intent: stored, applied (priority included), and learnt
-    from (support.triage_store trains on corrections)."""
-    intents = triage_store.intents()
-    if message.role != Message.Role.CUSTOMER:
-        raise ValidationError("Only a customer's message has a triage to correct.")
-    if intent not in intents:
-        raise ValidationError(
-            f"Unknown intent {str(intent)[:40]!r}: choose one of {', '.join(sorted(intents))}."
-        )
-    correction = TriageCorrection.objects.create(
-        message=message,
-        previous_intent=message.intent,
-        intent=intent,
-        corrected_by=user_or_none(user),
-    )
-    urgency = message.urgency or "normal"
-    if intent != "safety" and urgency == "urgent":
-        urgency = "high"  # not a hazard after all, but it was alarming: keep it near the top
-    elif intent == "safety":
-        urgency = "urgent"
-    message.intent, message.urgency = intent, urgency
-    message.priority = triage.priority_for(intent=intent, urgency=urgency, intents=intents)
-    message.triage = {
-        **(message.triage or {}),
-        "intent": intent,
-        "intent_confidence": 1.0,
-        "confidence_band": "high",
-        "urgency": urgency,
-        "priority": message.priority,
-        "priority_name": triage.PRIORITY_NAMES[message.priority],
-        "corrected": True,
-        "predicted_intent": correction.previous_intent,
-    }
-    message.save(update_fields=["intent", "urgency", "priority", "triage"])
-    conversation = message.conversation
-    customer = conversation.messages.filter(role=Message.Role.CUSTOMER)
-    urgent = customer.filter(intent="safety").exists()
-    if urgent != conversation.urgent:
-        conversation.urgent = urgent
-        conversation.save(update_fields=["urgent"])
-    conversation_triage_refresh(conversation=conversation)
-    triage_store.invalidate()
-    return correction

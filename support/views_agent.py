@@ -19,7 +19,7 @@ from knowledge.audience import Audience
 from knowledge.models import Article
 from knowledge.selectors import article_list_for_audience
 from retrieval import services as retrieval
-from support import selectors, services, threads, triage_store
+from support import selectors, services, thread_links, thread_triage, threads, triage_store
 from support.models import ArticleFlag, Channel, Conversation, Interaction, Message, Priority
 from support.presenters import answer_html, group_sources, snippet_clean
 
@@ -353,7 +353,7 @@ def message_triage_correct(request: HttpRequest, pk: int, message_pk: int) -> Ht
     conversation = _conversation(pk)
     message = get_object_or_404(Message, pk=message_pk, conversation=conversation)
     try:
-        threads.triage_correct(
+        thread_triage.triage_correct(
             message=message, intent=request.POST.get("intent", ""), user=request.user
         )
     except ValidationError as exc:
@@ -367,7 +367,7 @@ def message_triage_correct(request: HttpRequest, pk: int, message_pk: int) -> Ht
 @agent_required
 def conversation_revoke_link(request: HttpRequest, pk: int) -> HttpResponse:
     """Every private link sent for this conversation stops working."""
-    threads.thread_link_revoke(conversation=_conversation(pk))
+    thread_links.thread_link_revoke(conversation=_conversation(pk))
     return redirect("support:agent_conversation", pk=pk)
 
 

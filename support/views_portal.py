@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from knowledge.audience import Audience
 from knowledge.models import Category
 from retrieval import services as retrieval
-from support import presenters, ratelimit, responses, selectors, services, sse, threads
+from support import presenters, ratelimit, responses, selectors, services, sse, thread_links
 from support.models import Channel, Conversation, Interaction
 from support.responses import requested_by_this_site
 
@@ -419,7 +419,7 @@ def answer_escalate(request: HttpRequest, pk: int) -> HttpResponse:
                     "conversation_id": conversation.pk,
                     "thread_url": f"/requests/{conversation.pk}/"
                     if conversation.customer_id
-                    else f"/t/{threads.thread_link_token(conversation)}/",
+                    else f"/t/{thread_links.thread_link_token(conversation)}/",
                 }
             ),
             content_type="application/json",

@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from knowledge import roles
-from support import presenters, selectors, threads
+from support import presenters, selectors, thread_links, threads
 from support.models import Conversation, Message
 
 
@@ -91,7 +91,7 @@ def _thread_page(
     return render(request, "support/portal/thread.html", context, status=status)
 
 
-def _link_error(request: HttpRequest, exc: threads.ThreadLinkError) -> HttpResponse:
+def _link_error(request: HttpRequest, exc: thread_links.ThreadLinkError) -> HttpResponse:
     return render(
         request, "support/portal/thread_link_error.html", {"message": str(exc)}, status=404
     )
@@ -148,14 +148,14 @@ def my_request_rate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _token_thread(token: str) -> Conversation:
-    return threads.thread_from_token(token)
+    return thread_links.thread_from_token(token)
 
 
 @require_GET
 def thread_by_link(request: HttpRequest, token: str) -> HttpResponse:
     try:
         conversation = _token_thread(token)
-    except threads.ThreadLinkError as exc:
+    except thread_links.ThreadLinkError as exc:
         return _link_error(request, exc)
     return _thread_page(request, conversation, base=f"/t/{token}/")
 
@@ -164,7 +164,7 @@ def thread_by_link(request: HttpRequest, token: str) -> HttpResponse:
 def thread_by_link_reply(request: HttpRequest, token: str) -> HttpResponse:
     try:
         conversation = _token_thread(token)
-    except threads.ThreadLinkError as exc:
+    except thread_links.ThreadLinkError as exc:
         return _link_error(request, exc)
     return _reply(request, conversation, f"/t/{token}/")
 
@@ -173,7 +173,7 @@ def thread_by_link_reply(request: HttpRequest, token: str) -> HttpResponse:
 def thread_by_link_rate(request: HttpRequest, token: str) -> HttpResponse:
     try:
         conversation = _token_thread(token)
-    except threads.ThreadLinkError as exc:
+    except thread_links.ThreadLinkError as exc:
         return _link_error(request, exc)
     if request.method == "GET":
         return _thread_page(request, conversation, base=f"/t/{token}/")

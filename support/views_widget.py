@@ -16,7 +16,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
-from support import ratelimit, responses, selectors, services, sse, threads
+from support import ratelimit, responses, selectors, services, sse, thread_links
 from support.models import Channel, Conversation, Interaction
 
 AUDIENCE = selectors.PORTAL_AUDIENCE
@@ -82,8 +82,8 @@ def _widget_thread(token: str) -> Conversation | None:
     if not token:
         return None
     try:
-        conversation = threads.thread_from_token(token)
-    except threads.ThreadLinkError:
+        conversation = thread_links.thread_from_token(token)
+    except thread_links.ThreadLinkError:
         return None
     return conversation if conversation.channel == Channel.WIDGET else None
 
@@ -120,7 +120,7 @@ def widget_escalate(request: HttpRequest, pk: int) -> HttpResponse:
             {
                 "ok": True,
                 "conversation_id": conversation.pk,
-                "thread_url": f"/t/{threads.thread_link_token(conversation)}/",
+                "thread_url": f"/t/{thread_links.thread_link_token(conversation)}/",
             }
         ),
         content_type="application/json",

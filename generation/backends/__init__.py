@@ -10,8 +10,6 @@ import importlib
 import logging
 from typing import Any
 
-from django.conf import settings
-
 from generation.backends.base import (
     ChatStream,
     Completion,
@@ -26,6 +24,7 @@ from generation.backends.base import (
     Usage,
 )
 from generation.backends.circuit import breaker_for
+from generation.conf import llm_conf
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ _discovered_models: dict[str, str] = {}
 
 def llm_configured() -> bool:
     """Is an LLM server configured (LLM_BASE_URL set)?"""
-    return bool(settings.LLM_BASE_URL)
+    return llm_conf().configured
 
 
 def backend_class(kind: str) -> type:
@@ -72,28 +71,29 @@ def backend_class(kind: str) -> type:
 
 def get_llm_backend() -> LLMBackend:
     """The configured LLM backend (cheap: clients and breakers are shared per process)."""
-    if not settings.LLM_BASE_URL:
+    conf = llm_conf()
+    if not conf.configured:
         raise LLMNotConfigured("LLM_BASE_URL is empty: the extractive answerer is in use")
-    base_url = settings.LLM_BASE_URL.rstrip("/")
-    kind = settings.LLM_BACKEND
+    base_url = conf.base_url.rstrip("/")
+    kind = conf.backend
     kwargs: dict[str, Any] = {
         "base_url": base_url,
-        "model": settings.LLM_MODEL or _discovered_models.get(base_url, ""),
-        "api_key": settings.LLM_API_KEY,
-        "connect_timeout": settings.LLM_CONNECT_TIMEOUT_SECONDS,
-        "read_timeout": settings.LLM_TIMEOUT_SECONDS,
-        "total_timeout": max(settings.LLM_TIMEOUT_SECONDS * 4, 60.0),
-        "max_retries": settings.LLM_MAX_RETRIES,
-        "backoff_s": settings.LLM_RETRY_BACKOFF_SECONDS,
-        "temperature": settings.LLM_TEMPERATURE,
+        "model": conf.model or _discovered_models.get(base_url, ""),
+        "api_key": conf.api_key,
+        "connect_timeout": conf.connect_timeout_seconds,
+        "read_timeout": conf.timeout_seconds,
+        "total_timeout": max(conf.timeout_seconds * 4, 60.0),
+        "max_retries": conf.max_retries,
+        "backoff_s": conf.retry_backoff_seconds,
+        "temperature": conf.temperature,
         "breaker": breaker_for(
             base_url,
-            failures=settings.LLM_CIRCUIT_FAILURES,
-            reset_s=settings.LLM_CIRCUIT_RESET_SECONDS,
+            failures=conf.circuit_failures,
+            reset_s=conf.circuit_reset_seconds,
         ),
     }
     if kind == "vllm":
-        kwargs["json_mode"] = settings.LLM_JSON_MODE
+        kwargs["json_mode"] = conf.json_mode
     backend = backend_class(kind)(**kwargs)
     if not backend.model:
         # LLM_MODEL unset: use the (first) model the server serves, asked once per process.

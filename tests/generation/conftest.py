@@ -73,8 +73,6 @@ def _answer_settings(settings) -> None:
     settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.2
     settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.1
     settings.ANSWER_STREAM_DELAY_MS = 0
-    # Unit tests score lexically; the embedding path is covered by the integration test.
-    settings.ANSWER_EXTRACTIVE_EMBEDDINGS = False
 
 
 def hit(

@@ -24,7 +24,6 @@ def _insights_settings(settings) -> None:
     settings.INSIGHTS_MIN_NEGATIVE_ANSWERS = 2
     settings.ANSWER_MIN_CONFIDENCE_PUBLIC = 0.2
     settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.1
-    settings.ANSWER_EXTRACTIVE_EMBEDDINGS = False
 
 
 def _at(days_ago: float, now: dt.datetime = NOW) -> dt.datetime:

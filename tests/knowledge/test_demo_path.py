@@ -40,6 +40,19 @@ def test_load_demo_no_index_builds_none(tmp_path, monkeypatch):
     assert calls == []
 
 
+def test_load_demo_prints_the_logins_unless_told_not_to(tmp_path):
+    corpus = str(tmp_path / "none.jsonl")
+    out = StringIO()
+    call_command("load_demo", "--no-index", "--corpus", corpus, stdout=out, stderr=StringIO())
+    assert "customer-demo-pass" in out.getvalue()
+    out = StringIO()
+    call_command(
+        "load_demo", "--no-index", "--no-logins", "--corpus", corpus,
+        stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    assert "demo-pass" not in out.getvalue() and "Demo logins" not in out.getvalue()
+
+
 def test_demo_banner_lists_every_face_and_login():
     out = StringIO()
     call_command("demo_banner", "--url", "http://127.0.0.1:8123", stdout=out)
@@ -55,13 +68,34 @@ def test_demo_setup_runs_the_steps_in_one_process(tmp_path, monkeypatch):
 
     from insights.management.commands import demo_setup
 
-    ran = []
-    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append(name))
+    ran: list[tuple[str, ...]] = []
+    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append((name, *a)))
     dataset = tmp_path / "ds"
     dataset.mkdir()
     management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
-    assert ran == ["load_demo"]  # no queries.jsonl: no logs to seed
+    # No queries.jsonl: no logs to seed, so load_demo indexes; its logins wait for the banner.
+    assert ran == [("load_demo", "--no-logins")]
     (dataset / "queries.jsonl").write_text("{}\n")
     ran.clear()
     management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
-    assert ran == ["load_demo", "seed_demo_logs", "mine_logs"]
+    assert [step[0] for step in ran] == ["load_demo", "seed_demo_logs", "mine_logs"]
+    # One index build: seed_demo_logs' (after withholding), not load_demo's as well.
+    assert "--no-index" in ran[0]
+
+
+def test_demo_setup_rerun_with_logs_keeps_load_demos_index_build(tmp_path, monkeypatch, agent):
+    """Logs already seeded (a second `make demo`): seed_demo_logs does nothing, so load_demo
+    must build the index itself."""
+    import django.core.management as management
+
+    from insights.management.commands import demo_setup
+    from support.models import Interaction
+
+    Interaction.objects.create(question="q", answer_text="a", user=agent)
+    ran: list[tuple[str, ...]] = []
+    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append((name, *a)))
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    (dataset / "queries.jsonl").write_text("{}\n")
+    management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
+    assert ran[0] == ("load_demo", "--no-logins")

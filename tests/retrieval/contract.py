@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from retrieval import engine
-from retrieval.index import ChunkMeta, lexical_text
+from retrieval.snapshot import ChunkMeta, lexical_text
 from retrieval.store import ChunkIndexStore, SearchableIndex
 from retrieval.vocabulary import Vocabulary
 

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from retrieval.index import ChunkMeta, DenseIndex, IndexParams, IndexStore, build_snapshot
+from retrieval.dense_index import DenseIndex, IndexParams
+from retrieval.index import IndexStore
+from retrieval.snapshot import ChunkMeta, build_snapshot
 
 
 def _vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

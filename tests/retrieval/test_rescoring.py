@@ -8,8 +8,8 @@ import pytest
 
 from knowledge.normalize import build_lexicon
 from retrieval import rescoring, services
-from retrieval.index import ChunkMeta
 from retrieval.models import Chunk
+from retrieval.snapshot import ChunkMeta
 from tests.factories import make_article
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval import services, spelling
-from retrieval.index import ChunkMeta
+from retrieval.snapshot import ChunkMeta
 from tests.factories import make_article
 
 SPELLER = spelling.Speller(

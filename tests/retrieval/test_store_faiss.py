@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.index import IndexParams, IndexStore
+from retrieval.dense_index import IndexParams
+from retrieval.index import IndexStore
 from retrieval.store import STORE_KINDS, ChunkIndexStore, open_store
 from tests.retrieval.contract import IndexStoreContract
 

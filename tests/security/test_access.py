@@ -135,7 +135,7 @@ def fill(route: str, world: World) -> str:
         ).replace("<path:object_id>", str(world.article.pk))
     if "<str:token>" in path:
         from support.models import Conversation
-        from support.threads import thread_link_token
+        from support.thread_links import thread_link_token
 
         conversation = Conversation.objects.get(pk=world.conversation_id)
         path = path.replace("<str:token>", thread_link_token(conversation))

@@ -84,7 +84,7 @@ def test_reimport_without_visibility_keeps_the_existing_value(reviewer, editor):
 @pytest.fixture
 def lagging_index(monkeypatch):
     """Publish/withdraw announcements are lost (broker down): the index keeps its version."""
-    monkeypatch.setattr(services, "_announce", lambda signal, article_id: None)
+    monkeypatch.setattr(services, "announce_after_commit", lambda signal, article_id: None)
 
 
 def test_cached_answer_is_not_served_after_its_article_is_archived(

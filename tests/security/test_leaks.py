@@ -316,7 +316,7 @@ def _lagging_index(monkeypatch) -> None:
     """Publish/withdraw announcements are lost (broker down): the index keeps its version."""
     from knowledge import services as kb
 
-    monkeypatch.setattr(kb, "_announce", lambda signal, article_id: None)
+    monkeypatch.setattr(kb, "announce_after_commit", lambda signal, article_id: None)
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from django.test import Client
 
 from insights.models import Suggestion
 from insights.services import mine_logs
+from knowledge import article_input
 from knowledge import services as knowledge
 from retrieval.services import index_rebuild
 from support import services as support_services
@@ -64,8 +65,8 @@ def hostile_world(users, settings):
         title=f"Reset password {PAYLOADS[0]}"[:300],
         body=f"## Steps {PAYLOADS[1]}\n\nReset your password from Settings. {PAYLOAD}\n",
         author=users.admin,
-        category=knowledge.category_get_or_create(name=f"Cat {PAYLOADS[2]}"[:200]),
-        tags=knowledge.tags_get_or_create(names=["tag-" + PAYLOADS[1][:80]]),
+        category=article_input.category_get_or_create(name=f"Cat {PAYLOADS[2]}"[:200]),
+        tags=article_input.tags_get_or_create(names=["tag-" + PAYLOADS[1][:80]]),
     )
     internal = knowledge.article_create_published(
         title=f"Internal reset {PAYLOADS[1]}",

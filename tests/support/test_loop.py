@@ -14,7 +14,7 @@ from django.test import Client
 
 from generation import services as generation
 from generation.types import Answer
-from support import outbox, services, threads
+from support import outbox, services, thread_links, threads
 from support.models import Conversation, Feedback, Interaction, Message, OutgoingEmail
 from tests.support.conftest import mail_text, sse_events
 
@@ -159,16 +159,16 @@ def _handed_off(client) -> Conversation:
 
 def test_thread_link_forged_expired_revoked_and_other_customers(client, kb, customer, settings):
     conversation = _handed_off(client)
-    token = threads.thread_link_token(conversation)
+    token = thread_links.thread_link_token(conversation)
     page = Client().get(f"/t/{token}/")
     assert page.status_code == 200 and PASSWORD_Q in page.content.decode()
     forged = Client().get(f"/t/{token[:-2]}xx/")
     assert forged.status_code == 404 and "not valid" in forged.content.decode()
     assert PASSWORD_Q not in forged.content.decode()
-    threads.thread_link_revoke(conversation=conversation)
+    thread_links.thread_link_revoke(conversation=conversation)
     revoked = Client().get(f"/t/{token}/")
     assert revoked.status_code == 404 and "no longer works" in revoked.content.decode()
-    fresh = threads.thread_link_token(conversation)
+    fresh = thread_links.thread_link_token(conversation)
     settings.KB_THREAD_LINK_MAX_AGE_DAYS = 1
     from unittest import mock
 

@@ -14,7 +14,16 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from support import selectors, services, smalltalk, threads, triage, triage_store
+from support import (
+    selectors,
+    services,
+    smalltalk,
+    thread_links,
+    thread_triage,
+    threads,
+    triage,
+    triage_store,
+)
 from support.models import Conversation, Interaction, Priority, TriageIntent
 from tests.support.conftest import sse_events
 
@@ -130,7 +139,7 @@ def test_smalltalk_is_the_one_greeting_detector_in_several_languages(classifier)
 
 
 def test_sla_targets_from_the_environment(monkeypatch):
-    from kb_platform.settings import env_minutes_by_priority
+    from kb_platform.env import env_minutes_by_priority
 
     default = {"urgent": 15, "high": 60, "normal": 240, "low": 1440}
     monkeypatch.setenv("X_SLA", "urgent=5, low=2880")
@@ -207,7 +216,7 @@ def test_thread_reply_and_emailed_reply_are_triaged():
     reply = conversation.messages.filter(role="customer").last()
     assert reply.sentiment == "negative" and reply.urgency == "high"
     assert conversation.priority == Priority.HIGH  # the angriest message sets it
-    link = threads.thread_link_url(conversation)
+    link = thread_links.thread_link_url(conversation)
     raw = (
         f"From: Carla <carla@example.com>\r\nSubject: Re: [Request #{conversation.pk}]\r\n"
         "Content-Type: text/plain; charset=utf-8\r\n\r\n"
@@ -303,7 +312,7 @@ def test_agent_correction_is_stored_applied_and_changes_later_predictions(agent)
     assert before != "returns_refunds"
     conversation = services.conversation_create(subject="X", body=text)
     message = conversation.messages.get(role="customer")
-    threads.triage_correct(message=message, intent="returns_refunds", user=agent)
+    thread_triage.triage_correct(message=message, intent="returns_refunds", user=agent)
     message.refresh_from_db()
     conversation.refresh_from_db()
     assert message.intent == "returns_refunds" and message.triage["corrected"] is True
@@ -316,7 +325,7 @@ def test_agent_correction_is_stored_applied_and_changes_later_predictions(agent)
         "returns_refunds"
     )
     with pytest.raises(ValidationError, match="Unknown intent"):
-        threads.triage_correct(message=message, intent="nonsense", user=agent)
+        thread_triage.triage_correct(message=message, intent="nonsense", user=agent)
 
 
 @pytest.mark.django_db
@@ -324,10 +333,10 @@ def test_correcting_a_false_hazard_lowers_the_priority(agent):
     conversation = services.conversation_create(subject="S", body="smoke is coming out of my TV")
     assert conversation.priority == Priority.URGENT and conversation.urgent
     message = conversation.messages.get(role="customer")
-    threads.triage_correct(message=message, intent="troubleshooting", user=agent)
+    thread_triage.triage_correct(message=message, intent="troubleshooting", user=agent)
     conversation.refresh_from_db()
     assert not conversation.urgent and conversation.priority == Priority.HIGH
-    threads.triage_correct(message=message, intent="safety", user=agent)
+    thread_triage.triage_correct(message=message, intent="safety", user=agent)
     conversation.refresh_from_db()
     assert conversation.urgent and conversation.priority == Priority.URGENT
 

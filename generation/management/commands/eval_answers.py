@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -95,11 +94,14 @@ def answer_dataset(
     """{'records': [...], 'settings': {...}} for every query, against a scratch KB."""
     from tqdm import tqdm
 
+    from generation.conf import generation_conf
     from generation.services import answer_question_stream, min_confidence
     from retrieval import engine, evaluation
+    from retrieval.conf import retrieval_conf
     from retrieval.embedding import get_embedder
     from retrieval.services import fusion_params, index_params
 
+    conf, retrieval = generation_conf(), retrieval_conf()
     embedder = evaluation.CachedEmbedder(embedder_factory() if embedder_factory else get_embedder())
     scratch = evaluation.index_corpus(corpus, embedder, params=index_params())
     records = []
@@ -111,11 +113,11 @@ def answer_dataset(
                 scratch.snapshot,
                 question,
                 audience="public",
-                top_k=settings.ANSWER_SEARCH_TOP_K,
-                mode=settings.SEARCH_MODE,
+                top_k=conf.search_top_k,
+                mode=retrieval.search_mode,
                 embedder=embedder,
                 fusion=fusion_params(),
-                max_query_chars=settings.SEARCH_MAX_QUERY_CHARS,
+                max_query_chars=retrieval.search_max_query_chars,
                 snippets=False,
             )
             try:
@@ -134,16 +136,16 @@ def answer_dataset(
     return {
         "records": records,
         "settings": {
-            "SEARCH_MODE": settings.SEARCH_MODE,
-            "EMBEDDING_BACKEND": settings.EMBEDDING_BACKEND,
+            "SEARCH_MODE": retrieval.search_mode,
+            "EMBEDDING_BACKEND": retrieval.embedding_backend,
             "embedding_model": embedder.model_id,
-            "ANSWER_MIN_CONFIDENCE_PUBLIC": settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
-            "ANSWER_CONFIDENCE_MODEL": settings.ANSWER_CONFIDENCE_MODEL,
+            "ANSWER_MIN_CONFIDENCE_PUBLIC": conf.min_confidence_public,
+            "ANSWER_CONFIDENCE_MODEL": conf.confidence_model,
             # The threshold in effect: the fitted model's own unless the formula applies.
             "public_abstention_threshold": min_confidence("public"),
-            "ANSWER_MAX_SOURCES": settings.ANSWER_MAX_SOURCES,
-            "LLM_BASE_URL": settings.LLM_BASE_URL,
-            "LLM_MODEL": settings.LLM_MODEL,
+            "ANSWER_MAX_SOURCES": conf.max_sources,
+            "LLM_BASE_URL": conf.llm.base_url,
+            "LLM_MODEL": conf.llm.model,
             "documents": len(corpus),
             "chunks": scratch.stats["chunks"],
         },

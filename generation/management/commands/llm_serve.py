@@ -7,9 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.conf import llm_conf
 from generation.local_server import DEFAULT_ALIAS, LOOPBACK, bundled_model_path, serve
 
 
@@ -21,15 +21,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--model", default=settings.LLM_LOCAL_MODEL_PATH, help="GGUF path")
-        parser.add_argument("--port", type=int, default=settings.LLM_LOCAL_PORT)
-        parser.add_argument("--threads", type=int, default=settings.LLM_LOCAL_THREADS)
-        parser.add_argument(
-            "--context", type=int, default=settings.LLM_LOCAL_CONTEXT_TOKENS, help="n_ctx"
-        )
+        llm = llm_conf()
+        parser.add_argument("--model", default=llm.local_model_path, help="GGUF path")
+        parser.add_argument("--port", type=int, default=llm.local_port)
+        parser.add_argument("--threads", type=int, default=llm.local_threads)
+        parser.add_argument("--context", type=int, default=llm.local_context_tokens, help="n_ctx")
         parser.add_argument(
             "--alias",
-            default=settings.LLM_MODEL or DEFAULT_ALIAS,
+            default=llm.model or DEFAULT_ALIAS,
             help="model id the server lists (set LLM_MODEL to the same)",
         )
 

@@ -55,6 +55,10 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
+        self.stdout.write(
+            f"Withholding {opts['withhold']} articles, building the search index and asking "
+            "the dataset's questions …"
+        )
         try:
             result = seed_demo_logs(
                 dataset_dir=opts["dataset"],

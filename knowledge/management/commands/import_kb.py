@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -12,6 +11,7 @@ from django.db import DatabaseError
 
 from knowledge import import_services, importers, roles
 from knowledge.audience import AUDIENCES, Audience
+from knowledge.conf import knowledge_conf
 
 
 def print_summary(command: BaseCommand, summary: import_services.ImportSummary) -> None:
@@ -64,7 +64,7 @@ class Command(BaseCommand):
                 )
         try:
             parsed = importers.parse_path(
-                path, fmt=opts["format"], max_body_chars=settings.KB_MAX_ARTICLE_BODY_CHARS
+                path, fmt=opts["format"], max_body_chars=knowledge_conf().max_article_body_chars
             )
         except importers.ImportFormatError as exc:
             raise CommandError(str(exc)) from exc

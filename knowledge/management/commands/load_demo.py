@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from knowledge import import_services, importers, roles, services
+from knowledge import announcements, import_services, importers, roles
 from knowledge.audience import Audience
+from knowledge.conf import knowledge_conf
 from knowledge.demo_data import SAMPLE_KB_DIR, assign_categories
 from knowledge.management.commands.import_kb import print_summary
 
@@ -43,14 +43,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-index", action="store_true", help="skip rebuild_index")
         parser.add_argument("--no-progress", action="store_true")
+        parser.add_argument(
+            "--no-logins",
+            action="store_true",
+            help="don't print the logins (`make demo` prints them in its final banner)",
+        )
 
     def handle(self, *args, **opts):
         admin = self._users()
         corpus = Path(opts["corpus"]) if opts["corpus"] else None
-        max_chars = settings.KB_MAX_ARTICLE_BODY_CHARS
+        max_chars = knowledge_conf().max_article_body_chars
         sample = importers.parse_path(SAMPLE_KB_DIR, fmt="markdown", max_body_chars=max_chars)
         # No index catch-up per import: the one rebuild below (or none with --no-index).
-        with services.bulk_changes(announce=False):
+        with announcements.bulk_changes(announce=False):
             if corpus and corpus.is_file():
                 self.stdout.write(f"Importing the corpus {corpus} …")
                 parsed = importers.parse_path(corpus, fmt="jsonl", max_body_chars=max_chars)
@@ -70,7 +75,8 @@ class Command(BaseCommand):
                 self._import(sample, admin, "bundled sample KB", opts)
         if not opts["no_index"]:
             self._rebuild_index()
-        self._print_logins()
+        if not opts["no_logins"]:
+            self._print_logins()
 
     def _users(self):
         User = get_user_model()
