@@ -11,10 +11,11 @@ hit@5 from ~0.70 to ~0.82 (bench/bench_multilingual.py).
 Chinese has no spaces: a question is cut into words by jieba (its dictionary ships in the
 package), and question words, pronouns and particles (如何, 什么, 可以, 吗, ...) are dropped:
 word by word, e5 maps them onto English filler ("manual ways", "whether any isn") that only
-blurs the rewrite. Each Chinese word keeps at most ZH_PER_WORD KB words. In
-bench/bench_multilingual.py this took zh hit@5 from 0.650 (character bigrams, 3 per word) to
-0.717; the choice among 47 segmentation x parameter settings is noisy at 60 questions (2-fold
-CV of the choice itself: 0.683, fold-wise numbers in bench/results/multilingual.json).
+blurs the rewrite. Each Chinese word keeps at most ZH_PER_WORD KB words. On the 60 DEV zh
+questions (bench/bench_multilingual.py, KB words on e5's query side as an index build makes
+them) this took zh hit@5 from 0.667 (character bigrams, 3 per word) to 0.767; the choice among
+47 segmentation x parameter settings is noisy at 60 questions (2-fold CV of the choice itself:
+0.683, fold-wise numbers in bench/results/multilingual.json).
 """
 
 from __future__ import annotations
