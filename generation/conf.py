@@ -56,6 +56,7 @@ class GenerationConf:
     gate_min_support: float
     gate_min_surviving: float
     gate_attribute_uncited: bool
+    gate_cross_lingual_min_cosine: float
     stream_delay_ms: int
     cache_seconds: int
 
@@ -100,6 +101,7 @@ def generation_conf() -> GenerationConf:
         gate_min_support=settings.ANSWER_GATE_MIN_SUPPORT,
         gate_min_surviving=settings.ANSWER_GATE_MIN_SURVIVING,
         gate_attribute_uncited=settings.ANSWER_GATE_ATTRIBUTE_UNCITED,
+        gate_cross_lingual_min_cosine=settings.ANSWER_GATE_CROSS_LINGUAL_MIN_COSINE,
         stream_delay_ms=settings.ANSWER_STREAM_DELAY_MS,
         cache_seconds=settings.ANSWER_CACHE_SECONDS,
     )

@@ -12,6 +12,10 @@ is then judged against the numbered sources of the prompt:
   reaches anyone;
 - its cited sources must support it: `support_fn(sentence, cited_sources) >= min_support`
   (default: the share of its content words found in the cited chunks), else "unsupported";
+  a sentence in another language than its cited chunks (an LLM answering a Spanish question
+  from English sources) shares few words with them, so with `cross_lingual` it may instead
+  pass on the multilingual embedder's cosine between it and the cited chunk
+  (`CrossLingualSupport`, threshold measured in bench/bench_crosslingual_gate.py);
 - a degenerate sentence (a small model looping: "Restart › Restart › Restart ...") is
   dropped ("repetitive"): word-set support cannot see repetition;
 - the NO_ANSWER sentinel is never released ("sentinel"), nor echoes of the prompt's own
@@ -31,6 +35,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from generation.citations import MARKER_RE, clean_markers, parse_markers, support
 from generation.prompts import CANNOT_ANSWER, Source
@@ -61,6 +67,9 @@ _NOT_A_PHONE = re.compile(r"^(?:\d{4}\s*[-/]\s*\d{4}|\d{1,3}(?:\.\d{1,3}){3})$")
 _NOT_A_DOMAIN = re.compile(r"\.(?:jpe?g|png|gif|pdf|txt|mp[34]|mkv|avi|zip|exe|html?)$", re.I)
 
 
+# A letter outside the Latin script (Han, Kana, Hangul, Cyrillic, ...): word overlap sees none.
+_UNREADABLE_LETTER = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f]")
+
 # Lines a model copies from the prompt's layout rather than answering.
 _SCAFFOLDING = re.compile(
     r"^\s*(?:(?:title|section|question|answer|visibility|source)\s*:|[<\[]\s*/?\s*(?:sources?|question|system)\b)",
@@ -71,6 +80,64 @@ _SCAFFOLDING = re.compile(
 def lexical_support(sentence: str, cited: Sequence[Source]) -> float:
     """Share of the sentence's content words found in the cited chunks (and their titles)."""
     return support(sentence, " ".join(f"{s.text} {s.title}" for s in cited))
+
+
+class CrossLingualSupport:
+    """Support of a sentence written in another language than its cited chunks (issue 15).
+
+    Word overlap cannot see that "El mando se empareja automáticamente" says what "the remote
+    pairs automatically" says; the multilingual embedder (multilingual-e5) puts the two close
+    together. A sentence whose detected language is none of its cited chunks' languages is
+    scored by its best cosine to one cited chunk (query side for the sentence, passage side for
+    the chunk, as the chunks are indexed), and passes at `min_cosine` or above. Sentences in
+    the sources' own language, or whose language is unsure, keep the word-overlap test only.
+    Chunk vectors are computed once per gate (lazily: most answers never need them).
+    """
+
+    kind = "cosine"
+
+    def __init__(
+        self,
+        *,
+        embed_sentences: Callable[[list[str]], np.ndarray],
+        embed_chunks: Callable[[list[str]], np.ndarray],
+        detect: Callable[[str], str],
+        min_cosine: float,
+    ) -> None:
+        self.embed_sentences = embed_sentences
+        self.embed_chunks = embed_chunks
+        self.detect = detect  # the sentence's language, "" when unsure
+        self.min_cosine = min_cosine
+        self._chunk_vectors: dict[int, np.ndarray] = {}
+
+    def applies(self, sentence: str, cited: Sequence[Source]) -> bool:
+        """True when the sentence is confidently in a language none of its sources is in."""
+        if not cited:
+            return False
+        language = self.detect(sentence)
+        return bool(language) and all(language != (s.locale or "en") for s in cited)
+
+    def score(self, sentence: str, cited: Sequence[Source]) -> float:
+        """The best cosine between the sentence and one of its cited chunks."""
+        todo = [s for s in cited if s.chunk_id not in self._chunk_vectors]
+        if todo:
+            vectors = self.embed_chunks([source_embedding_text(s) for s in todo])
+            for source, vector in zip(todo, vectors, strict=True):
+                self._chunk_vectors[source.chunk_id] = _unit(vector)
+        sentence_vector = _unit(self.embed_sentences([sentence])[0])
+        return max(float(sentence_vector @ self._chunk_vectors[s.chunk_id]) for s in cited)
+
+
+def source_embedding_text(source: Source) -> str:
+    """The chunk as the index embeds it: title, headings, text."""
+    parts = [source.title.strip(), source.heading_path.strip(), source.text.strip()]
+    return "\n".join(dict.fromkeys(p for p in parts if p))
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
 
 
 def fold(text: str) -> str:
@@ -146,6 +213,7 @@ class Verdict:
     released: bool
     reason: str = ""  # why it was dropped: uncited, unsupported, unknown_link, ...
     support: float = 0.0
+    support_kind: str = "lexical"  # "cosine": judged across languages (CrossLingualSupport)
     attributed: bool = False  # uncited by the model; the gate added the supporting source
 
 
@@ -186,10 +254,18 @@ class GateReport:
             out["attributed"] = attributed
         if include_text:
             out["dropped_sentences"] = [
-                {"text": v.text, "reason": v.reason, "support": round(v.support, 4)}
+                {
+                    "text": v.text,
+                    "reason": v.reason,
+                    "support": round(v.support, 4),
+                    "support_kind": v.support_kind,
+                }
                 for v in self.verdicts
                 if not v.released
             ]
+        cross_lingual = sum(v.support_kind == "cosine" and v.released for v in self.verdicts)
+        if cross_lingual:
+            out["released_cross_lingual"] = cross_lingual
         return out
 
 
@@ -203,8 +279,10 @@ class GroundingGate:
         min_support: float,
         support_fn: SupportFn = lexical_support,
         attribute_uncited: bool = False,
+        cross_lingual: CrossLingualSupport | None = None,
     ) -> None:
         self.attribute_uncited = attribute_uncited
+        self.cross_lingual = cross_lingual
         self.by_number = {s.number: s for s in sources}
         self.n_sources = max(self.by_number, default=0)
         self.min_support = min_support
@@ -306,22 +384,43 @@ class GroundingGate:
             verdict.reason = "repetitive"
             return verdict
         cited = [self.by_number[n] for n in numbers if n in self.by_number]
-        verdict.support = float(self.support_fn(plain, cited))
-        if verdict.support < self.min_support:
+        verdict.support, verdict.support_kind, supported = self._support(plain, cited)
+        if not supported:
             verdict.reason = "unsupported"
             return verdict
         verdict.released = True
         return verdict
 
+    def _support(self, plain: str, cited: Sequence[Source]) -> tuple[float, str, bool]:
+        """(score, kind, supported): word overlap first; across languages, the cosine.
+
+        Word overlap reads Latin-script words only: a Chinese claim used to get the vacuous
+        "nothing to check" 1.0 (or be judged on its one "HDMI") and pass whatever it said. A
+        sentence with such letters is now judged by the cosine whatever its language, and is
+        unsupported without the cross-lingual test.
+        """
+        unreadable = len(_UNREADABLE_LETTER.findall(plain)) >= 2
+        lexical = 0.0 if unreadable else float(self.support_fn(plain, cited))
+        if lexical >= self.min_support:
+            return lexical, "lexical", True
+        cross = self.cross_lingual
+        if cross is not None and cited and (unreadable or cross.applies(plain, cited)):
+            cosine = cross.score(plain, cited)
+            return cosine, cross.kind, cosine >= cross.min_cosine
+        return lexical, "lexical", False
+
     def _best_source(self, plain: str) -> int | None:
         """The number of the source that alone best supports the sentence, if it does."""
         if not content_terms(plain):
             return None
-        scored = [(self.support_fn(plain, [s]), -n) for n, s in self.by_number.items()]
-        if not scored:
-            return None
-        score, neg_number = max(scored)
-        return -neg_number if score >= self.min_support else None
+        # Word overlap outranks a cosine (scores on different scales); ties: the lower number.
+        passing = [
+            (kind == "lexical", score, -n)
+            for n, s in self.by_number.items()
+            for score, kind, ok in [self._support(plain, [s])]
+            if ok
+        ]
+        return -max(passing)[2] if passing else None
 
 
 def _repetitive(plain: str) -> bool:
@@ -345,6 +444,7 @@ def gate_text(
     min_support: float,
     support_fn: SupportFn = lexical_support,
     attribute_uncited: bool = False,
+    cross_lingual: CrossLingualSupport | None = None,
 ) -> GateReport:
     """Gate a whole reply (as one delta)."""
     gate = GroundingGate(
@@ -352,5 +452,6 @@ def gate_text(
         min_support=min_support,
         support_fn=support_fn,
         attribute_uncited=attribute_uncited,
+        cross_lingual=cross_lingual,
     )
     return gate.run([text])

@@ -101,6 +101,7 @@ class Source:
     text: str
     score: float = 0.0
     visibility: str = "public"  # "internal" sources are briefing for agents, never quoted
+    locale: str = "en"  # the chunk's language (the gate judges other-language claims apart)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from generation.backends import (
 )
 from generation.citations import check_citations
 from generation.conf import generation_conf, llm_conf
-from generation.gate import GroundingGate, SupportFn, lexical_support
+from generation.gate import CrossLingualSupport, GroundingGate, SupportFn, lexical_support
 from generation.prompts import (
     CANNOT_ANSWER,
     PROMPT_VERSION,
@@ -171,9 +171,39 @@ def sources_from_hits(hits: Sequence[SearchHit], *, max_sources: int) -> list[So
                     text=chunk.text,
                     score=chunk.score,
                     visibility=hit.visibility,
+                    locale=hit.locale or "en",
                 )
             )
     return sources
+
+
+def cross_lingual_support() -> CrossLingualSupport | None:
+    """The gate's test for sentences in another language than their sources (None: off).
+
+    Needs the multilingual embedder (MULTILINGUAL_EMBEDDING_BACKEND) and
+    ANSWER_GATE_CROSS_LINGUAL_MIN_COSINE below 1; a sentence's language is the configured
+    detector's, "" when it is unsure (then only word overlap judges it).
+    """
+    threshold = generation_conf().gate_cross_lingual_min_cosine
+    if threshold >= 1.0:
+        return None
+    from retrieval.embedding import embed_queries, get_multilingual_embedder
+    from retrieval.language import detect_configured
+
+    embedder = get_multilingual_embedder()
+    if embedder is None:
+        return None
+
+    def sentence_language(text: str) -> str:
+        detection = detect_configured(text)
+        return "" if detection.fallback else detection.language
+
+    return CrossLingualSupport(
+        embed_sentences=lambda texts: embed_queries(embedder, texts),
+        embed_chunks=embedder.embed,
+        detect=sentence_language,
+        min_cosine=threshold,
+    )
 
 
 def _question_language(question: str) -> str:
@@ -434,6 +464,7 @@ def _llm_answer(
         min_support=generation_conf().gate_min_support,
         support_fn=GATE_SUPPORT,
         attribute_uncited=generation_conf().gate_attribute_uncited,
+        cross_lingual=cross_lingual_support(),
     )
     agents = audience != PUBLIC
     sent_any = False

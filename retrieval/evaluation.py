@@ -151,20 +151,37 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 
 class CachedEmbedder:
-    """Memoises query vectors so tuning loops do not re-embed the same text."""
+    """Memoises vectors so tuning loops do not re-embed the same text.
+
+    Keeps the inner embedder's query side (e5's "query: " prefix) apart from its passage
+    side: hiding it made the multilingual bench embed the KB vocabulary as passages where a
+    real index build embeds it as queries (found 2026-12-02).
+    """
 
     def __init__(self, inner: Embedder):
         self.inner = inner
         self.model_id = inner.model_id
         self.dimension = inner.dimension
         self._memo: dict[str, np.ndarray] = {}
+        self._query_memo: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        return self._cached(texts, self._memo, self.inner.embed)
+
+    def embed_query(self, texts: list[str]) -> np.ndarray:
+        inner_query = getattr(self.inner, "embed_query", None)
+        if not callable(inner_query):
+            return self.embed(texts)
+        return self._cached(texts, self._query_memo, inner_query)
+
+    def _cached(self, texts: list[str], memo: dict[str, np.ndarray], embed) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in memo]
         if todo:
-            for text, vec in zip(todo, self.inner.embed(todo), strict=True):
-                self._memo[text] = vec
-        return np.vstack([self._memo[t] for t in texts]).astype(np.float32)
+            for text, vec in zip(todo, embed(todo), strict=True):
+                memo[text] = vec
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([memo[t] for t in texts]).astype(np.float32)
 
 
 @dataclass

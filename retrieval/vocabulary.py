@@ -7,6 +7,15 @@ nearest KB words, and that English rewrite runs through the English search (BM25
 second stage), whose ranking is fused with the multilingual leg's. Only words the KB uses can
 come out, so a rewrite never invents vocabulary; on the DEV TV questions it lifted foreign
 hit@5 from ~0.70 to ~0.82 (bench/bench_multilingual.py).
+
+Chinese has no spaces: a question is cut into words by jieba (its dictionary ships in the
+package), and question words, pronouns and particles (如何, 什么, 可以, 吗, ...) are dropped:
+word by word, e5 maps them onto English filler ("manual ways", "whether any isn") that only
+blurs the rewrite. Each Chinese word keeps at most ZH_PER_WORD KB words. On the 60 DEV zh
+questions (bench/bench_multilingual.py, KB words on e5's query side as an index build makes
+them) this took zh hit@5 from 0.667 (character bigrams, 3 per word) to 0.767; the choice among
+47 segmentation x parameter settings is noisy at 60 questions (2-fold CV of the choice itself:
+0.683, fold-wise numbers in bench/results/multilingual.json).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +37,20 @@ _UNICODE_WORD_RE = re.compile(r"\w+", re.UNICODE)
 _HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN_RE = re.compile(r"[A-Za-z][A-Za-z+\-]+")
 MAX_QUERY_WORDS = 24  # a long question's first words carry it; each word is one embedding
+# A Chinese word's nearest English KB words spread wider than a Spanish word's: two, not the
+# engine's three (tuning harness: zh hit@5 0.767 at 2 for min similarity 0.75-0.82, 0.733 at 3).
+ZH_PER_WORD = 2
+# What a Chinese question asks with rather than about (question words, pronouns, particles,
+# light verbs and prepositions): jieba keeps them as words, the KB has no English for them.
+_ZH_FUNCTION_WORDS_TEXT = """
+    如何 怎么 怎样 怎么样 怎么办 为什么 为何 什么 哪里 哪儿 哪个 哪些 在哪 在哪里 多少 几 是否
+    能否 可否 可以 能够 能 会 要 想 需要 应该 吗 呢 吧 啊 呀 嘛 么 我 我们 我的 你 你们 您 您的
+    他 她 它 它们 他们 的 地 得 了 着 过 和 与 及 以及 或 或者 还是 并 并且 而 而且 是 在 把 被
+    将 用 使用 通过 对 从 给 让 向 到 于 为 由 请 告诉 一下 这 那 这个 那个 这些 那些 有 没有
+    没 不 也 都 就 还 又 再 很 更 最 等 成 上 中 里 时 时候 一个 个 则 其 该 所 之 以 可 如果
+    当 后 前 就会 每
+"""
+ZH_FUNCTION_WORDS = frozenset(_ZH_FUNCTION_WORDS_TEXT.split())
 
 
 def kb_words(texts: list[str], *, min_count: int = 2, limit: int = 20_000) -> list[str]:
@@ -38,13 +62,35 @@ def kb_words(texts: list[str], *, min_count: int = 2, limit: int = 20_000) -> li
     return sorted(frequent[:limit])
 
 
+@lru_cache(maxsize=1)
+def _chinese_tokenizer():
+    """jieba's default tokenizer, loaded once (its dictionary: ~1 s, then cached on disk)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # it announces every dictionary load otherwise
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def chinese_words(text: str) -> list[str]:
+    """A Chinese question's content words (jieba), Latin-script names as they are (lower)."""
+    words: list[str] = []
+    for token in _chinese_tokenizer().lcut(text):
+        token = token.strip()
+        if _LATIN_RE.fullmatch(token):
+            words.append(token.lower())
+        elif len(token) >= 2 and _HAN_RUN_RE.fullmatch(token) and token not in ZH_FUNCTION_WORDS:
+            words.append(token)
+    return words
+
+
 def query_words(text: str, language: str) -> list[str]:
-    """The words of a foreign question to translate: Chinese as character bigrams."""
+    """The words of a foreign question to translate (Chinese: segmented by jieba)."""
     if language == "zh":
-        words: list[str] = []
-        for run in _HAN_RUN_RE.findall(text):
-            words.extend(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-        words.extend(w.lower() for w in _LATIN_RE.findall(text))
+        words = chinese_words(text)
     else:
         stop = _LANG_STOP_SETS.get(language, frozenset())
         words = [
@@ -75,6 +121,8 @@ class Vocabulary:
         words = query_words(text, language)
         if not words or not self.words:
             return ""
+        if language == "zh":
+            per_word = min(per_word, ZH_PER_WORD)
         similarity = np.asarray(embed_queries(words), dtype=np.float32) @ self.vectors.T
         out: list[str] = []
         for row in similarity:

@@ -79,3 +79,33 @@ def test_eval_command_rejects_a_folder_without_a_dataset(tmp_path):
 def test_load_dataset_limit(tmp_path):
     _write_dataset(tmp_path)
     assert len(load_dataset(tmp_path, limit=1).queries) == 1
+
+
+def test_the_cached_embedder_keeps_the_query_side_apart_and_embeds_each_text_once() -> None:
+    import numpy as np
+
+    from retrieval.embedding import embed_queries
+    from retrieval.evaluation import CachedEmbedder
+
+    class TwoSided:
+        model_id, dimension = "two-sided", 2
+
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, list[str]]] = []
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.calls.append(("passage", list(texts)))
+            return np.array([[1.0, 0.0]] * len(texts))
+
+        def embed_query(self, texts: list[str]) -> np.ndarray:
+            self.calls.append(("query", list(texts)))
+            return np.array([[0.0, 1.0]] * len(texts))
+
+    inner = TwoSided()
+    cached = CachedEmbedder(inner)
+    assert embed_queries(cached, ["tv"]).tolist() == [[0.0, 1.0]]  # the query side, not hidden
+    assert cached.embed(["tv", "tv"]).tolist() == [[1.0, 0.0], [1.0, 0.0]]
+    cached.embed_query(["tv"])
+    cached.embed(["tv"])
+    assert inner.calls == [("query", ["tv"]), ("passage", ["tv"])]  # each side once
+    assert cached.embed([]).shape == (0, 2)

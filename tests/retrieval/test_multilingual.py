@@ -8,7 +8,14 @@ import pytest
 from retrieval import embedding, language, services
 from retrieval.lexical import LexicalIndex, tokenize_for
 from retrieval.models import TextEmbedding
-from retrieval.vocabulary import Vocabulary, kb_words, query_words
+from retrieval.vocabulary import (
+    MAX_QUERY_WORDS,
+    ZH_FUNCTION_WORDS,
+    ZH_PER_WORD,
+    Vocabulary,
+    kb_words,
+    query_words,
+)
 from tests.factories import make_article
 
 LANGS = ("en", "es", "de", "fr", "zh")
@@ -145,8 +152,34 @@ def test_translation_picks_the_nearest_kb_words_above_the_threshold():
     assert vocab.translate("¿Cómo cambio la imagen y el sonido?", "es", embed) == "picture sound"
     assert vocab.translate("¿Qué tal?", "es", embed) == ""  # nothing close: no rewrite
     assert vocab.translate("", "es", embed) == ""
-    assert query_words("如何重置图像 HDMI", "zh")[:2] == ["如何", "何重"]
-    assert "hdmi" in query_words("如何重置图像 HDMI", "zh")
+
+
+def test_chinese_questions_are_cut_into_content_words():
+    """jieba words, without the question words and particles e5 would map onto filler."""
+    assert query_words("如何重置图像 HDMI", "zh") == ["重置", "图像", "hdmi"]
+    assert query_words("在哪里查看通知列表和设置？", "zh") == ["查看", "通知", "列表", "设置"]
+    assert query_words("可以选择动态模式吗？", "zh") == ["选择", "动态", "模式"]
+    # Control: the same characters as bigrams would include the question words.
+    assert "如何" not in query_words("如何重置图像", "zh") and "如何" in "如何重置图像"
+    for odd in ("", "😀😀😀", "\x00如何\x00", "？？？", "吗" * 5000, "Smart Hub"):
+        words = query_words(odd, "zh")
+        assert all(w and w not in ZH_FUNCTION_WORDS for w in words), (odd, words)
+    assert query_words("Smart Hub", "zh") == ["smart", "hub"]
+    assert len(query_words("重置图像设置 " * 500, "zh")) <= MAX_QUERY_WORDS
+
+
+def test_chinese_words_keep_at_most_two_kb_words_each():
+    kb = ["picture", "image", "photo", "sound"]
+    vectors = np.eye(4, dtype=np.float32)
+    vectors[1] = vectors[2] = vectors[0]  # three KB words equally close to 图像
+
+    def embed(words):
+        return np.vstack([vectors[0] if w == "图像" else np.eye(4)[3] for w in words])
+
+    vocab = Vocabulary(kb, vectors)
+    assert len(vocab.translate("图像", "zh", embed, per_word=3).split()) == ZH_PER_WORD == 2
+    # Control: a Spanish word keeps the engine's three.
+    assert len(vocab.translate("imagen", "es", lambda w: vectors[[0]], per_word=3).split()) == 3
 
 
 # -- search over the database (fake embedders: fast, deterministic) -------------------------
