@@ -39,6 +39,9 @@ def warm_up() -> float | None:
     had_connection = connection.connection is not None
     try:
         retrieval.search("warm up", audience=Audience.PUBLIC, top_k=1)
+        # An index without the multilingual leg (`make demo` builds English first): add it
+        # now, in the background, rather than on the first foreign question.
+        retrieval.add_missing_multilingual_leg()
     except Exception:  # a missing index or model must not stop the server from starting
         logger.warning("warm-up search failed; the first request pays the loading", exc_info=True)
     try:

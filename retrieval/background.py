@@ -56,3 +56,22 @@ def _run(name: str, run: Callable[[], Any]) -> None:
 def wait(timeout: float | None = 60) -> None:
     """Block until everything queued so far has run (tests, shutdown)."""
     submit("wait", lambda: None).result(timeout=timeout)
+
+
+def enqueue(task_name: str, *args: Any) -> None:
+    """Send an index task (retrieval.tasks): on the background thread when it is on and no
+    broker is configured, else to Celery (inline when eager: commands and tests). A broker
+    outage is logged, never raised into the publisher or the search that asked."""
+    from django.conf import settings
+
+    from retrieval import tasks
+
+    task = getattr(tasks, task_name)
+    if settings.CELERY_TASK_ALWAYS_EAGER and enabled():
+        # No broker, serving process: off the request thread.
+        submit(task_name, lambda: task.apply(args=args, throw=True))
+        return
+    try:
+        task.delay(*args)
+    except Exception:
+        logger.exception("could not enqueue %s%r: run rebuild_index later", task_name, args)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from knowledge.audience import Audience
 from knowledge.models import Article, ArticleStatus
-from retrieval import engine
+from retrieval import background, engine
 from retrieval.chunk_rows import LEXICON_FILE as LEXICON_FILE  # where the lexicon is kept
 from retrieval.chunk_rows import (
     article_embeddings,
@@ -148,12 +150,9 @@ def search(
         ml = get_multilingual_embedder()
         if ml is not None and ml.model_id == snapshot.ml_model_id:
             ml_embedder = _CachedQueries(ml)
-        elif ml is not None and snapshot.version not in _ml_rebuild_asked:
-            # An index from before the multilingual leg (or another model): this question
-            # runs without it while one rebuild (asked once per version) adds it.
-            _ml_rebuild_asked.add(snapshot.version)
-            logger.warning("index %s has no %s vectors: rebuilding", snapshot.version, ml.model_id)
-            _enqueue_rebuild()
+        else:
+            # This question runs without the leg while one rebuild adds it.
+            add_missing_multilingual_leg(snapshot)
     reranker = engine.get_reranker(conf.reranker_model) if mode == "hybrid+rerank" else None
     return engine.search_snapshot(
         snapshot,
@@ -174,6 +173,39 @@ def search(
 
 
 _ml_rebuild_asked: set[str] = set()
+# Full builds in this context leave the multilingual leg out (see english_only_builds).
+_english_only_builds: ContextVar[bool] = ContextVar("english_only_builds", default=False)
+
+
+@contextmanager
+def english_only_builds() -> Iterator[None]:
+    """Full index builds inside skip the multilingual leg; the serving process adds it in the
+    background after it starts (`add_missing_multilingual_leg` from the warm-up).
+
+    For `make demo`: e5 vectors for every chunk and KB word were about 190 of its 248 s of
+    index build on a busy 2-core box, all of it before the portal could answer anything.
+    """
+    token = _english_only_builds.set(True)
+    try:
+        yield
+    finally:
+        _english_only_builds.reset(token)
+
+
+def add_missing_multilingual_leg(snapshot: SearchableIndex | None = None) -> bool:
+    """Ask for one rebuild (once per index version) when the multilingual embedder is
+    configured and the current index has no vectors of it (an index built before the leg,
+    with another model, or English-only on purpose). True when a rebuild was asked."""
+    snapshot = snapshot if snapshot is not None else _store().current()
+    if snapshot is None or snapshot.version in _ml_rebuild_asked:
+        return False
+    ml = get_multilingual_embedder()
+    if ml is None or ml.model_id == snapshot.ml_model_id:
+        return False
+    _ml_rebuild_asked.add(snapshot.version)
+    logger.warning("index %s has no %s vectors: rebuilding", snapshot.version, ml.model_id)
+    _enqueue_rebuild()
+    return True
 
 
 def snippet_html(text: str, query: str) -> str:
@@ -223,12 +255,9 @@ class _QuerySide:
 
 
 def _enqueue_rebuild() -> None:
-    from retrieval.tasks import rebuild_index
-
-    try:
-        rebuild_index.delay()
-    except Exception:  # broker down: the next search tries again
-        logger.exception("could not enqueue rebuild_index")
+    # Off the request thread in the serving demo (a foreign question, or the warm-up, used
+    # to run the whole multilingual build inline); a broker outage: the next search asks.
+    background.enqueue("rebuild_index")
 
 
 # -- rebuild and incremental updates --------------------------------------------------------
@@ -325,7 +354,7 @@ def _multilingual_leg(
     """(vectors, model id, vocabulary) of the multilingual leg for a full build, or
     (None, "", None) when it is off or its model fails (English search unaffected)."""
     ml_embedder = get_multilingual_embedder()
-    if ml_embedder is None:
+    if ml_embedder is None or _english_only_builds.get():
         return None, "", None
     ml_vectors = _multilingual_vectors(texts, ml_embedder)
     if ml_vectors is None:

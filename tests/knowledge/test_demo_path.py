@@ -67,18 +67,28 @@ def test_demo_setup_runs_the_steps_in_one_process(tmp_path, monkeypatch):
     import django.core.management as management
 
     from insights.management.commands import demo_setup
+    from retrieval import services as retrieval
 
     ran: list[tuple[str, ...]] = []
-    monkeypatch.setattr(demo_setup, "call_command", lambda name, *a, **k: ran.append((name, *a)))
+    english_only: list[bool] = []
+
+    def fake_call(name, *a, **k):
+        ran.append((name, *a))
+        english_only.append(retrieval._english_only_builds.get())
+
+    monkeypatch.setattr(demo_setup, "call_command", fake_call)
     dataset = tmp_path / "ds"
     dataset.mkdir()
     management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
     # No queries.jsonl: no logs to seed, so load_demo indexes; its logins wait for the banner.
     assert ran == [("load_demo", "--no-logins")]
+    # The build before serving is English-only: the server adds the multilingual leg.
+    assert english_only == [True] and not retrieval._english_only_builds.get()
     (dataset / "queries.jsonl").write_text("{}\n")
     ran.clear()
     management.call_command("demo_setup", "--dataset", str(dataset), stdout=StringIO())
     assert [step[0] for step in ran] == ["load_demo", "seed_demo_logs", "mine_logs"]
+    assert english_only[-3:] == [True, True, False]  # mining builds nothing
     # One index build: seed_demo_logs' (after withholding), not load_demo's as well.
     assert "--no-index" in ran[0]
 

@@ -12,7 +12,7 @@ import pytest
 
 from retrieval import background
 from retrieval import services as retrieval
-from retrieval.apps import _enqueue
+from retrieval.background import enqueue
 from tests.factories import make_article
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,8 @@ def test_enqueue_returns_at_once_and_the_task_runs_after(in_background, monkeypa
 
     monkeypatch.setattr(retrieval, "article_index", slow_index)
     started = time.perf_counter()
-    _enqueue("index_article", 41)
-    _enqueue("index_article", 42)
+    enqueue("index_article", 41)
+    enqueue("index_article", 42)
     assert time.perf_counter() - started < 0.5
     assert done == []
     release.set()
@@ -51,7 +51,7 @@ def test_a_failing_background_task_is_logged_not_raised(in_background, monkeypat
         raise RuntimeError("embedder exploded")
 
     monkeypatch.setattr(retrieval, "article_index", broken)
-    _enqueue("index_article", 7)
+    enqueue("index_article", 7)
     background.wait()
     assert "background index_article failed" in caplog.text
 

@@ -236,6 +236,43 @@ def test_multilingual_vectors_are_stored_with_their_model_id(two_language_kb, se
 
 
 @pytest.mark.django_db
+def test_an_english_only_build_gets_its_multilingual_leg_once_the_server_asks(
+    two_language_kb, monkeypatch
+):
+    from retrieval import background
+
+    ml = embedding.get_multilingual_embedder()
+    assert ml is not None
+    with services.english_only_builds():  # what `make demo` builds before it serves
+        services.index_rebuild()
+    english_only = services._store().current()
+    assert english_only.ml_model_id == "" and english_only.ml_all is None
+    # English search is whole without it.
+    found = services.search("How do I connect my headphones?", audience="public")
+    assert found.hits[0].article_id == two_language_kb[0].pk
+    # The warm-up asks for the leg; in the serving demo the rebuild goes to the background
+    # thread, not inside the warm-up (or a request). Captured here, run after the asking
+    # returned (the thread itself cannot share the test's SQLite transaction).
+    queued: list = []
+    monkeypatch.setattr(background, "submit", lambda name, run: queued.append((name, run)))
+    background.enable()
+    try:
+        assert services.add_missing_multilingual_leg() is True
+        assert services.add_missing_multilingual_leg() is False  # once per index version
+    finally:
+        background.enable(False)
+    assert [name for name, _ in queued] == ["rebuild_index"]
+    assert services._store().current().version == english_only.version  # not built inline
+    queued[0][1]()
+    rebuilt = services._store().current()
+    assert rebuilt.version != english_only.version and rebuilt.ml_model_id == ml.model_id
+    assert services.add_missing_multilingual_leg() is False  # nothing missing now
+    # Control: outside the context a build has the leg straight away.
+    services.index_rebuild()
+    assert services._store().current().ml_model_id == ml.model_id
+
+
+@pytest.mark.django_db
 def test_rebuild_reuses_stored_multilingual_vectors(two_language_kb, monkeypatch):
     ml = embedding.get_multilingual_embedder()
     calls: list[int] = []

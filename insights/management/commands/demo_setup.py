@@ -13,6 +13,8 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from retrieval.services import english_only_builds
+
 
 class Command(BaseCommand):
     help = "Demo users, KB and index (load_demo); with --dataset also demo logs and mining."
@@ -35,11 +37,14 @@ class Command(BaseCommand):
             # one build is all the demo needs (a second, right after load_demo's, was 2 s of
             # re-reading every chunk and a second "index rebuilt" in the log).
             load_args.append("--no-index")
-        call_command("load_demo", *load_args, **io)
-        if dataset is None or not with_logs:
-            return
-        call_command(
-            "seed_demo_logs", "--dataset", str(dataset), "--withhold", str(opts["withhold"]),
-            "--if-empty", "--no-progress", **io,
-        )  # fmt: skip
+        # The demo's one build is English-only: the server adds the multilingual leg in the
+        # background once it is up (retrieval.services.english_only_builds).
+        with english_only_builds():
+            call_command("load_demo", *load_args, **io)
+            if dataset is None or not with_logs:
+                return
+            call_command(
+                "seed_demo_logs", "--dataset", str(dataset), "--withhold", str(opts["withhold"]),
+                "--if-empty", "--no-progress", **io,
+            )  # fmt: skip
         call_command("mine_logs", **io)
