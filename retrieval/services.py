@@ -203,7 +203,12 @@ def add_missing_multilingual_leg(snapshot: SearchableIndex | None = None) -> boo
     if ml is None or ml.model_id == snapshot.ml_model_id:
         return False
     _ml_rebuild_asked.add(snapshot.version)
-    logger.warning("index %s has no %s vectors: rebuilding", snapshot.version, ml.model_id)
+    logger.warning(
+        "index %s has no %s vectors: rebuilding to add them (until then non-English questions "
+        "are searched without the multilingual leg)",
+        snapshot.version,
+        ml.model_id,
+    )
     _enqueue_rebuild()
     return True
 
