@@ -498,7 +498,8 @@ def fit_confidence(
             rescored_order = [
                 (q.candidates[i].article_id, float(order_scores[i])) for i in by_score
             ]
-            signals = ranking_signals(q.text, q.candidates, rescored_order, q.stats)
+            top_row = q.feature_rows[int(by_score[0])]
+            signals = ranking_signals(q.text, rescored_order, q.stats, top_row)
         sources = _sources_for(q, order)
         # As the answer does for a simple question: passages of the best article only.
         sources = best_article_sources(sources)

@@ -525,11 +525,16 @@ def search_snapshot(
         if trace is not None:  # the bench fits the second stage on exactly these features
             trace["candidates"] = candidates
             trace["stats"] = feature_stats
-        rescored_order = stage.rerank(lexical_query, candidates)
+        top_features: dict[str, float] | None = None
+        if isinstance(stage, rescoring.FeatureRescorer):
+            rescored_order, rows = stage.rerank_with_features(lexical_query, candidates)
+            top_features = rows[rescored_order[0][0]] if rescored_order else None
+        else:
+            rescored_order = stage.rerank(lexical_query, candidates)
         rescored = dict(rescored_order)
         ranked = [a for a, _ in rescored_order] + ranked[len(head) :]
         signals = rescoring.ranking_signals(
-            lexical_query, candidates, rescored_order, feature_stats
+            lexical_query, rescored_order, feature_stats, top_features
         )
 
     reranked = False

@@ -268,15 +268,16 @@ def features(
 
 def ranking_signals(
     query: str,
-    candidates: Sequence[Candidate],
     rescored_order: Sequence[tuple[int, float]],
     stats: ArticleStats | None,
+    top_features: Mapping[str, float] | None,
 ) -> dict[str, float]:
     """What the abstention model reads from one ranking (engine and fit alike).
 
     The second stage's top logit, its margin and how the logits spread over the candidates
     (a question the KB lacks gets several middling candidates, not one clear one); with the
-    feature stage's statistics also the top article's features and how much of the question
+    feature stage's statistics also the top article's feature row (`top_features`, as the
+    stage computed it) and how much of the question
     the knowledge base has at all: question words no article uses, the rarest question word in
     the top article, the best coverage among the top three and the coverage of the top five
     together, and the KB's size. Added on 2026-12-02 with small KBs in the fit: out-of-fold
@@ -298,9 +299,8 @@ def ranking_signals(
     signals["logit_entropy"] = -sum((w / total) * math.log(w / total) for w in weights)
     if stats is None:
         return signals
-    by_id = {c.article_id: c for c in candidates}
     order = [article_id for article_id, _ in rescored_order]
-    signals.update(features(query, [by_id[order[0]]], stats)[0])
+    signals.update(top_features or {})
     q_terms = list(dict.fromkeys(tokenize(query)))
     if not q_terms:
         return signals
@@ -383,9 +383,17 @@ class FeatureRescorer:
         self.weights = weights or load_weights()
 
     def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[tuple[int, float]]:
+        return self.rerank_with_features(query, candidates)[0]
+
+    def rerank_with_features(
+        self, query: str, candidates: Sequence[Candidate]
+    ) -> tuple[list[tuple[int, float]], dict[int, dict[str, float]]]:
+        """The ranking, and each candidate's feature row by article id (the engine hands the
+        top one to `ranking_signals` instead of computing it again)."""
         rows = features(query, candidates, self.stats)
         scored = [
             (c.article_id, self.weights.score(row)) for c, row in zip(candidates, rows, strict=True)
         ]
         scored.sort(key=lambda pair: pair[1], reverse=True)
-        return scored
+        by_id = {c.article_id: row for c, row in zip(candidates, rows, strict=True)}
+        return scored, by_id

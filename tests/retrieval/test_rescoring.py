@@ -45,18 +45,21 @@ def test_ranking_signals_say_how_much_of_the_question_the_kb_holds() -> None:
         rescoring.Candidate(1, [1], lexical=2.0, dense=0.5, lexical_rank=0, dense_rank=1),
         rescoring.Candidate(2, [2], lexical=1.0, dense=0.6, lexical_rank=1, dense_rank=0),
     ]
-    clear = rescoring.ranking_signals("sleep timer", cands, [(1, 4.0), (2, -4.0)], stats)
+    stage = rescoring.FeatureRescorer(stats)
+    _, rows = stage.rerank_with_features("sleep timer", cands)
+    assert set(rows) == {1, 2} and set(rows[1]) == set(rescoring.FEATURES)
+    clear = rescoring.ranking_signals("sleep timer", [(1, 4.0), (2, -4.0)], stats, rows[1])
     assert clear["top_logit"] == 4.0 and clear["margin"] == 8.0
     assert clear["top_softmax"] > 0.99 and clear["logit_entropy"] < 0.01
     assert clear["unknown_term_idf"] == 0.0 and clear["rarest_term_in_top"] == 1.0
     assert clear["title_cov"] == 1.0  # the top article's own features come along
     # "refunds" is only in the internal article: public statistics do not know the word.
-    lacking = rescoring.ranking_signals("sleep timer refunds", cands, [(1, 0.1), (2, 0.0)], stats)
+    lacking = rescoring.ranking_signals("sleep timer refunds", [(1, 0.1), (2, 0.0)], stats, None)
     assert 0.0 < lacking["unknown_term_idf"] < 1.0
     assert lacking["rarest_term_in_top"] == 0.0  # the rarest word is the unknown one
     assert lacking["top3_body_cov"] == lacking["top5_body_cov"] < 1.0
     assert 0.5 < lacking["top_softmax"] < 0.6 and lacking["logit_entropy"] > 0.6
-    assert rescoring.ranking_signals("sleep timer", cands, [], stats) == {}
+    assert rescoring.ranking_signals("sleep timer", [], stats, rows[1]) == {}
 
 
 def test_linear_weights_order_candidates_and_round_trip(tmp_path) -> None:
