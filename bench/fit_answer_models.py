@@ -45,10 +45,6 @@ SMALL_KBS = ((2, 1), (8, 2), (30, 6))
 SMALL_KB_QUESTIONS = 60  # per dataset and size
 # Abstention: the highest threshold whose out-of-fold false refusals stay under these.
 MAX_FALSE_REFUSAL = {"public": 0.06, "internal": 0.03}
-# Which kinds of KB the threshold must hold that for. The small KBs only teach the model how
-# scores move with the KB's size: holding the threshold to their 42-44 answerable questions
-# each too made it so conservative that TV abstained 44% instead of 57% (2026-12-02).
-THRESHOLD_KINDS = ("full",)
 
 
 @dataclass
@@ -326,6 +322,23 @@ def confidence_row(signals: dict, span) -> dict:
     return confidence_features(signals, span)
 
 
+def asked_of(corpus: list[dict], questions: list[Query], embedder) -> list[Query]:
+    """Fresh copies of the questions, collected against a scratch index of `corpus` (a
+    manual without some articles, or a small KB sampled from one)."""
+    from retrieval import evaluation
+    from retrieval.services import index_params
+
+    scratch = evaluation.index_corpus(corpus, embedder, params=index_params())
+    try:
+        copies = [
+            Query(q.dataset, q.qid, q.text, q.group, q.relevant, q.reference) for q in questions
+        ]
+        _collect(scratch, copies, embedder, with_lexical=False)
+    finally:
+        scratch.folder.cleanup()
+    return copies
+
+
 def small_kb_queries(
     folder_name: str, corpus: list[dict], qs: list[Query], embedder
 ) -> list[tuple[Query, int, int]]:
@@ -335,9 +348,6 @@ def small_kb_queries(
     next few questions, none of whose articles it holds, are asked of it too (unanswerable).
     Seeded by the dataset name, so the fit is repeatable.
     """
-    from retrieval import evaluation
-    from retrieval.services import index_params
-
     rng = random.Random(folder_name)
     out: list[tuple[Query, int, int]] = []
     for size, per_kb in SMALL_KBS:
@@ -354,15 +364,7 @@ def small_kb_queries(
             kb = [d for d in corpus if d["id"] in gold] + fill
             if len(gold) > size or not all(q.relevant.keys() <= gold for q in inside):
                 continue
-            scratch = evaluation.index_corpus(kb, embedder, params=index_params())
-            try:
-                copies = [
-                    Query(q.dataset, q.qid, q.text, q.group, q.relevant, q.reference)
-                    for q in inside + outside
-                ]
-                _collect(scratch, copies, embedder, with_lexical=False)
-            finally:
-                scratch.folder.cleanup()
+            copies = asked_of(kb, inside + outside, embedder)
             out += [(c, 1, size) for c in copies[:per_kb]] + [(c, 0, size) for c in copies[per_kb:]]
     return out
 
@@ -413,15 +415,7 @@ def main() -> int:
             held = [q for q in qs if int(hashlib.sha1(q.qid.encode()).hexdigest(), 16) % 2 == half]
             gone = set().union(*(q.relevant for q in held)) if held else set()
             corpus = [d for d in dataset.corpus if d["id"] not in gone]
-            scratch = evaluation.index_corpus(corpus, embedder, params=index_params())
-            try:
-                copies = [
-                    Query(q.dataset, q.qid, q.text, q.group, q.relevant, q.reference) for q in held
-                ]
-                _collect(scratch, copies, embedder, with_lexical=False)
-                withheld += [(c, {}) for c in copies]
-            finally:
-                scratch.folder.cleanup()
+            withheld += [(c, {}) for c in asked_of(corpus, held, embedder)]
         small += small_kb_queries(folder.name, dataset.corpus, qs, embedder)
         print(f"collected {folder.name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
@@ -524,6 +518,7 @@ def fit_confidence(
         kinds.append(kind)
     x = _matrix(rows, CONFIDENCE_FEATURES)
     y = np.array(labels)
+    full = np.array([k == "full" for k in kinds])  # the manuals' rows, not the small KBs'
     prob = np.zeros(len(y))
     thresholds = {}
     fold_report = []
@@ -531,9 +526,9 @@ def fit_confidence(
         train = np.array([fold_of(g) != k for g in groups])
         params = _fit_logistic(x[train], y[train])
         p_train = 1 / (1 + np.exp(-_logit(x[train], params)))
-        kinds_train = np.array(kinds)[train]
+        binding = full[train]
         th = {
-            a: _threshold(p_train, y[train], m, kinds_train, THRESHOLD_KINDS)
+            a: _threshold(p_train[binding], y[train][binding], m)
             for a, m in MAX_FALSE_REFUSAL.items()
         }
         thresholds[k] = th
@@ -545,7 +540,6 @@ def fit_confidence(
         a: np.array([prob[i] < thresholds[fold_of(groups[i])][a] for i in range(len(y))])
         for a in MAX_FALSE_REFUSAL
     }
-    full = np.array([k == "full" for k in kinds])
 
     def rates(idx: np.ndarray) -> dict:
         return {
@@ -574,8 +568,7 @@ def fit_confidence(
     mu, sd, coef, intercept = _fit_logistic(x, y)
     p_all = 1 / (1 + np.exp(-_logit(x, (mu, sd, coef, intercept))))
     final_th = {
-        a: round(_threshold(p_all, y, m, np.array(kinds), THRESHOLD_KINDS), 4)
-        for a, m in MAX_FALSE_REFUSAL.items()
+        a: round(_threshold(p_all[full], y[full], m), 4) for a, m in MAX_FALSE_REFUSAL.items()
     }
     weights = {
         "names": list(CONFIDENCE_FEATURES),
@@ -593,19 +586,17 @@ def fit_confidence(
     return {"weights": weights, "report": report}
 
 
-def _threshold(
-    prob: np.ndarray, y: np.ndarray, max_false: float, kinds: np.ndarray, binding: Sequence[str]
-) -> float:
-    """The highest threshold refusing at most max_false of the answerable questions of each
-    binding kind of KB ("full": the manuals; "kbN": the small KBs of N articles)."""
-    best = math.inf
-    for kind in binding:
-        answerable = np.sort(prob[(y == 1) & (kinds == kind)])
-        if not len(answerable):
-            continue
-        k = math.floor(max_false * len(answerable))
-        best = min(best, float(answerable[k]) if k < len(answerable) else float(answerable[-1]))
-    return 0.0 if best == math.inf else best
+def _threshold(prob: np.ndarray, y: np.ndarray, max_false: float) -> float:
+    """The highest threshold refusing at most max_false of the answerable questions.
+
+    Called with the full manuals' rows only: the small KBs teach the model how scores move
+    with the KB's size, but holding the threshold to their 42-44 answerable questions each
+    too made it so conservative that TV abstained 44% instead of 57% (2026-12-02)."""
+    answerable = np.sort(prob[y == 1])
+    if not len(answerable):
+        return 0.0
+    k = math.floor(max_false * len(answerable))
+    return float(answerable[k]) if k < len(answerable) else float(answerable[-1])
 
 
 if __name__ == "__main__":
