@@ -41,6 +41,8 @@ import numpy as np
 from generation.citations import MARKER_RE, clean_markers, parse_markers, support
 from generation.prompts import CANNOT_ANSWER, Source
 from generation.text import content_terms, normalize_whitespace
+from retrieval.chunking import chunk_embedding_text
+from retrieval.embedding import l2_normalize
 
 SupportFn = Callable[[str, Sequence[Source]], float]
 
@@ -129,15 +131,14 @@ class CrossLingualSupport:
 
 
 def source_embedding_text(source: Source) -> str:
-    """The chunk as the index embeds it: title, headings, text."""
-    parts = [source.title.strip(), source.heading_path.strip(), source.text.strip()]
-    return "\n".join(dict.fromkeys(p for p in parts if p))
+    """The chunk as the index embeds it: title, headings, text (retrieval's own rule)."""
+    return chunk_embedding_text(
+        title=source.title, heading_path=source.heading_path, text=source.text
+    )
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+    return l2_normalize(vector)[0]
 
 
 def fold(text: str) -> str:
