@@ -1,7 +1,10 @@
 """Fit the three small models of the answer path on the DEV sets, by grouped cross-validation.
 
-1. the second ranking stage (`retrieval/rescoring_weights.json`): logistic regression over the
-   per-article features of the fused top 30 (label: the article is relevant per qrels);
+1. the second ranking stage: logistic regression over the per-article features of the fused
+   top 30 (`retrieval/rescoring_weights.json`; label: the article is relevant per qrels), and
+   the lambdarank trees that order the candidates (`retrieval/rescoring_order_model.json`,
+   LightGBM over the same rows, graded labels; their size chosen per outer fold by an inner
+   cross-validation on that fold's training questions, so the reported numbers are nested);
 2. the answer-span model (`generation/span_weights.json`): listwise softmax over every window
    of the top articles' sources (target: token-F1 of the window against the reference answer);
 3. the confidence model (`generation/confidence_weights.json`): logistic regression over the
@@ -17,6 +20,7 @@ three weight files and bench/results/answer_models.json). Only DEV data is read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -43,6 +47,14 @@ SPAN_STEPS = 1500
 # 260-article manual did not transfer to them (a two-article KB refused an obvious question).
 SMALL_KBS = ((2, 1), (8, 2), (30, 6))
 SMALL_KB_QUESTIONS = 60  # per dataset and size
+# The lambdarank trees' sizes the inner cross-validation chooses among (by mean nDCG@10):
+# LightGBM's small-data shape, fewer leaves with more trees, larger leaves.
+ORDER_MODEL_GRID = (
+    {"num_leaves": 7, "n_estimators": 200, "min_child_samples": 20},
+    {"num_leaves": 5, "n_estimators": 300, "min_child_samples": 20},
+    {"num_leaves": 7, "n_estimators": 200, "min_child_samples": 50},
+)
+INNER_FOLDS = 4
 # Abstention: the highest threshold whose out-of-fold false refusals stay under these.
 MAX_FALSE_REFUSAL = {"public": 0.06, "internal": 0.03}
 
@@ -78,6 +90,8 @@ def _collect(scratch, queries: list[Query], embedder, *, with_lexical: bool) -> 
     from retrieval import engine, rescoring
     from retrieval.services import fusion_params
 
+    # The candidates and their rows do not depend on the ordering model this fit replaces.
+    fusion = dataclasses.replace(fusion_params(), rescore_order="linear")
     for q in queries:
         trace: dict = {}
         engine.search_snapshot(
@@ -87,7 +101,7 @@ def _collect(scratch, queries: list[Query], embedder, *, with_lexical: bool) -> 
             top_k=engine.RESCORE_DEPTH,
             mode="hybrid+rescore",
             embedder=embedder,
-            fusion=fusion_params(),
+            fusion=fusion,
             trace=trace,
             snippets=False,
         )
@@ -102,7 +116,7 @@ def _collect(scratch, queries: list[Query], embedder, *, with_lexical: bool) -> 
             top_k=engine.RESCORE_DEPTH,
             mode="hybrid",
             embedder=embedder,
-            fusion=fusion_params(),
+            fusion=fusion,
             snippets=False,
         )
         q.first_stage_docs = [scratch.doc_ids[h.article_id] for h in first.hits]
@@ -116,7 +130,7 @@ def _collect(scratch, queries: list[Query], embedder, *, with_lexical: bool) -> 
                 top_k=10,
                 mode="lexical",
                 embedder=None,
-                fusion=fusion_params(),
+                fusion=fusion,
                 snippets=False,
             )
             q.lexical_docs = [scratch.doc_ids[h.article_id] for h in lex.hits]
@@ -140,7 +154,69 @@ def _logit(x: np.ndarray, params: tuple) -> np.ndarray:
 
 
 # -- 1. second stage ----------------------------------------------------------------------------
+def _fit_trees(queries: list[Query], config: dict):
+    """Lambdarank trees over the queries' candidate rows (deterministic: one thread, fixed
+    seed, no bagging), flattened for retrieval.rescoring's evaluator and checked against
+    LightGBM's own predictions."""
+    import lightgbm
+
+    from retrieval.rescoring import FEATURES, BoostedTrees
+
+    qs = [q for q in queries if q.feature_rows]
+    x = np.vstack([_matrix(q.feature_rows, FEATURES) for q in qs])
+    y = np.concatenate([[q.relevant.get(d, 0) for d in q.candidate_docs] for q in qs])
+    model = lightgbm.LGBMRanker(
+        learning_rate=0.05,
+        deterministic=True,
+        force_row_wise=True,
+        n_jobs=1,
+        random_state=0,
+        verbose=-1,
+        **config,
+    )
+    model.fit(x, y, group=[len(q.candidate_docs) for q in qs], feature_name=list(FEATURES))
+    trees = BoostedTrees.from_lightgbm_dump(
+        model.booster_.dump_model(),
+        source="bench/fit_answer_models.py: LightGBM lambdarank on TV+S10 DEV, "
+        + ", ".join(f"{k}={v}" for k, v in config.items()),
+    )
+    rows = [r for q in qs for r in q.feature_rows]
+    gap = np.abs(np.array(trees.scores(rows)) - model.booster_.predict(x)).max()
+    if gap > 1e-6:
+        raise RuntimeError(f"the flattened trees disagree with LightGBM by {gap}")
+    return trees
+
+
+def _order(q: Query, logits: np.ndarray, trees) -> list[int]:
+    """Candidate positions best first, as FeatureRescorer orders them (trees, then logit)."""
+    keys = np.array(trees.scores(q.feature_rows)) if trees is not None else logits
+    return list(np.lexsort((-logits, -keys)))
+
+
+def _choose_config(queries: list[Query]) -> tuple[dict, list[float]]:
+    """The ORDER_MODEL_GRID entry with the best inner-cross-validated mean nDCG@10."""
+    from retrieval.evaluation import ndcg_at
+
+    def inner(q: Query) -> int:
+        return int(hashlib.sha1(q.group.encode()).hexdigest(), 16) // FOLDS % INNER_FOLDS
+
+    means = []
+    for config in ORDER_MODEL_GRID:
+        scores = []
+        for j in range(INNER_FOLDS):
+            trees = _fit_trees([q for q in queries if inner(q) != j], config)
+            for q in queries:
+                if inner(q) == j and q.feature_rows:
+                    keys = np.array(trees.scores(q.feature_rows))
+                    order = [q.candidate_docs[i] for i in np.argsort(-keys, kind="stable")]
+                    scores.append(ndcg_at(order, q.relevant, 10))
+        means.append(float(np.mean(scores)))
+    return ORDER_MODEL_GRID[int(np.argmax(means))], [round(m, 4) for m in means]
+
+
 def fit_rescorer(queries: list[Query]) -> tuple[dict, dict[str, list[str]], list[tuple]]:
+    """The linear model and the ordering trees, out-of-fold; `fold_models` holds each fold's
+    (linear params, trees) for the confidence fit, which must see the engine's rankings."""
     from retrieval.evaluation import score_run
     from retrieval.rescoring import FEATURES
 
@@ -150,24 +226,32 @@ def fit_rescorer(queries: list[Query]) -> tuple[dict, dict[str, list[str]], list
         return _matrix(rows, FEATURES), np.array(labels)
 
     ranked: dict[str, list[str]] = {}
+    linear: dict[str, list[str]] = {}
     fold_models: list[tuple] = []
     fold_report = []
     for k in range(FOLDS):
-        params = _fit_logistic(*xy([q for q in queries if fold_of(q.group) != k]))
-        fold_models.append(params)
+        train = [q for q in queries if fold_of(q.group) != k]
+        params = _fit_logistic(*xy(train))
+        config, inner_means = _choose_config(train)
+        trees = _fit_trees(train, config)
+        fold_models.append((params, trees))
         held = [q for q in queries if fold_of(q.group) == k]
         for q in held:
             if not q.feature_rows:
-                ranked[q.qid] = []
+                ranked[q.qid] = linear[q.qid] = []
                 continue
-            scores = _logit(_matrix(q.feature_rows, FEATURES), params)
-            ranked[q.qid] = [q.candidate_docs[i] for i in np.argsort(-scores, kind="stable")]
+            logits = _logit(_matrix(q.feature_rows, FEATURES), params)
+            ranked[q.qid] = [q.candidate_docs[i] for i in _order(q, logits, trees)]
+            linear[q.qid] = [q.candidate_docs[i] for i in _order(q, logits, None)]
         qrels = {q.qid: q.relevant for q in held}
         fold_report.append(
             {
                 "fold": k,
                 "questions": len(held),
+                "order_model": config,
+                "inner_cv_ndcg@10_per_config": inner_means,
                 "rescored": _pick(score_run({q.qid: ranked[q.qid] for q in held}, qrels)),
+                "linear_order": _pick(score_run({q.qid: linear[q.qid] for q in held}, qrels)),
                 "hybrid": _pick(score_run({q.qid: q.first_stage_docs for q in held}, qrels)),
                 "lexical": _pick(score_run({q.qid: q.lexical_docs for q in held}, qrels)),
             }
@@ -181,7 +265,16 @@ def fit_rescorer(queries: list[Query]) -> tuple[dict, dict[str, list[str]], list
         "intercept": round(intercept, 6),
         "source": "bench/fit_answer_models.py: logistic regression on TV+S10 DEV, all folds",
     }
-    return {"weights": weights, "folds": fold_report}, ranked, fold_models
+    config, inner_means = _choose_config(queries)
+    order_model = _fit_trees(queries, config).to_dict()
+    report = {
+        "weights": weights,
+        "order_model": order_model,
+        "order_model_config": {"chosen": config, "inner_cv_ndcg@10_per_config": inner_means},
+        "folds": fold_report,
+        "linear_order_ranked": linear,
+    }
+    return report, ranked, fold_models
 
 
 def _pick(metrics: dict) -> dict:
@@ -423,6 +516,10 @@ def main() -> int:
     (REPO / "retrieval" / "rescoring_weights.json").write_text(
         json.dumps(rescorer["weights"], indent=1) + "\n", encoding="utf-8"
     )
+    # One tree per line: the file stays diffable without a 100,000-line indent.
+    (REPO / "retrieval" / "rescoring_order_model.json").write_text(
+        json.dumps(rescorer["order_model"]) + "\n", encoding="utf-8"
+    )
     spans, _chosen = fit_spans(queries, ranked)
     (REPO / "generation" / "span_weights.json").write_text(
         json.dumps(spans["weights"], indent=1) + "\n", encoding="utf-8"
@@ -439,7 +536,11 @@ def main() -> int:
         "embedding_model": embedder.model_id,
         "folds": FOLDS,
         "fold_grouping": "queries_meta.jsonl group (a question and its paraphrases together)",
-        "rescorer": {"folds": rescorer["folds"], **_rescorer_summary(queries, ranked)},
+        "rescorer": {
+            "order_model": rescorer["order_model_config"],
+            "folds": rescorer["folds"],
+            **_rescorer_summary(queries, ranked, rescorer["linear_order_ranked"]),
+        },
         "spans": spans["report"],
         "confidence": confidence["report"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -450,7 +551,9 @@ def main() -> int:
     return 0
 
 
-def _rescorer_summary(queries: list[Query], ranked: dict[str, list[str]]) -> dict:
+def _rescorer_summary(
+    queries: list[Query], ranked: dict[str, list[str]], linear: dict[str, list[str]]
+) -> dict:
     from retrieval.evaluation import ndcg_at, score_run
 
     out = {}
@@ -460,14 +563,20 @@ def _rescorer_summary(queries: list[Query], ranked: dict[str, list[str]]) -> dic
         resc = [ndcg_at(ranked[q.qid], q.relevant, 10) for q in qs]
         lex = [ndcg_at(q.lexical_docs, q.relevant, 10) for q in qs]
         hyb = [ndcg_at(q.first_stage_docs, q.relevant, 10) for q in qs]
+        lin = [ndcg_at(linear[q.qid], q.relevant, 10) for q in qs]
+        hit1 = [float(bool(ranked[q.qid]) and ranked[q.qid][0] in q.relevant) for q in qs]
+        lin1 = [float(bool(linear[q.qid]) and linear[q.qid][0] in q.relevant) for q in qs]
         out[ds] = {
             "out_of_fold": {
                 "rescored": _pick(score_run({q.qid: ranked[q.qid] for q in qs}, qrels)),
+                "linear_order": _pick(score_run({q.qid: linear[q.qid] for q in qs}, qrels)),
                 "hybrid": _pick(score_run({q.qid: q.first_stage_docs for q in qs}, qrels)),
                 "lexical": _pick(score_run({q.qid: q.lexical_docs for q in qs}, qrels)),
             },
             "ndcg@10_rescored_minus_lexical": paired_bootstrap(resc, lex),
             "ndcg@10_rescored_minus_hybrid": paired_bootstrap(resc, hyb),
+            "ndcg@10_rescored_minus_linear_order": paired_bootstrap(resc, lin),
+            "hit@1_rescored_minus_linear_order": paired_bootstrap(hit1, lin1),
         }
     return out
 
@@ -484,15 +593,13 @@ def fit_confidence(
     from generation.extractive import best_article_sources
     from retrieval.rescoring import FEATURES, ranking_signals
 
-    def row_for(q: Query, order_scores: np.ndarray | None, order: list[str]) -> dict:
+    def row_for(q: Query, logits: np.ndarray | None, positions: list[int]) -> dict:
         signals: dict[str, float] = {"top_logit": -10.0, "margin": 0.0}
-        if order_scores is not None and len(order_scores):
+        order = [q.candidate_docs[i] for i in positions]
+        if logits is not None and len(logits):
             # The engine's signals, from this fold's ranking (retrieval.rescoring).
-            by_score = np.argsort(-order_scores, kind="stable")
-            rescored_order = [
-                (q.candidates[i].article_id, float(order_scores[i])) for i in by_score
-            ]
-            top_row = q.feature_rows[int(by_score[0])]
+            rescored_order = [(q.candidates[i].article_id, float(logits[i])) for i in positions]
+            top_row = q.feature_rows[int(positions[0])]
             signals = ranking_signals(q.text, rescored_order, q.stats, top_row)
         sources = _sources_for(q, order)
         # As the answer does for a simple question: passages of the best article only.
@@ -500,11 +607,12 @@ def fit_confidence(
         span = span_model.best_span(q.text, sources) if sources else None
         return confidence_row(signals, span)
 
-    def scored(q: Query) -> tuple[np.ndarray | None, list[str]]:
+    def scored(q: Query) -> tuple[np.ndarray | None, list[int]]:
         if not q.feature_rows:
             return None, []
-        s = _logit(_matrix(q.feature_rows, FEATURES), fold_models[fold_of(q.group)])
-        return s, [q.candidate_docs[i] for i in np.argsort(-s, kind="stable")]
+        params, trees = fold_models[fold_of(q.group)]
+        logits = _logit(_matrix(q.feature_rows, FEATURES), params)
+        return logits, _order(q, logits, trees)
 
     rows, labels, groups, datasets, kinds = [], [], [], [], []
     asked = [(q, 1, "full") for q in queries] + [(q, 0, "full") for q, _ in withheld]
@@ -556,6 +664,9 @@ def fit_confidence(
             "answerable": int((idx & (y == 1)).sum()),
             "unanswerable": int((idx & (y == 0)).sum()),
             **rates(idx),
+            # How well the model separates, whatever the threshold: comparable across fits,
+            # which the rates above (at thresholds chosen in-fold) are not.
+            "separation": _separation(prob[idx], y[idx]),
         }
     for size, _ in SMALL_KBS:
         idx = np.array([k == f"kb{size}" for k in kinds])
@@ -584,6 +695,21 @@ def fit_confidence(
     }
     report["shipped_thresholds"] = final_th
     return {"weights": weights, "report": report}
+
+
+def _separation(prob: np.ndarray, y: np.ndarray) -> dict:
+    """ROC AUC of the out-of-fold probabilities, and the share of unanswerable questions
+    abstained where the out-of-fold curve refuses 8% of the answerable ones (the issue's
+    operating point; the threshold is read off this curve, so it is not a shipped number)."""
+    pos, neg = prob[y == 1], prob[y == 0]
+    if not len(pos) or not len(neg):
+        return {}
+    auc = float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+    at = _threshold(prob, y, 0.08)
+    return {
+        "roc_auc": round(auc, 4),
+        "abstained_at_8pct_refused": round(float((neg < at).mean()), 4),
+    }
 
 
 def _threshold(prob: np.ndarray, y: np.ndarray, max_false: float) -> float:

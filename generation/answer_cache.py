@@ -55,6 +55,7 @@ def key(question: str, audience: str) -> str | None:
             conf.min_confidence_internal,
             conf.confidence_model,
             retrieval_conf().search_mode,
+            retrieval_conf().rescore_order_model,
             safety.ruleset_version(),
             conf.max_sources,
         )

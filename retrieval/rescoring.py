@@ -8,6 +8,13 @@ coverage (title, heading path and the article's first words apart from the body:
 questions reuse section-title words). The weights live in `rescoring_weights.json` beside
 this module and are refitted by the bench; a deployment with a cross-encoder plugs it in as
 another `SecondStage` (see `retrieval.engine.get_second_stage`).
+
+The order among the candidates comes from a second model over the same rows: gradient-boosted
+trees fitted with LightGBM's lambdarank objective (`rescoring_order_model.json`, evaluated here
+in numpy, so no LightGBM at run time). The linear model's logit stays each candidate's score:
+it is calibrated across questions (the abstention model reads it), while lambdarank scores are
+only comparable within one question. (Out-of-fold 2026-12-02, nested choice of the trees' size:
+TV hit@1 0.733 -> see bench/results/answer_models.json "rescorer".)
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from retrieval.index import ChunkMeta
 from retrieval.lexical import tokenize
 from retrieval.store import SearchableIndex
 
 WEIGHTS_FILE = Path(__file__).with_name("rescoring_weights.json")
+ORDER_MODEL_FILE = Path(__file__).with_name("rescoring_order_model.json")
 # Leading words of an article that act as its lead/heading (manual sections start with it).
 LEAD_WORDS = 24
 
@@ -367,6 +377,122 @@ def load_weights(path: str = str(WEIGHTS_FILE)) -> LinearWeights:
     return LinearWeights.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+@dataclass(frozen=True)
+class BoostedTrees:
+    """A sum of regression trees (LightGBM's dump, flattened): all trees walk all rows at once.
+
+    Node arrays are shared by every tree; `roots` holds each tree's first node. An internal
+    node sends a row left when its feature value is <= the threshold (the only decision the
+    fit exports: it refuses models with categorical splits or missing-value routing); a leaf
+    has feature -1 and its value in `value`.
+    """
+
+    names: tuple[str, ...]
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    depth: int
+    source: str = ""
+
+    def scores(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
+        """The model's score for each feature row (only the order within a question means
+        anything)."""
+        if not rows:
+            return []
+        x = np.array([[row.get(n, 0.0) for n in self.names] for row in rows], dtype=np.float64)
+        node = np.broadcast_to(self.roots, (len(rows), len(self.roots))).copy()
+        row_index = np.arange(len(rows))[:, None]
+        for _ in range(self.depth):
+            feature = self.feature[node]
+            inner = feature >= 0
+            if not inner.any():
+                break
+            goes_left = x[row_index, np.maximum(feature, 0)] <= self.threshold[node]
+            node = np.where(inner, np.where(goes_left, self.left[node], self.right[node]), node)
+        return self.value[node].sum(axis=1).tolist()
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "boosted-trees",
+            "names": list(self.names),
+            "depth": self.depth,
+            "roots": self.roots.tolist(),
+            "feature": self.feature.tolist(),
+            "threshold": self.threshold.tolist(),
+            "left": self.left.tolist(),
+            "right": self.right.tolist(),
+            "value": self.value.tolist(),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> BoostedTrees:
+        return cls(
+            names=tuple(data["names"]),
+            roots=np.array(data["roots"], dtype=np.int64),
+            feature=np.array(data["feature"], dtype=np.int64),
+            threshold=np.array(data["threshold"], dtype=np.float64),
+            left=np.array(data["left"], dtype=np.int64),
+            right=np.array(data["right"], dtype=np.int64),
+            value=np.array(data["value"], dtype=np.float64),
+            depth=int(data["depth"]),
+            source=str(data.get("source", "")),
+        )
+
+    @classmethod
+    def from_lightgbm_dump(cls, dump: Mapping, *, source: str = "") -> BoostedTrees:
+        """Flatten `Booster.dump_model()`; refuses splits this evaluator does not replay."""
+        feature: list[int] = []
+        threshold: list[float] = []
+        left: list[int] = []
+        right: list[int] = []
+        value: list[float] = []
+        depth = 0
+
+        def add(node: Mapping, level: int) -> int:
+            nonlocal depth
+            depth = max(depth, level)
+            index = len(feature)
+            feature.append(-1)
+            threshold.append(0.0)
+            left.append(index)
+            right.append(index)
+            value.append(float(node.get("leaf_value", 0.0)))
+            if "split_feature" in node:
+                if node.get("decision_type") != "<=" or node.get("missing_type") not in (
+                    None,
+                    "None",
+                ):
+                    raise ValueError(f"unsupported split in the model: {dict(node)}")
+                feature[index] = int(node["split_feature"])
+                threshold[index] = float(node["threshold"])
+                left[index] = add(node["left_child"], level + 1)
+                right[index] = add(node["right_child"], level + 1)
+            return index
+
+        roots = [add(tree["tree_structure"], 0) for tree in dump["tree_info"]]
+        return cls(
+            names=tuple(dump["feature_names"]),
+            roots=np.array(roots, dtype=np.int64),
+            feature=np.array(feature, dtype=np.int64),
+            threshold=np.array(threshold, dtype=np.float64),
+            left=np.array(left, dtype=np.int64),
+            right=np.array(right, dtype=np.int64),
+            value=np.array(value, dtype=np.float64),
+            depth=depth,
+            source=source,
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def load_order_model(path: str = str(ORDER_MODEL_FILE)) -> BoostedTrees:
+    """The shipped (or given) ordering model."""
+    return BoostedTrees.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
 def sigmoid(z: float) -> float:
     if z < -30:
         return 0.0
@@ -374,13 +500,20 @@ def sigmoid(z: float) -> float:
 
 
 class FeatureRescorer:
-    """The default second stage: logistic regression over `features`."""
+    """The default second stage over `features`: candidates in the order of the boosted trees
+    (`order`; None keeps the linear model's order), each scored by the linear model's logit."""
 
     name = "features-lr"
 
-    def __init__(self, stats: ArticleStats, weights: LinearWeights | None = None) -> None:
+    def __init__(
+        self,
+        stats: ArticleStats,
+        weights: LinearWeights | None = None,
+        order: BoostedTrees | None = None,
+    ) -> None:
         self.stats = stats
         self.weights = weights or load_weights()
+        self.order = order
 
     def rerank(self, query: str, candidates: Sequence[Candidate]) -> list[tuple[int, float]]:
         return self.rerank_with_features(query, candidates)[0]
@@ -391,9 +524,9 @@ class FeatureRescorer:
         """The ranking, and each candidate's feature row by article id (the engine hands the
         top one to `ranking_signals` instead of computing it again)."""
         rows = features(query, candidates, self.stats)
-        scored = [
-            (c.article_id, self.weights.score(row)) for c, row in zip(candidates, rows, strict=True)
-        ]
-        scored.sort(key=lambda pair: pair[1], reverse=True)
+        logits = [self.weights.score(row) for row in rows]
+        keys = self.order.scores(rows) if self.order is not None else logits
+        by_key = sorted(range(len(rows)), key=lambda i: (keys[i], logits[i]), reverse=True)
+        scored = [(candidates[i].article_id, logits[i]) for i in by_key]
         by_id = {c.article_id: row for c, row in zip(candidates, rows, strict=True)}
         return scored, by_id

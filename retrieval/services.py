@@ -63,7 +63,9 @@ def index_params() -> IndexParams:
 def fusion_params() -> engine.FusionParams:
     conf = retrieval_conf()
     return engine.FusionParams(
-        dense_weight=conf.search_dense_weight, spell_correction=conf.search_spell_correction
+        dense_weight=conf.search_dense_weight,
+        spell_correction=conf.search_spell_correction,
+        rescore_order=conf.rescore_order_model,
     )
 
 

@@ -114,3 +114,14 @@ def test_llm_fallback_answers_are_not_cached(cached_kb, settings):
         circuit.reset_all()
     assert first.fallback_reason and again.fallback_reason
     assert not again.from_cache
+
+
+def test_settings_that_change_the_answer_change_the_key(cached_kb, settings):
+    question = "How do I reset my password?"
+    base = answer_cache.key(question, "public")
+    assert base is not None and answer_cache.key(question, "public") == base
+    settings.RESCORE_ORDER_MODEL = "linear"  # another ranking can cite another article
+    assert answer_cache.key(question, "public") != base
+    settings.RESCORE_ORDER_MODEL = "lambdarank"
+    settings.ANSWER_CONFIDENCE_MODEL = "formula"
+    assert answer_cache.key(question, "public") != base

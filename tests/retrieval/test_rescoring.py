@@ -83,6 +83,98 @@ def test_linear_weights_order_candidates_and_round_trip(tmp_path) -> None:
     assert set(shipped.names) <= set(rescoring.FEATURES)
 
 
+def _ranking_problem(seed: int = 0):
+    """Random candidate rows per question whose relevant row depends non-linearly on two
+    features (an interaction no linear model orders right)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = ("title_cov", "body_cov", "dense_rel")
+    x = rng.random((600, 3))
+    y = ((x[:, 0] > 0.5) ^ (x[:, 1] > 0.5)).astype(int) * 2
+    return names, x, y, [6] * 100
+
+
+def test_flattened_lightgbm_trees_score_exactly_as_lightgbm_does() -> None:
+    lightgbm = pytest.importorskip("lightgbm")  # a dev dependency: the fit's, not the server's
+    names, x, y, groups = _ranking_problem()
+    model = lightgbm.LGBMRanker(n_estimators=40, num_leaves=5, verbose=-1, deterministic=True)
+    model.fit(x, y, group=groups, feature_name=list(names))
+    trees = rescoring.BoostedTrees.from_lightgbm_dump(model.booster_.dump_model())
+    rows = [dict(zip(names, row, strict=True)) for row in x]
+    assert trees.names == names and trees.depth >= 2
+    gaps = [abs(a - b) for a, b in zip(trees.scores(rows), model.booster_.predict(x), strict=True)]
+    assert max(gaps) < 1e-9
+    again = rescoring.BoostedTrees.from_dict(json.loads(json.dumps(trees.to_dict())))
+    assert again.scores(rows[:50]) == trees.scores(rows[:50])
+    assert trees.scores([]) == []
+    # A row without a feature reads it as 0.0, as the linear model does.
+    assert trees.scores([{"title_cov": 0.0, "body_cov": 0.0, "dense_rel": 0.0}]) == trees.scores(
+        [{}]
+    )
+
+
+def test_trees_the_evaluator_cannot_replay_are_refused() -> None:
+    leaf = {"leaf_value": 1.0}
+    categorical = {
+        "split_feature": 0,
+        "threshold": "1||2",
+        "decision_type": "==",
+        "missing_type": "None",
+        "left_child": leaf,
+        "right_child": leaf,
+    }
+    missing = {**categorical, "threshold": 0.5, "decision_type": "<=", "missing_type": "NaN"}
+    for node in (categorical, missing):
+        dump = {"feature_names": ["title_cov"], "tree_info": [{"tree_structure": node}]}
+        with pytest.raises(ValueError, match="unsupported split"):
+            rescoring.BoostedTrees.from_lightgbm_dump(dump)
+    single_leaf = {"feature_names": ["title_cov"], "tree_info": [{"tree_structure": leaf}]}
+    assert rescoring.BoostedTrees.from_lightgbm_dump(single_leaf).scores([{}]) == [1.0]
+
+
+def test_the_trees_order_the_candidates_and_the_linear_logit_stays_their_score() -> None:
+    import numpy as np
+
+    stats = rescoring.ArticleStats(CHUNKS, public_only=True)
+    cands = [
+        rescoring.Candidate(2, [2], lexical=1.0, dense=0.6, lexical_rank=0, dense_rank=0),
+        rescoring.Candidate(1, [1], lexical=0.9, dense=0.5, lexical_rank=1, dense_rank=1),
+    ]
+    title_first = rescoring.LinearWeights(("title_cov",), (0.0,), (1.0,), (2.0,), 0.0)
+    # One stump: a candidate with no title match scores 1, one with a title match 0.
+    stump = rescoring.BoostedTrees(
+        names=("title_cov",),
+        roots=np.array([0]),
+        feature=np.array([0, -1, -1]),
+        threshold=np.array([0.5, 0.0, 0.0]),
+        left=np.array([1, 1, 2]),
+        right=np.array([2, 1, 2]),
+        value=np.array([0.0, 1.0, 0.0]),
+        depth=1,
+    )
+    linear = rescoring.FeatureRescorer(stats, title_first).rerank("sleep timer", cands)
+    trees = rescoring.FeatureRescorer(stats, title_first, order=stump).rerank("sleep timer", cands)
+    assert [a for a, _ in linear] == [1, 2]
+    assert [a for a, _ in trees] == [2, 1]  # the trees decide the order ...
+    assert dict(trees) == dict(linear)  # ... and each article keeps its calibrated logit
+    shipped = rescoring.load_order_model()
+    assert shipped.names == rescoring.FEATURES and len(shipped.roots) >= 100
+
+
+@pytest.mark.django_db
+def test_rescore_order_setting_reaches_the_search(admin_user, settings) -> None:
+    assert services.fusion_params().rescore_order == "lambdarank"
+    settings.RESCORE_ORDER_MODEL = "linear"
+    assert services.fusion_params().rescore_order == "linear"
+    make_article(author=admin_user, title="Setting the sleep timer", body="The TV turns off.")
+    make_article(author=admin_user, title="Pairing the remote", body="Hold Back and Play.")
+    services.index_rebuild()
+    assert services.search("sleep timer", audience="public").hits[0].title == (
+        "Setting the sleep timer"
+    )
+
+
 @pytest.mark.django_db
 def test_default_search_mode_rescores_and_reports_its_signals(admin_user, settings) -> None:
     assert settings.SEARCH_MODE == "hybrid+rescore"
