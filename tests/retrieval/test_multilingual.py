@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval import embedding, language, services
+from retrieval import embedding, engine, language, services
 from retrieval.lexical import LexicalIndex, tokenize_for
 from retrieval.models import TextEmbedding
 from retrieval.vocabulary import (
@@ -180,6 +180,30 @@ def test_chinese_words_keep_at_most_two_kb_words_each():
     assert len(vocab.translate("图像", "zh", embed, per_word=3).split()) == ZH_PER_WORD == 2
     # Control: a Spanish word keeps the engine's three.
     assert len(vocab.translate("imagen", "es", lambda w: vectors[[0]], per_word=3).split()) == 3
+
+
+def test_chinese_rewrite_keeps_only_closer_kb_words_and_counts_more():
+    params = engine.MultilingualParams()
+    zh_similarity, zh_weight = engine.rewrite_settings(params, "zh")
+    es_similarity, es_weight = engine.rewrite_settings(params, "es")
+    # Spanish keeps the shared settings; Chinese leans more on its rewrite, with closer words.
+    assert (es_similarity, es_weight) == (
+        params.translation_min_similarity,
+        params.translation_weight,
+    )
+    assert zh_weight > es_weight and zh_similarity > es_similarity
+    # A KB word halfway between the two thresholds: in the Spanish rewrite, not the Chinese.
+    cosine = (es_similarity + zh_similarity) / 2
+    near = np.array([[cosine, np.sqrt(1 - cosine**2)]], dtype=np.float32)
+    vocab = Vocabulary(["picture", "sound"], np.eye(2, dtype=np.float32))
+
+    def embed(words):
+        return np.repeat(near, len(words), axis=0)
+
+    assert vocab.translate("imagen", "es", embed, min_similarity=es_similarity) == "picture"
+    assert vocab.translate("图像", "zh", embed, min_similarity=zh_similarity) == ""
+    # Control: the same word at the shared threshold gets through for Chinese too.
+    assert vocab.translate("图像", "zh", embed, min_similarity=es_similarity) == "picture"
 
 
 # -- search over the database (fake embedders: fast, deterministic) -------------------------
