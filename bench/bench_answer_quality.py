@@ -394,4 +394,8 @@ def run(args) -> dict:
         ),
     }
     report["llm_overhead_fake_vllm"] = _llm_overhead(overhead_questions)
+    from bench.fit_answer_models import IN_SAMPLE_WARNING, out_of_fold_summary
+
+    report["in_sample_warning"] = IN_SAMPLE_WARNING
+    report["out_of_fold"] = out_of_fold_summary()
     return report

@@ -157,5 +157,9 @@ def run(args) -> dict:
     out["note"] = (
         "metric@k over articles (corpus sections); nDCG uses graded qrels (2=gold, 1=copy)"
     )
+    from bench.fit_answer_models import IN_SAMPLE_WARNING, out_of_fold_summary
+
+    out["in_sample_warning"] = IN_SAMPLE_WARNING
+    out["out_of_fold"] = out_of_fold_summary()
     assert not math.isnan(out["dense_weight"])
     return out

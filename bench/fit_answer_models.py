@@ -551,6 +551,34 @@ def main() -> int:
     return 0
 
 
+IN_SAMPLE_WARNING = (
+    "IN-SAMPLE: the second stage (logistic model and lambdarank trees), the span model and the "
+    "confidence model were fitted on these DEV questions, and the trees nearly memorise them "
+    "(TV hit@1 ~0.97 in-sample). Read the out-of-fold numbers (`out_of_fold`, from "
+    "answer_models.json, `make fit`) as the estimate for questions the models have not seen."
+)
+
+
+def out_of_fold_summary(path: Path = RESULTS) -> dict:
+    """The headline out-of-fold numbers of the last `make fit`, for benches that can only
+    measure the shipped models in-sample."""
+    if not path.is_file():
+        return {"missing": f"{path.name} not found: run `make fit`"}
+    fit = json.loads(path.read_text(encoding="utf-8"))
+    out: dict = {"source": f"bench/results/{path.name}", "date": fit.get("date")}
+    for ds, row in fit.get("rescorer", {}).items():
+        if isinstance(row, dict) and "out_of_fold" in row:
+            out.setdefault(ds, {})["ranking"] = row["out_of_fold"]["rescored"]
+    for ds, row in fit.get("spans", {}).get("datasets", {}).items():
+        out.setdefault(ds, {})["answers"] = {
+            k: row[k]
+            for k in ("span_f1", "top_chunk_verbatim_f1", "first_60_words_f1", "citation_precision")
+        }
+    for ds, row in fit.get("confidence", {}).get("datasets", {}).items():
+        out.setdefault(ds, {})["abstention_public"] = row["public"]
+    return out
+
+
 def _rescorer_summary(
     queries: list[Query], ranked: dict[str, list[str]], linear: dict[str, list[str]]
 ) -> dict:
