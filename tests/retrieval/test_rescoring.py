@@ -11,6 +11,7 @@ from retrieval import rescoring, services
 from retrieval.models import Chunk
 from retrieval.snapshot import ChunkMeta
 from tests.factories import make_article
+from tests.retrieval.order_models import title_last_order_model
 
 
 def _meta(chunk_id: int, article_id: int, title: str, text: str, vis: str = "public"):
@@ -162,22 +163,6 @@ def test_the_trees_order_the_candidates_and_the_linear_logit_stays_their_score()
     assert shipped.names == rescoring.FEATURES and len(shipped.roots) >= 100
 
 
-def _title_last_stump():
-    """An ordering model that puts candidates *without* a title match first."""
-    import numpy as np
-
-    return rescoring.BoostedTrees(
-        names=("title_cov",),
-        roots=np.array([0]),
-        feature=np.array([0, -1, -1]),
-        threshold=np.array([0.5, 0.0, 0.0]),
-        left=np.array([1, 1, 2]),
-        right=np.array([2, 1, 2]),
-        value=np.array([1.0, 1.0, 0.0]),
-        depth=1,
-    )
-
-
 @pytest.mark.django_db
 def test_rescore_order_setting_reaches_the_search(admin_user, settings, monkeypatch) -> None:
     make_article(author=admin_user, title="Setting the sleep timer", body="The TV turns off.")
@@ -188,7 +173,7 @@ def test_rescore_order_setting_reaches_the_search(admin_user, settings, monkeypa
     assert shipped.hits[0].title == "Setting the sleep timer"
     # The search really orders by the trees it loads: a model that prefers title misses
     # flips the result, and the linear setting ignores the trees.
-    monkeypatch.setattr(rescoring, "load_order_model", _title_last_stump)
+    monkeypatch.setattr(rescoring, "load_order_model", title_last_order_model)
     flipped = services.search("sleep timer", audience="public")
     assert flipped.hits[0].title == "Pairing the remote"
     settings.RESCORE_ORDER_MODEL = "linear"
