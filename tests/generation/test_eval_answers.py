@@ -76,6 +76,7 @@ def test_records_every_question_and_reports_bad_corpus_lines(tmp_path, capsys, s
             "fallback_reason",
         }
     assert report["settings"]["SEARCH_MODE"] == "hybrid+rescore"
+    assert report["settings"]["RESCORE_ORDER_MODEL"] == "lambdarank"
     assert Article.objects.count() == 0  # the real KB is untouched
 
 

@@ -137,6 +137,7 @@ def answer_dataset(
         "records": records,
         "settings": {
             "SEARCH_MODE": retrieval.search_mode,
+            "RESCORE_ORDER_MODEL": retrieval.rescore_order_model,
             "EMBEDDING_BACKEND": retrieval.embedding_backend,
             "embedding_model": embedder.model_id,
             "ANSWER_MIN_CONFIDENCE_PUBLIC": conf.min_confidence_public,
