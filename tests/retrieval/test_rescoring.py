@@ -135,8 +135,6 @@ def test_trees_the_evaluator_cannot_replay_are_refused() -> None:
 
 
 def test_the_trees_order_the_candidates_and_the_linear_logit_stays_their_score() -> None:
-    import numpy as np
-
     stats = rescoring.ArticleStats(CHUNKS, public_only=True)
     cands = [
         rescoring.Candidate(2, [2], lexical=1.0, dense=0.6, lexical_rank=0, dense_rank=0),
@@ -144,16 +142,7 @@ def test_the_trees_order_the_candidates_and_the_linear_logit_stays_their_score()
     ]
     title_first = rescoring.LinearWeights(("title_cov",), (0.0,), (1.0,), (2.0,), 0.0)
     # One stump: a candidate with no title match scores 1, one with a title match 0.
-    stump = rescoring.BoostedTrees(
-        names=("title_cov",),
-        roots=np.array([0]),
-        feature=np.array([0, -1, -1]),
-        threshold=np.array([0.5, 0.0, 0.0]),
-        left=np.array([1, 1, 2]),
-        right=np.array([2, 1, 2]),
-        value=np.array([0.0, 1.0, 0.0]),
-        depth=1,
-    )
+    stump = title_last_order_model()
     linear = rescoring.FeatureRescorer(stats, title_first).rerank("sleep timer", cands)
     trees = rescoring.FeatureRescorer(stats, title_first, order=stump).rerank("sleep timer", cands)
     assert [a for a, _ in linear] == [1, 2]
