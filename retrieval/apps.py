@@ -25,3 +25,4 @@ class RetrievalConfig(AppConfig):
         article_published.connect(_on_published, dispatch_uid="retrieval.index_article")
         article_withdrawn.connect(_on_withdrawn, dispatch_uid="retrieval.unindex_article")
         knowledge_bulk_changed.connect(_on_bulk_changed, dispatch_uid="retrieval.rebuild_index")
+        from retrieval import checks  # noqa: F401  (registers the model-file checks)

@@ -431,6 +431,24 @@ class BoostedTrees:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> BoostedTrees:
+        """Load `to_dict`'s output; a file of another kind, or with node arrays that do not
+        line up, is refused with what is wrong (a truncated copy would otherwise index past
+        its arrays mid-request, or score every candidate 0 and silently keep the first stage's
+        order)."""
+        if data.get("kind") != "boosted-trees":
+            raise ValueError(
+                f"not a boosted-trees ordering model (kind={data.get('kind')!r}); "
+                "regenerate it with `make fit` or set RESCORE_ORDER_MODEL=linear"
+            )
+        sizes = {key: len(data[key]) for key in ("feature", "threshold", "left", "right", "value")}
+        nodes = sizes["feature"]
+        if len(set(sizes.values())) != 1 or not data["roots"] or nodes == 0:
+            raise ValueError(f"ordering model's node arrays do not line up: {sizes}")
+        for key in ("roots", "left", "right"):
+            if any(not 0 <= int(i) < nodes for i in data[key]):
+                raise ValueError(f"ordering model's {key!r} points outside its {nodes} nodes")
+        if any(int(f) >= len(data["names"]) for f in data["feature"]):
+            raise ValueError("ordering model splits on a feature it does not name")
         return cls(
             names=tuple(data["names"]),
             roots=np.array(data["roots"], dtype=np.int64),

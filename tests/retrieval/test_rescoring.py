@@ -215,3 +215,47 @@ def settings_index_dir():
     from django.conf import settings
 
     return Path(settings.INDEX_DIR)
+
+
+def test_an_ordering_model_file_that_is_not_one_is_refused_with_what_is_wrong() -> None:
+    good = title_last_order_model().to_dict()
+    assert rescoring.BoostedTrees.from_dict(good).scores([{"title_cov": 1.0}]) == [0.0]
+    broken = {
+        "another kind": {**good, "kind": "linear"},
+        "no kind": {k: v for k, v in good.items() if k != "kind"},
+        "truncated": {**good, "value": good["value"][:-1]},
+        "dangling child": {**good, "left": [7, 1, 2]},
+        "no trees": {**good, "roots": []},
+        "unnamed feature": {**good, "feature": [3, -1, -1]},
+    }
+    messages = {
+        "another kind": "not a boosted-trees",
+        "no kind": "not a boosted-trees",
+        "truncated": "do not line up",
+        "dangling child": "'left' points outside",
+        "no trees": "do not line up",
+        "unnamed feature": "does not name",
+    }
+    for name, data in broken.items():
+        with pytest.raises(ValueError, match=messages[name]):
+            rescoring.BoostedTrees.from_dict(data)
+
+
+def test_system_check_reports_an_unloadable_ordering_model(settings, monkeypatch) -> None:
+    from retrieval import checks
+
+    assert checks.second_stage_models() == []  # the shipped files load
+    monkeypatch.setattr(
+        rescoring, "load_order_model", lambda: rescoring.BoostedTrees.from_dict({"kind": "x"})
+    )
+    [error] = checks.second_stage_models()
+    assert error.id == "retrieval.E002" and "not a boosted-trees" in error.msg
+    settings.RESCORE_ORDER_MODEL = "linear"  # the linear order never reads the trees
+    assert checks.second_stage_models() == []
+    settings.RESCORE_ORDER_MODEL = "lambdarank"
+    stale = rescoring.BoostedTrees.from_dict(
+        {**title_last_order_model().to_dict(), "names": ["gone"]}
+    )
+    monkeypatch.setattr(rescoring, "load_order_model", lambda: stale)
+    [warning] = checks.second_stage_models()
+    assert warning.id == "retrieval.W001" and "gone" in warning.msg
