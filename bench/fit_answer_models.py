@@ -576,6 +576,9 @@ def out_of_fold_summary(path: Path = RESULTS) -> dict:
         }
     for ds, row in fit.get("confidence", {}).get("datasets", {}).items():
         out.setdefault(ds, {})["abstention_public"] = row["public"]
+        for key in ("answered_citation_precision", "answered_with_irrelevant_citation"):
+            if key in row:
+                out[ds].setdefault("answers", {})[key] = row[key]
     return out
 
 
@@ -633,6 +636,7 @@ def fit_confidence(
         # As the answer does for a simple question: passages of the best article only.
         sources = best_article_sources(sources)
         span = span_model.best_span(q.text, sources) if sources else None
+        cited.append(q.doc_ids[span.source.article_id] in q.relevant if span else False)
         return confidence_row(signals, span)
 
     def scored(q: Query) -> tuple[np.ndarray | None, list[int]]:
@@ -643,6 +647,7 @@ def fit_confidence(
         return logits, _order(q, logits, trees)
 
     rows, labels, groups, datasets, kinds = [], [], [], [], []
+    cited: list[bool] = []  # per row: the answer's cited article is relevant
     asked = [(q, 1, "full") for q in queries] + [(q, 0, "full") for q, _ in withheld]
     asked += [(q, label, f"kb{size}") for q, label, size in small]
     for q, label, kind in asked:
@@ -677,6 +682,8 @@ def fit_confidence(
         for a in MAX_FALSE_REFUSAL
     }
 
+    good = np.array(cited)
+
     def rates(idx: np.ndarray) -> dict:
         return {
             audience: {
@@ -695,6 +702,15 @@ def fit_confidence(
             # How well the model separates, whatever the threshold: comparable across fits,
             # which the rates above (at thresholds chosen in-fold) are not.
             "separation": _separation(prob[idx], y[idx]),
+            # What a customer is shown: of the answerable questions answered (not refused
+            # at the public threshold), how many cite a relevant article; and how many of
+            # all answerable ones get an answer citing an irrelevant one.
+            "answered_citation_precision": round(
+                float(good[idx & (y == 1) & ~abstain["public"]].mean()), 4
+            ),
+            "answered_with_irrelevant_citation": round(
+                float((~good & ~abstain["public"])[idx & (y == 1)].mean()), 4
+            ),
         }
     for size, _ in SMALL_KBS:
         idx = np.array([k == f"kb{size}" for k in kinds])

@@ -53,6 +53,7 @@ class GenerationConf:
     confidence_model: str
     min_confidence_public: float
     min_confidence_internal: float
+    abstain_on_unknown_names: bool
     gate_min_support: float
     gate_min_surviving: float
     gate_attribute_uncited: bool
@@ -98,6 +99,7 @@ def generation_conf() -> GenerationConf:
         confidence_model=settings.ANSWER_CONFIDENCE_MODEL,
         min_confidence_public=settings.ANSWER_MIN_CONFIDENCE_PUBLIC,
         min_confidence_internal=settings.ANSWER_MIN_CONFIDENCE_INTERNAL,
+        abstain_on_unknown_names=settings.ANSWER_ABSTAIN_ON_UNKNOWN_NAMES,
         gate_min_support=settings.ANSWER_GATE_MIN_SUPPORT,
         gate_min_surviving=settings.ANSWER_GATE_MIN_SURVIVING,
         gate_attribute_uncited=settings.ANSWER_GATE_ATTRIBUTE_UNCITED,

@@ -385,6 +385,12 @@ def _stream(
         abstain_reason = fallback_reason or "no_hits"
     elif answer.confidence < min_confidence(audience):
         abstain_reason = "low_confidence"
+    elif (
+        search_result.unknown_names
+        and not cross_lingual
+        and generation_conf().abstain_on_unknown_names
+    ):
+        abstain_reason = "unknown_name"
 
     reset = False
     if not abstain_reason and llm_configured():

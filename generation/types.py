@@ -47,7 +47,8 @@ class Answer:
     nearest_articles: list[dict[str, Any]] = field(default_factory=list)
     # Served from the answer cache (same question, audience and index version).
     from_cache: bool = False
-    # Why it abstained: "no_hits", "low_confidence", "llm_cannot_answer", ... or "".
+    # Why it abstained: "no_hits", "low_confidence", "unknown_name", "llm_cannot_answer", ...
+    # or "".
     abstain_reason: str = ""
     # The search's own confidence; `confidence` above is the answer's (see services).
     retrieval_confidence: float = 0.0

@@ -347,6 +347,10 @@ ANSWER_MIN_CONFIDENCE_INTERNAL = env_float("ANSWER_MIN_CONFIDENCE_INTERNAL", 0.4
 # "formula" (0.5 * retrieval confidence + 0.5 * question coverage, thresholds above) or
 # "fitted" (generation/confidence.py, its own fitted thresholds; see generation.services).
 ANSWER_CONFIDENCE_MODEL = env_choice("ANSWER_CONFIDENCE_MODEL", "fitted", ("formula", "fitted"))
+# Abstain (abstain_reason "unknown_name") when an English question names something no article
+# of its audience mentions ("connect my TV to Alexa"): the confidence model cannot see it (DEV
+# has no such questions: 0 of its 344 answerable ones trip the rule).
+ANSWER_ABSTAIN_ON_UNKNOWN_NAMES = env_bool("ANSWER_ABSTAIN_ON_UNKNOWN_NAMES", True)
 # JSON output: OpenAI "response_format" json_schema (any recent vLLM), or vLLM's extra-body
 # fields: "structured_outputs" (vLLM >= 0.10; required form from 0.12) or "guided_json" (< 0.12).
 LLM_JSON_MODE = env_choice(

@@ -25,12 +25,16 @@ MIN_ROOT_COUNT = 3
 MENU_SEPARATOR = " > "
 # Lower-case words that may sit inside one menu item ("Power On with Mobile").
 _ITEM_JOINERS = frozenset(
-    ["with", "and", "of", "to", "for", "on", "the", "in", "by", "a", "an", "or"]
+    ["with", "and", "of", "to", "for", "on", "the", "in", "by", "a", "an", "or", "&"]
 )
 _UI_DEBRIS_RE = re.compile(r"\bTry Now\b!?")  # no leading \s*: it backtracks on long indents
 _PAGE_MARKER_RE = re.compile(r"(?:(?<=\s)|^)-\s?\d{1,4}\s?-(?=\s|$)")
 _GLUED_STEP_RE = re.compile(r"(?:(?<=\s)|^)(\d{1,2})\.(?=[A-Z])")
 _SPACES_RE = re.compile(r"[ \t]+")
+# "Management , then", "Ambient Mode . For", "Decor : Allows", "( Settings": the PDF export
+# spaced punctuation away from its word (a lone "." also hid the sentence end from splitting).
+_SPACED_PUNCT_RE = re.compile(r"(?<=[^\W\d_]|[)\]\"']) +([,;:!?)\]]|\.(?![\w.]))")
+_SPACED_OPEN_RE = re.compile(r"([(\[]) +(?=\w)")
 _TOKEN_RE = re.compile(r"\S+")
 
 
@@ -42,6 +46,9 @@ class Lexicon:
     # Path prefixes (tuples of words after the anchor) after which a new menu item starts.
     boundaries: frozenset[tuple[str, ...]] = frozenset()
     headings: frozenset[str] = frozenset()
+    # Multi-word item names the KB's prose mentions ("set Picture Mode to Movie"): where the
+    # paths branch inside a name ("Picture Mode" / "Picture Size"), the name wins.
+    names: frozenset[tuple[str, ...]] = frozenset()
     _heading_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
@@ -49,6 +56,7 @@ class Lexicon:
             "roots": sorted(self.roots),
             "boundaries": sorted(list(b) for b in self.boundaries),
             "headings": sorted(self.headings),
+            "names": sorted(list(n) for n in self.names),
         }
 
     @classmethod
@@ -57,6 +65,7 @@ class Lexicon:
             roots=frozenset(data.get("roots", ())),
             boundaries=frozenset(tuple(b) for b in data.get("boundaries", ())),
             headings=frozenset(data.get("headings", ())),
+            names=frozenset(tuple(n) for n in data.get("names", ())),
         )
 
     def heading_pattern(self) -> re.Pattern[str] | None:
@@ -68,6 +77,13 @@ class Lexicon:
             # follows it: a mention inside a sentence is left alone.
             self._heading_re = re.compile(rf"(?:(?<=[.!?:])\s+|^)({alternatives})\s+(?=[A-Z])")
         return self._heading_re
+
+
+# Capitalised words that open the sentence after a path, never a menu item: "... Clock Mode
+# Manual When Clock Mode is set to Manual" ends the path before "When". ("This" is not one:
+# "About This TV" is an item; "This function ..." ends the path by its lower-case word.)
+_RUN_STOPPERS = frozenset(["You", "The", "Your", "If", "When", "Once", "While", "After", "Before"])
+MAX_NAME_WORDS = 4
 
 
 def _is_item_word(word: str) -> bool:
@@ -112,7 +128,7 @@ def _menu_runs(text: str, roots: frozenset[str] | None) -> Iterable[tuple[int, i
             if k > j and w in MENU_ANCHORS and next_is_root:
                 break  # the next path starts here
             if _is_item_word(w):
-                if items and _starts_sentence(plain, k):
+                if items and (w in _RUN_STOPPERS or _starts_sentence(plain, k)):
                     break
                 items.append(w)
             elif w in _ITEM_JOINERS and items and k + 1 < len(words):
@@ -158,21 +174,101 @@ def build_lexicon(documents: Iterable[tuple[str, str]]) -> Lexicon:
         for title, _ in docs
         if title and 2 <= len(title.split()) <= 12 and not title.endswith(("-", "/", "("))
     )
-    return Lexicon(roots=roots, boundaries=frozenset(boundaries), headings=headings)
+    path_words = {w for items in runs if items[0] in roots for w in items}
+    names = set()
+    for _, body in docs:
+        for name in _prose_names(_UI_DEBRIS_RE.sub(" ", body or "")):
+            # "Configure Game Motion Plus": the verb in front is no part of the item.
+            while name and name[0] not in path_words:
+                name = name[1:]
+            if len(name) >= 2 and all(w in path_words for w in name):
+                names.add(name)
+    return Lexicon(
+        roots=roots,
+        boundaries=frozenset(boundaries),
+        headings=headings,
+        names=frozenset(names),
+    )
+
+
+def _prose_names(text: str) -> Iterable[tuple[str, ...]]:
+    """Capitalised runs of 2..MAX_NAME_WORDS words in the prose outside menu paths, without
+    the sentence opener in front ("The Game Mode Settings may not appear")."""
+    taken = [(start, end) for start, end, _ in _menu_runs(text, None)]
+    current: list[str] = []
+
+    def flush() -> Iterable[tuple[str, ...]]:
+        while current and (current[0] in _SENTENCE_OPENERS or current[0] in MENU_ANCHORS):
+            current.pop(0)
+        while current and current[-1] in _ITEM_JOINERS:
+            current.pop()
+        if 2 <= len(current) <= MAX_NAME_WORDS:
+            yield tuple(current)
+        current.clear()
+
+    spans = iter(taken)
+    span = next(spans, None)
+    for match in _TOKEN_RE.finditer(text):
+        while span is not None and match.start() >= span[1]:
+            span = next(spans, None)
+        word = match.group(0)
+        bare = word.rstrip(".,;:!?)")
+        inside_path = span is not None and span[0] <= match.start() < span[1]
+        if inside_path or not (_is_item_word(bare) or (current and bare in _ITEM_JOINERS)):
+            yield from flush()
+            continue
+        current.append(bare)
+        if bare != word:  # punctuation ends the name
+            yield from flush()
+    yield from flush()
 
 
 def format_menu_path(items: list[str], lexicon: Lexicon) -> str:
-    """'Settings > General > Network > Expert Settings' from the run's words."""
+    """'Settings > General > Network > Expert Settings' from the run's words.
+
+    Items end where the KB's paths branch, except that a name the prose uses is one item
+    (with the words up to the next name or branch point after it: "Picture Size" +
+    "Settings"), and an item never repeats its parent: the paths branch after "Picture
+    Picture" only because "Picture Mode" and "Picture Size" share their first word.
+    """
     parts: list[list[str]] = []
     current: list[str] = []
-    for n, word in enumerate(items, start=1):
-        current.append(word)
-        if tuple(items[:n]) in lexicon.boundaries and n < len(items):
+    n = 0
+    while n < len(items):
+        name = None if current else _name_at(items, n, lexicon)
+        if name:
+            current.extend(items[n : n + name])
+            n += name
+            if n < len(items) and _name_at(items, n, lexicon) is None:
+                if tuple(items[:n]) not in lexicon.boundaries:
+                    continue  # the name's item goes on ("Picture Size" + "Settings")
+            parts.append(current)
+            current = []
+            continue
+        current.append(items[n])
+        n += 1
+        if n < len(items) and tuple(items[:n]) in lexicon.boundaries:
             parts.append(current)
             current = []
     if current:
         parts.append(current)
-    return MENU_SEPARATOR.join([MENU_ANCHORS[0], *(" ".join(p) for p in parts)])
+    merged: list[list[str]] = []
+    for part in parts:
+        if merged and len(merged) >= 2 and merged[-1] == merged[-2][-len(merged[-1]) :]:
+            merged[-1] = merged[-1] + part  # "Picture > Picture > Mode" -> "Picture Mode"
+        else:
+            merged.append(part)
+    return MENU_SEPARATOR.join([MENU_ANCHORS[0], *(" ".join(p) for p in merged)])
+
+
+def _name_at(items: list[str], n: int, lexicon: Lexicon) -> int | None:
+    """The length of the longest known name starting at items[n] (None: no name)."""
+    if not lexicon.names:
+        return None
+    for size in range(min(MAX_NAME_WORDS, len(items) - n), 1, -1):
+        if tuple(items[n : n + size]) in lexicon.names:
+            return size
+    return None
 
 
 def restore_menu_paths(text: str, lexicon: Lexicon) -> str:
@@ -327,6 +423,7 @@ def normalize_body(body: str, lexicon: Lexicon | None = None) -> str:
         text = _PAGE_MARKER_RE.sub(" ", text)
         text = _SPACES_RE.sub(" ", text)
         text = restore_menu_paths(text, lexicon)
+        text = _SPACED_OPEN_RE.sub(r"\1", _SPACED_PUNCT_RE.sub(r"\1", text))
         text = _break_headings(text, lexicon)
         text = "\n\n".join(_split_steps(p.strip()) for p in re.split(r"\n\s*\n", text))
         paragraphs.append(text.strip())

@@ -452,9 +452,11 @@ def search_snapshot(
     # The speller knows the KB's English words: a question searched in its own language is
     # left as written (its words are not English misspellings).
     if fusion.spell_correction and mode != "dense" and not cross_lingual:
-        lexical_query = spelling.speller_for(snapshot, public_only=public_only).correct(query)
+        speller = spelling.speller_for(snapshot, public_only=public_only)
+        lexical_query = speller.correct(query)
         if lexical_query != query:
             result.corrected_query = lexical_query
+        result.unknown_names = speller.unknown_names(query)
     n_cand = max(fusion.candidates, top_k * 5)
     ml_params = multilingual or MultilingualParams()
     if cross_lingual and translate and ml_embedder is not None and snapshot.ml_vocab is not None:

@@ -10,11 +10,14 @@ scan of the vocabulary.
 The vocabulary is built per snapshot *and audience*: the public speller only knows words of
 public chunks, so a suggestion can never reveal a word that appears only in internal text.
 Short words (under MIN_WORD_CHARS) and words with digits (model numbers, error codes) are left
-alone: one edit away from a three-letter word is too many other words.
+alone: one edit away from a three-letter word is too many other words. A word with no
+correction one edit away that the KB writes as two words ("soundbar" for "sound bar", "wifi"
+for "Wi-Fi") is split the way the KB writes it.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import Counter
@@ -56,6 +59,51 @@ _CONTRACTIONS = frozenset(
 )
 
 
+# Words after which a capitalised word names a thing ("to Alexa", "my Roku", "install
+# Spotify"); a capitalised verb after "and" ("... and Explain the steps") is not one.
+_NAME_CUES = frozenset(
+    [
+        "to",
+        "with",
+        "my",
+        "the",
+        "a",
+        "an",
+        "on",
+        "from",
+        "for",
+        "via",
+        "into",
+        "using",
+        "your",
+        "our",
+        "by",
+        "through",
+        "in",
+        "at",
+        "of",
+        "about",
+        "is",
+        "does",
+        "do",
+        "can",
+        "use",
+        "get",
+        "install",
+        "download",
+        "connect",
+        "pair",
+        "link",
+        "add",
+        "open",
+        "watch",
+        "stream",
+        "play",
+    ]
+)
+_SENTENCE_RE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -81,8 +129,14 @@ def _one_edit_apart(a: str, b: str) -> bool:
 class Speller:
     """Corrects the words of a query that the vocabulary lacks (see the module docstring)."""
 
-    def __init__(self, counts: Mapping[str, int]) -> None:
+    def __init__(
+        self, counts: Mapping[str, int], pairs: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
         self.counts = dict(counts)
+        # Adjacent word pairs of the KB ("sound bar"): a customer's "soundbar" is split only
+        # into a pair the KB itself writes, never into any two words that happen to fit.
+        self.pairs = dict(pairs or {})
+        self._stems: set[str] | None = None  # built on first use by unknown_names
         self._by_delete: dict[str, list[str]] = {}
         for word, count in self.counts.items():
             if count < MIN_CORRECTION_COUNT or len(word) < MIN_WORD_CHARS - 1:
@@ -93,9 +147,12 @@ class Speller:
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Speller:
         counts: Counter[str] = Counter()
+        pairs: Counter[tuple[str, str]] = Counter()
         for text in texts:
-            counts.update(w.lower() for w in _WORD_RE.findall(text))
-        return cls(counts)
+            words = [w.lower() for w in _WORD_RE.findall(text)]
+            counts.update(words)
+            pairs.update((a, b) for a, b in itertools.pairwise(words) if len(a) + len(b) >= 4)
+        return cls(counts, pairs)
 
     def correct_word(self, word: str) -> str | None:
         """The correction of one lowercase word, or None (known, too short, or no candidate)."""
@@ -120,9 +177,54 @@ class Speller:
             if _one_edit_apart(word, c) and tokenize(c) and tokenize(c) != stems
         ]
         if not best:
-            return None
+            return self._split_compound(word)
         # Most frequent first; alphabetical on ties so the choice never depends on set order.
         return min(best, key=lambda c: (-self.counts[c], c))
+
+    def _split_compound(self, word: str) -> str | None:
+        """'soundbar' -> 'sound bar', 'wifi' -> 'wi fi' ("Wi-Fi"): a word the KB writes as
+        two, split where the KB's own pair occurs at least MIN_CORRECTION_COUNT times (the
+        most frequent split wins)."""
+        splits = [
+            (self.pairs.get((word[:i], word[i:]), 0), word[:i], word[i:])
+            for i in range(2, len(word) - 1)
+        ]
+        count, head, tail = max(splits, default=(0, "", ""))
+        if count < MIN_CORRECTION_COUNT:
+            return None
+        return f"{head} {tail}"
+
+    def unknown_names(self, query: str) -> list[str]:
+        """Names in the question the KB never uses: "How do I connect my TV to Alexa?".
+
+        A capitalised word (not an acronym, not a sentence's first word) after a word that
+        introduces a thing ("to", "my", "with", "use", ...), that no article of this audience
+        uses and that is no typo of a word one does. Such a question is about something the
+        KB does not cover, however well its other words match ("connect my TV" matches a lot):
+        the answer path abstains instead of answering from the nearest article.
+        """
+        names = []
+        for sentence in _SENTENCE_RE.split(query):
+            words = _WORD_RE.findall(sentence)
+            for before, word in itertools.pairwise(words):
+                if (
+                    len(word) >= MIN_WORD_CHARS - 1
+                    and word[:1].isupper()
+                    and not word.isupper()
+                    and before.lower() in _NAME_CUES
+                    and word.lower() not in self.counts
+                    and not self._known_stem(word.lower())
+                    and self.correct_word(word.lower()) is None
+                ):
+                    names.append(word)
+        return names
+
+    def _known_stem(self, word: str) -> bool:
+        """Does the lexical index read the word as one the KB uses ("Bixbi" as "Bixby")?"""
+        if self._stems is None:
+            self._stems = {stem for w in self.counts for stem in tokenize(w)}
+        stems = tokenize(word)
+        return bool(stems) and all(stem in self._stems for stem in stems)
 
     def correct(self, query: str) -> str:
         """The query with each unknown word replaced by its correction (case kept simply)."""

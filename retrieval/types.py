@@ -52,6 +52,8 @@ class SearchResult:
     signals: dict[str, float] = field(default_factory=dict)
     # The query as the lexical leg read it, when spelling correction changed it ("" if not).
     corrected_query: str = ""
+    # Names in the question no article of this audience uses ("Alexa"; spelling.Speller).
+    unknown_names: list[str] = field(default_factory=list)
     # The question's language as search used it (detected, or the site language): answers
     # and abstentions are written in it.
     language: str = ""

@@ -171,3 +171,39 @@ def test_answer_to_dict_round_trips_and_copies_containers():
     assert answer.hits[0]["chunks"][0]["score"] == 0.5
     assert "article_id" not in answer.nearest_articles[0]
     assert not hasattr(answer.citations[0], "url")
+
+
+@pytest.mark.django_db
+def test_a_question_naming_something_no_article_mentions_abstains(admin_user, settings) -> None:
+    from retrieval import services as retrieval_services
+    from tests.factories import make_article
+
+    settings.ANSWER_MIN_CONFIDENCE_PUBLIC = settings.ANSWER_MIN_CONFIDENCE_INTERNAL = 0.0
+    make_article(
+        author=admin_user,
+        title="Connecting the TV to a network",
+        body="Connect your TV to the network from Settings > General > Network. "
+        "Select Wireless and enter the password.",
+    )
+    make_article(
+        author=admin_user,
+        title="Voice assistants (internal)",
+        body="Escalate Alexa pairing tickets to tier 2.",
+        visibility="internal",
+    )
+    retrieval_services.index_rebuild()
+    question = "How do I connect my TV to Alexa?"
+    public = answer_question(question, audience="public")
+    assert public.abstained and public.abstain_reason == "unknown_name"
+    assert public.handoff_reason == "low_confidence" and public.citations == []
+    # Controls: the same question about something the KB covers is answered, and so is this
+    # one for agents, whose articles do mention Alexa (the vocabulary is the audience's).
+    covered = answer_question("How do I connect my TV to the network?", audience="public")
+    assert not covered.abstained and covered.citations
+    assert answer_question(question, audience="internal").abstain_reason != "unknown_name"
+    # A capitalised verb is not a name, and the rule can be switched off.
+    assert (
+        answer_question("Connect and Explain the network", audience="public").abstain_reason == ""
+    )
+    settings.ANSWER_ABSTAIN_ON_UNKNOWN_NAMES = False
+    assert not answer_question(question, audience="public").abstained

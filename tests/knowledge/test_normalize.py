@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from knowledge.normalize import build_lexicon, format_menu_path, normalize_body
 
 # A small manual in the shape of the e-manual exports: flattened lines, lost separators.
@@ -54,6 +56,99 @@ def test_menu_paths_get_their_separators_back_at_the_kbs_own_branch_points() -> 
     assert format_menu_path(["General", "System", "Manager", "Language"], lexicon) == (
         "Settings > General > System Manager > Language"
     )
+
+
+# Siblings that share their first word ("Picture Mode", "Picture Size") make the paths branch
+# inside an item; the prose names the items whole.
+PICTURE_MANUAL = [
+    (
+        "Changing the picture mode",
+        "Settings Picture Picture Mode Try Now You can select the Picture Mode that suits you.",
+    ),
+    (
+        "Fitting the picture",
+        "Settings Picture Picture Size Settings Fit to Screen Try Now Depends on the Picture Size "
+        "setting.",
+    ),
+    (
+        "Zooming the picture",
+        "Settings Picture Picture Size Settings Zoom and Position Try Now Set Picture Size first.",
+    ),
+    (
+        "Expert picture",
+        "Settings Picture Expert Settings Brightness Try Now Adjusts it. "
+        "Settings Picture Expert Settings Contrast Try Now Adjusts that.",
+    ),
+    (
+        "HDMI control",
+        "Settings General External Device Manager Anynet+ (HDMI-CEC) Try Now Controls devices.",
+    ),
+    (
+        "Game mode",
+        "Settings General External Device Manager Game Mode Settings Game Mode Try Now "
+        "The Game Mode Settings may not appear on some models. Game Mode is for consoles.",
+    ),
+    (
+        "Game motion",
+        "Settings General External Device Manager Game Mode Settings Game Motion Plus Settings "
+        "Try Now You can configure Game Motion Plus for smoother games.",
+    ),
+    (
+        "Manual clock",
+        "Settings General System Manager Time Clock Clock Mode Manual When Clock Mode is set to "
+        "Manual, enter the time. Settings General System Manager Time Clock Clock Mode Auto "
+        "The Clock Mode follows the broadcast.",
+    ),
+]
+
+
+def test_an_item_the_prose_names_stays_whole_where_its_siblings_branch() -> None:
+    lexicon = build_lexicon(PICTURE_MANUAL)
+    assert ("Picture", "Mode") in lexicon.names and ("Game", "Mode", "Settings") in lexicon.names
+    # Without the names (a lexicon as stored before they were learned) the branch points split
+    # "Game Motion Plus" after "Game", and the parent-repeat rule alone fixes "Picture".
+    bare = dataclasses.replace(lexicon, names=frozenset())
+    items = ["General", "External", "Device", "Manager", "Game", "Mode", "Settings"]
+    assert format_menu_path([*items, "Game", "Motion", "Plus", "Settings"], bare).endswith(
+        "Game Mode Settings Game > Motion Plus Settings"
+    )
+    assert format_menu_path([*items, "Game", "Motion", "Plus", "Settings"], lexicon).endswith(
+        "> External Device Manager > Game Mode Settings > Game Motion Plus Settings"
+    )
+    assert (
+        format_menu_path(["Picture", "Picture", "Mode"], bare)
+        == "Settings > Picture > Picture Mode"
+    )
+    cleaned = [normalize_body(body, lexicon) for _, body in PICTURE_MANUAL]
+    assert cleaned[0].startswith("Settings > Picture > Picture Mode. You can select")
+    assert cleaned[1].startswith("Settings > Picture > Picture Size Settings > Fit to Screen. ")
+    assert cleaned[5].startswith(
+        "Settings > General > External Device Manager > Game Mode Settings > Game Mode. The Game"
+    )
+    # A sentence opener ends the path: no period dropped into the middle of the sentence.
+    assert "Clock Mode > Manual. When Clock Mode is set to Manual, enter the time." in cleaned[7]
+    # The earlier examples keep their paths.
+    assert format_menu_path(["Picture", "Expert", "Settings", "Brightness"], lexicon) == (
+        "Settings > Picture > Expert Settings > Brightness"
+    )
+    assert build_lexicon(MANUAL).names == frozenset()
+    assert type(lexicon).from_dict(lexicon.to_dict()) == lexicon
+
+
+def test_punctuation_the_export_spaced_away_is_put_back() -> None:
+    body = (
+        "Select Remote Management , then agree . Decor : Allows you to pick screens "
+        "( see Ambient Mode ) . Use a 3 . 5 mm cable."
+    )
+    assert normalize_body(body, build_lexicon(MANUAL)) == (
+        "Select Remote Management, then agree. Decor: Allows you to pick screens "
+        "(see Ambient Mode). Use a 3 . 5 mm cable."
+    )
+    terms = "Settings Support Terms & Policy If you want to stop, cancel the agreement."
+    lexicon = build_lexicon(
+        [*MANUAL, ("Support", "Settings Support About This TV Try Now x. ")] * 3
+    )
+    assert normalize_body(terms, lexicon).startswith("Settings > Support > Terms & Policy. If you")
 
 
 def test_run_in_headings_and_glued_steps_become_markdown_structure() -> None:

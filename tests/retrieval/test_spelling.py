@@ -75,6 +75,35 @@ def test_the_public_speller_never_offers_a_word_only_internal_text_uses() -> Non
     assert public.correct_word("refunsd") == "refunds"
 
 
+def test_a_word_the_kb_writes_as_two_is_split_the_way_the_kb_writes_it() -> None:
+    speller = spelling.Speller.from_texts(
+        [
+            "Connect a sound bar to the HDMI port. The sound bar plays the TV's sound.",
+            "Connect to Wi-Fi. Wi-Fi networks are listed. Bars show the signal.",
+            "Sound settings. Sound output. A bar of sound.",
+        ]
+    )
+    assert speller.correct("Why is my Soundbar silent?") == "Why is my Sound bar silent?"
+    assert speller.correct_word("wifi") == "wi fi"  # the index reads "Wi-Fi" as "wi fi"
+    # Only a pair the KB writes at least twice: "bar of" once, "barsound" never.
+    assert speller.correct_word("barof") is None
+    assert speller.correct_word("barsound") is None
+    # A one-edit correction still comes first.
+    assert speller.correct_word("sounds") is None  # same stem as "sound": nothing to change
+    assert spelling.Speller({"sound": 3, "bar": 3}).correct_word("soundbar") is None  # no pairs
+
+
+def test_the_public_speller_never_splits_into_a_pair_only_internal_text_writes() -> None:
+    chunks = [
+        _meta(1, "Refunds", "Refunds take five days. Refunds are paid.", "public"),
+        _meta(2, "Escalations", "Use the blue desk. The blue desk handles it.", "internal"),
+    ]
+    public = spelling.Speller.from_texts(spelling._texts(chunks, public_only=True))
+    internal = spelling.Speller.from_texts(spelling._texts(chunks, public_only=False))
+    assert internal.correct_word("bluedesk") == "blue desk"  # control: the probe sees it
+    assert public.correct_word("bluedesk") is None
+
+
 @pytest.mark.django_db
 def test_search_finds_the_article_despite_a_typo_and_says_how_it_read_the_query(
     admin_user, settings
@@ -94,3 +123,16 @@ def test_search_finds_the_article_despite_a_typo_and_says_how_it_read_the_query(
     plain = services.search("scheduel recrding", audience="public", mode="lexical")
     assert plain.corrected_query == ""
     assert not plain.hits
+
+
+def test_names_the_kb_never_uses_are_reported_and_ordinary_words_are_not() -> None:
+    speller = spelling.Speller.from_texts(
+        ["Connect the TV to the network. Bixby answers voice commands. Search the Guide."] * 2
+    )
+    assert speller.unknown_names("How do I connect my TV to Alexa?") == ["Alexa"]
+    assert speller.unknown_names("Can I install Spotify? And use my Roku") == ["Spotify", "Roku"]
+    assert speller.unknown_names("Alexa, connect the TV") == []  # a sentence's first word
+    assert speller.unknown_names("connect to Bixby") == []  # the KB uses it
+    assert speller.unknown_names("connect to Bixbi") == []  # a typo of a KB word
+    assert speller.unknown_names("connect to ABCD and Explain it") == []  # acronym; a verb
+    assert speller.unknown_names("") == [] and speller.unknown_names("🙂 \x00 ?") == []

@@ -157,7 +157,7 @@ def _record(answer: dict, result: Any, doc_ids: dict[int, str]) -> dict[str, Any
     reason = answer.get("handoff_reason") or ""
     if not reason and answer.get("abstained"):
         reason = answer.get("abstain_reason") or "low_confidence"
-        if reason in ("no_hits", "no_answer_sentences", "llm_cannot_answer"):
+        if reason in ("no_hits", "no_answer_sentences", "llm_cannot_answer", "unknown_name"):
             reason = "low_confidence"
     cited: list[str] = []
     for citation in answer.get("citations", []):
