@@ -3,10 +3,21 @@ server start), so a broken or stale file is reported at deploy time, not as a 50
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
+
+_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError)
+
+
+def _load(load: Callable[[], Any], what: str, hint: str, check_id: str) -> checks.Error | None:
+    try:
+        load()
+    except _LOAD_ERRORS as exc:
+        return checks.Error(f"{what}: does not load: {exc}", hint=hint, id=check_id)
+    return None
 
 
 @checks.register()
@@ -14,30 +25,24 @@ def second_stage_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     from retrieval import rescoring
 
     problems: list[checks.CheckMessage] = []
-    try:
-        rescoring.load_weights()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        problems.append(
-            checks.Error(
-                f"the second stage's weights do not load: {exc}",
-                hint="Regenerate retrieval/rescoring_weights.json with `make fit`.",
-                id="retrieval.E001",
-            )
-        )
+    error = _load(
+        rescoring.load_weights,
+        "the second stage's weights",
+        "Regenerate retrieval/rescoring_weights.json with `make fit`.",
+        "retrieval.E001",
+    )
+    problems += [error] if error else []
     if settings.RESCORE_ORDER_MODEL != "lambdarank":
         return problems
-    try:
-        trees = rescoring.load_order_model()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        problems.append(
-            checks.Error(
-                f"the ordering model does not load: {exc}",
-                hint="Regenerate it with `make fit`, or set RESCORE_ORDER_MODEL=linear.",
-                id="retrieval.E002",
-            )
-        )
-        return problems
-    unknown = sorted(set(trees.names) - set(rescoring.FEATURES))
+    error = _load(
+        rescoring.load_order_model,
+        "the ordering model",
+        "Regenerate it with `make fit`, or set RESCORE_ORDER_MODEL=linear.",
+        "retrieval.E002",
+    )
+    if error:
+        return [*problems, error]
+    unknown = sorted(set(rescoring.load_order_model().names) - set(rescoring.FEATURES))
     if unknown:
         # A feature the stage no longer computes reads 0.0 for every candidate: the trees
         # still run, but on a blind input.

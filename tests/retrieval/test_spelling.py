@@ -65,13 +65,25 @@ def _meta(chunk_id: int, title: str, text: str, visibility: str) -> ChunkMeta:
 def test_the_public_speller_never_offers_a_word_only_internal_text_uses() -> None:
     chunks = [
         _meta(1, "Refunds", "Refunds take five days. Refunds are paid to the card.", "public"),
-        _meta(2, "Escalations", "Codename zephyrine: zephyrine outage playbook.", "internal"),
+        _meta(
+            2,
+            "Escalations",
+            "Codename zephyrine: zephyrine outage playbook. The blue desk handles it. "
+            "Ask the blue desk.",
+            "internal",
+        ),
     ]
     public = spelling.Speller.from_texts(spelling._texts(chunks, public_only=True))
     internal = spelling.Speller.from_texts(spelling._texts(chunks, public_only=False))
     # Control: the probe can see the internal word when the vocabulary includes it.
     assert internal.correct_word("zehpyrine") == "zephyrine"
     assert public.correct_word("zehpyrine") is None
+    # Nor splits a word into a pair only internal text writes.
+    assert internal.correct_word("bluedesk") == "blue desk"
+    assert public.correct_word("bluedesk") is None
+    # Nor treats an internal-only name as known.
+    assert public.unknown_names("Escalate to Zephyrine") == ["Zephyrine"]
+    assert internal.unknown_names("Escalate to Zephyrine") == []
     assert public.correct_word("refunsd") == "refunds"
 
 
@@ -91,17 +103,6 @@ def test_a_word_the_kb_writes_as_two_is_split_the_way_the_kb_writes_it() -> None
     # A one-edit correction still comes first.
     assert speller.correct_word("sounds") is None  # same stem as "sound": nothing to change
     assert spelling.Speller({"sound": 3, "bar": 3}).correct_word("soundbar") is None  # no pairs
-
-
-def test_the_public_speller_never_splits_into_a_pair_only_internal_text_writes() -> None:
-    chunks = [
-        _meta(1, "Refunds", "Refunds take five days. Refunds are paid.", "public"),
-        _meta(2, "Escalations", "Use the blue desk. The blue desk handles it.", "internal"),
-    ]
-    public = spelling.Speller.from_texts(spelling._texts(chunks, public_only=True))
-    internal = spelling.Speller.from_texts(spelling._texts(chunks, public_only=False))
-    assert internal.correct_word("bluedesk") == "blue desk"  # control: the probe sees it
-    assert public.correct_word("bluedesk") is None
 
 
 @pytest.mark.django_db
