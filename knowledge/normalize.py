@@ -239,9 +239,9 @@ def format_menu_path(items: list[str], lexicon: Lexicon) -> str:
         if name:
             current.extend(items[n : n + name])
             n += name
-            if n < len(items) and _name_at(items, n, lexicon) is None:
-                if tuple(items[:n]) not in lexicon.boundaries:
-                    continue  # the name's item goes on ("Picture Size" + "Settings")
+            goes_on = n < len(items) and _name_at(items, n, lexicon) is None
+            if goes_on and tuple(items[:n]) not in lexicon.boundaries:
+                continue  # the name's item goes on ("Picture Size" + "Settings")
             parts.append(current)
             current = []
             continue
