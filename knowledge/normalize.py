@@ -121,6 +121,7 @@ def _menu_runs(text: str, roots: frozenset[str] | None) -> Iterable[tuple[int, i
             i += 1
             continue
         items: list[str] = []
+        cut = 0  # characters of punctuation after the run's last word ("Conditions,")
         k = j
         while k < len(words):
             w = words[k][2]
@@ -129,6 +130,14 @@ def _menu_runs(text: str, roots: frozenset[str] | None) -> Iterable[tuple[int, i
                 break  # the next path starts here
             if _is_item_word(w):
                 if items and (w in _RUN_STOPPERS or _starts_sentence(plain, k)):
+                    break
+                bare = w.rstrip(",;:")
+                if bare != w:
+                    # "Terms & Conditions, Privacy Policy": the punctuation ends the path (its
+                    # word included), and stays in the text after it.
+                    if bare:
+                        items.append(bare)
+                        cut = len(w) - len(bare)
                     break
                 items.append(w)
             elif w in _ITEM_JOINERS and items and k + 1 < len(words):
@@ -141,8 +150,9 @@ def _menu_runs(text: str, roots: frozenset[str] | None) -> Iterable[tuple[int, i
         while items and items[-1] in _ITEM_JOINERS:
             items.pop()
             k -= 1
+            cut = 0
         if len(items) >= 2:
-            yield words[i][0], words[j + len(items) - 1][1], items
+            yield words[i][0], words[j + len(items) - 1][1] - cut, items
             i = j + len(items)
         else:
             i += 1

@@ -149,6 +149,11 @@ def test_punctuation_the_export_spaced_away_is_put_back() -> None:
         [*MANUAL, ("Support", "Settings Support About This TV Try Now x. ")] * 3
     )
     assert normalize_body(terms, lexicon).startswith("Settings > Support > Terms & Policy. If you")
+    # A comma ends the path after its word; no period is dropped into the sentence.
+    comma = "Settings Support Terms & Conditions, Privacy Policy after you sign in."
+    assert normalize_body(comma, lexicon) == (
+        "Settings > Support > Terms & Conditions, Privacy Policy after you sign in."
+    )
 
 
 def test_run_in_headings_and_glued_steps_become_markdown_structure() -> None:
