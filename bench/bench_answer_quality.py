@@ -111,7 +111,7 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
     sentences = []
     chunk_f1s, first60_f1s, words = [], [], []
     debris: Counter[str] = Counter()
-    lost_paths = with_paths = 0
+    lost_paths = with_paths = unknown_name = 0
     for query in dataset.queries:
         reference = answers.get(query["id"])
         if not reference:
@@ -130,6 +130,9 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
         for name, pattern in DEBRIS.items():
             debris[name] += bool(pattern.search(_MARKERS.sub("", answer["text"])))
         lost_paths += bool(_LOST_PATH.search(answer["text"]))
+        # Thresholds are off here, but the unknown-name rule is not: an answerable question
+        # it refuses shows up in this count (ANSWER_ABSTAIN_ON_UNKNOWN_NAMES).
+        unknown_name += answer.get("abstain_reason") == "unknown_name"
         with_paths += " > " in answer["text"]
         rouges.append(rouge_l(answer["text"], reference))
         sentences.append(len(re.findall(r"\[\d", answer["text"])))
@@ -152,6 +155,7 @@ def _quality(dataset, answers: dict, results: dict, scratch, label: str) -> dict
         "answers_with_debris": dict(debris),
         "answers_with_lost_menu_separators": lost_paths,
         "answers_with_menu_paths_rendered_with_gt": with_paths,
+        "answerable_refused_for_an_unknown_name": unknown_name,
         "rouge_l": _mean(rouges),
         "citation_precision_micro": round(relevant_cited / cited, 4) if cited else 0.0,
         "citation_precision_macro": _mean(per_answer_precision),
