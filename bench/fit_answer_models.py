@@ -624,7 +624,8 @@ def fit_confidence(
     from generation.extractive import best_article_sources
     from retrieval.rescoring import FEATURES, ranking_signals
 
-    def row_for(q: Query, logits: np.ndarray | None, positions: list[int]) -> dict:
+    def row_for(q: Query, logits: np.ndarray | None, positions: list[int]) -> tuple[dict, bool]:
+        """The question's confidence row, and whether its answer cites a relevant article."""
         signals: dict[str, float] = {"top_logit": -10.0, "margin": 0.0}
         order = [q.candidate_docs[i] for i in positions]
         if logits is not None and len(logits):
@@ -636,8 +637,8 @@ def fit_confidence(
         # As the answer does for a simple question: passages of the best article only.
         sources = best_article_sources(sources)
         span = span_model.best_span(q.text, sources) if sources else None
-        cited.append(q.doc_ids[span.source.article_id] in q.relevant if span else False)
-        return confidence_row(signals, span)
+        cites_relevant = span is not None and q.doc_ids[span.source.article_id] in q.relevant
+        return confidence_row(signals, span), cites_relevant
 
     def scored(q: Query) -> tuple[np.ndarray | None, list[int]]:
         if not q.feature_rows:
@@ -652,7 +653,9 @@ def fit_confidence(
     asked += [(q, label, f"kb{size}") for q, label, size in small]
     for q, label, kind in asked:
         s, order = scored(q)
-        rows.append(row_for(q, s, order))
+        row, cites_relevant = row_for(q, s, order)
+        rows.append(row)
+        cited.append(cites_relevant)
         labels.append(label)
         groups.append(q.group)
         datasets.append(q.dataset)

@@ -163,11 +163,16 @@ def build_lexicon(documents: Iterable[tuple[str, str]]) -> Lexicon:
     docs = list(documents)
     root_counts: dict[str, int] = {}
     runs: list[list[str]] = []
+    # Each body's cleaned text and the spans of its runs: the prose names are read outside them.
+    scanned: list[tuple[str, list[tuple[int, int]]]] = []
     for _, body in docs:
         cleaned = _UI_DEBRIS_RE.sub(" ", body or "")
-        for _, _, items in _menu_runs(cleaned, None):
+        spans = []
+        for start, end, items in _menu_runs(cleaned, None):
             root_counts[items[0]] = root_counts.get(items[0], 0) + 1
             runs.append(items)
+            spans.append((start, end))
+        scanned.append((cleaned, spans))
     roots = frozenset(r for r, n in root_counts.items() if n >= MIN_ROOT_COUNT)
     following: dict[tuple[str, ...], set[str]] = {}
     ends: set[tuple[str, ...]] = set()
@@ -186,8 +191,8 @@ def build_lexicon(documents: Iterable[tuple[str, str]]) -> Lexicon:
     )
     path_words = {w for items in runs if items[0] in roots for w in items}
     names = set()
-    for _, body in docs:
-        for name in _prose_names(_UI_DEBRIS_RE.sub(" ", body or "")):
+    for cleaned, spans in scanned:
+        for name in _prose_names(cleaned, spans):
             # "Configure Game Motion Plus": the verb in front is no part of the item.
             while name and name[0] not in path_words:
                 name = name[1:]
@@ -201,10 +206,10 @@ def build_lexicon(documents: Iterable[tuple[str, str]]) -> Lexicon:
     )
 
 
-def _prose_names(text: str) -> Iterable[tuple[str, ...]]:
-    """Capitalised runs of 2..MAX_NAME_WORDS words in the prose outside menu paths, without
-    the sentence opener in front ("The Game Mode Settings may not appear")."""
-    taken = [(start, end) for start, end, _ in _menu_runs(text, None)]
+def _prose_names(text: str, taken: list[tuple[int, int]]) -> Iterable[tuple[str, ...]]:
+    """Capitalised runs of 2..MAX_NAME_WORDS words in the prose outside the menu paths at
+    `taken` (their character spans, in order), without the sentence opener in front ("The
+    Game Mode Settings may not appear")."""
     current: list[str] = []
 
     def flush() -> Iterable[tuple[str, ...]]:
@@ -264,7 +269,7 @@ def format_menu_path(items: list[str], lexicon: Lexicon) -> str:
         parts.append(current)
     merged: list[list[str]] = []
     for part in parts:
-        if merged and len(merged) >= 2 and merged[-1] == merged[-2][-len(merged[-1]) :]:
+        if len(merged) >= 2 and merged[-1] == merged[-2][-len(merged[-1]) :]:
             merged[-1] = merged[-1] + part  # "Picture > Picture > Mode" -> "Picture Mode"
         else:
             merged.append(part)

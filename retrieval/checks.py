@@ -12,12 +12,12 @@ from django.core import checks
 _LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError)
 
 
-def _load(load: Callable[[], Any], what: str, hint: str, check_id: str) -> checks.Error | None:
+def _load(load: Callable[[], Any], what: str, hint: str, check_id: str) -> Any:
+    """The loaded model, or the check's Error saying why it does not load."""
     try:
-        load()
+        return load()
     except _LOAD_ERRORS as exc:
         return checks.Error(f"{what}: does not load: {exc}", hint=hint, id=check_id)
-    return None
 
 
 @checks.register()
@@ -25,24 +25,25 @@ def second_stage_models(app_configs: Any = None, **kwargs: Any) -> list[checks.C
     from retrieval import rescoring
 
     problems: list[checks.CheckMessage] = []
-    error = _load(
+    weights = _load(
         rescoring.load_weights,
         "the second stage's weights",
         "Regenerate retrieval/rescoring_weights.json with `make fit`.",
         "retrieval.E001",
     )
-    problems += [error] if error else []
+    if isinstance(weights, checks.Error):
+        problems.append(weights)
     if settings.RESCORE_ORDER_MODEL != "lambdarank":
         return problems
-    error = _load(
+    trees = _load(
         rescoring.load_order_model,
         "the ordering model",
         "Regenerate it with `make fit`, or set RESCORE_ORDER_MODEL=linear.",
         "retrieval.E002",
     )
-    if error:
-        return [*problems, error]
-    unknown = sorted(set(rescoring.load_order_model().names) - set(rescoring.FEATURES))
+    if isinstance(trees, checks.Error):
+        return [*problems, trees]
+    unknown = sorted(set(trees.names) - set(rescoring.FEATURES))
     if unknown:
         # A feature the stage no longer computes reads 0.0 for every candidate: the trees
         # still run, but on a blind input.
